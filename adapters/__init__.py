@@ -1,0 +1,1 @@
+"""Adapters: everything that touches the world, on either side of the ports."""

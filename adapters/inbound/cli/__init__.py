@@ -1,0 +1,1 @@
+"""The command-line inbound adapter: `orderhex place|show|orders|cancel|adapters|config ...`."""

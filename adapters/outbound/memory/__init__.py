@@ -1,0 +1,1 @@
+"""In-memory adapters: real implementations of each port that keep data in this process."""

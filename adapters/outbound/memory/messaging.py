@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.outbound.memory.broker import MemoryBroker, MemoryPublisher, MemorySubscriber
+
+
+class MemoryMessaging:
+    """The Messaging port over an in-process broker."""
+
+    def __init__(self) -> None:
+        self.broker = MemoryBroker()
+        self.publisher = MemoryPublisher(self.broker)
+
+    def subscriber(self, topics: Sequence[str], group: str) -> MemorySubscriber:
+        return MemorySubscriber(self.broker, topics, group)
+
+    def close(self) -> None:
+        """Nothing to flush: publishing is synchronous."""
+
+    def check(self) -> None:
+        """Memory always answers."""
+
+    def describe(self) -> str:
+        return "memory (this process only)"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from adapters.outbound.memory.store import (
+    MemoryEventStore,
+    MemoryOutbox,
+    MemoryReadModel,
+    MemoryStore,
+    MemoryUnitOfWork,
+)
+
+
+class MemoryStorage:
+    """The Storage port in this process's memory: fast, and gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._store = MemoryStore()
+        self.read_model = MemoryReadModel(self._store)
+        self.outbox = MemoryOutbox(self._store)
+        self.event_store = MemoryEventStore(self._store)
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self._store)
+
+    def close(self) -> None:
+        """Nothing to release; the data stays for when this store is switched back to."""
+
+    def check(self) -> None:
+        """Memory always answers."""
+
+    def describe(self) -> str:
+        return "memory (this process only)"

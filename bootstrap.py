@@ -1,0 +1,407 @@
+"""The composition root: configuration -> container -> running application.
+
+Everything that chooses an implementation lives here: which adapters exist for which port
+(the registry), the dependency-injector container with one Selector per port, the Control
+port that switches them live, and the `orderhex` console script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from dependency_injector import containers, providers
+
+from adapters.inbound.cli import main as cli
+from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
+from adapters.outbound.memory.feed import RingBufferFeed
+from adapters.outbound.memory.messaging import MemoryMessaging
+from adapters.outbound.memory.storage import MemoryStorage
+from adapters.outbound.system.clock import SystemClock
+from adapters.outbound.system.ids import Uuid7Ids
+from core.bus import MessageBus
+from core.envelope import OutboxRecord
+from core.errors import DomainError, Unavailable, ValidationError
+from core.feed import FeedEvent, FeedKind
+from core.messages import DomainEvent, event_from_dict
+from core.orders.handlers import COMMAND_HANDLERS
+from core.orders.service import OrderingService
+from ports.broker import Messaging
+from ports.clock import Clock
+from ports.control import OutboxStatus, PortInfo
+from ports.feed import EventFeed
+from ports.ids import IdGenerator
+from ports.storage import Storage
+from ports.unit_of_work import UnitOfWork
+
+# ---------------------------------------------------------------------------------------------
+# The registry: which adapters exist for which port. Contract suites parametrize over it.
+# Each factory takes the effective configuration (a nested dict) and the feed.
+
+AdapterFactory = Callable[["Config", EventFeed], Any]
+
+STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
+    "memory": lambda config, feed: MemoryStorage(),
+}
+MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
+    "memory": lambda config, feed: MemoryMessaging(),
+}
+CLOCK_ADAPTERS: dict[str, AdapterFactory] = {
+    "system": lambda config, feed: SystemClock(),
+    "stepping": lambda config, feed: SteppingClock(),
+}
+ID_ADAPTERS: dict[str, AdapterFactory] = {
+    "uuid7": lambda config, feed: Uuid7Ids(),
+    "sequential": lambda config, feed: SequentialIds("o"),
+}
+FEED_ADAPTERS: dict[str, AdapterFactory] = {
+    "ring": lambda config, feed: feed,
+}
+
+REGISTRY: dict[str, dict[str, AdapterFactory]] = {
+    "storage": STORAGE_ADAPTERS,
+    "messaging": MESSAGING_ADAPTERS,
+    "clock": CLOCK_ADAPTERS,
+    "ids": ID_ADAPTERS,
+    "feed": FEED_ADAPTERS,
+}
+# Ports a person may switch while the service runs (the clock and ids are fixed at start).
+SWITCHABLE = ("storage", "messaging")
+CONFIG_KEY = {"storage": "storage.adapter", "messaging": "messaging.adapter", "clock": "clock", "ids": "ids",
+              "feed": "feed.adapter"}
+
+# ---------------------------------------------------------------------------------------------
+# Configuration: defaults <- orderhex.toml <- ORDERHEX_* environment variables.
+
+
+class ConfigError(Exception):
+    """A setting with a bad value: names the key, the value, where it came from and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str, source: str) -> None:
+        super().__init__(f"config {key} = {value!r} (from {source}) is not allowed; allowed: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    help: str = ""
+
+    def parse(self, key: str, value: Any, source: str) -> Any:
+        if isinstance(self.default, bool):
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+                return value.lower() in ("true", "1")
+            if not isinstance(value, bool):
+                raise ConfigError(key, value, "true or false", source)
+            return value
+        if isinstance(self.default, int):
+            try:
+                number = int(value) if not isinstance(value, bool) else None
+            except (TypeError, ValueError):
+                number = None
+            if number is None or (self.minimum is not None and number < self.minimum):
+                raise ConfigError(key, value, f"a whole number >= {self.minimum or 0}", source)
+            return number
+        if not isinstance(value, str):
+            raise ConfigError(key, value, "a string", source)
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(key, value, " | ".join(self.choices), source)
+        return value
+
+
+SETTINGS: dict[str, Setting] = {
+    "data_dir": Setting("~/.local/share/orderhex", help="where embedded stores keep their files"),
+    "clock": Setting("system", tuple(CLOCK_ADAPTERS)),
+    "ids": Setting("uuid7", tuple(ID_ADAPTERS)),
+    "storage.adapter": Setting("memory", tuple(STORAGE_ADAPTERS)),
+    "storage.orders": Setting("state", ("state", "events")),
+    "storage.url": Setting("", help='a PostgreSQL URL, or "embedded"'),
+    "storage.snapshot_every": Setting(50, minimum=1),
+    "messaging.adapter": Setting("memory", tuple(MESSAGING_ADAPTERS)),
+    "messaging.bootstrap_servers": Setting("embedded"),
+    "api.host": Setting("127.0.0.1"),
+    "api.port": Setting(8000, minimum=0),
+    "api.admin_token": Setting(""),
+    "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
+    "feed.capacity": Setting(10_000, minimum=10),
+}
+ENV_PREFIX = "ORDERHEX_"
+# Variables with this prefix belong to the test suite and tools, not to the service.
+ENV_IGNORED_PREFIXES = ("ORDERHEX_TEST_", "ORDERHEX_CONFIG")
+
+
+@dataclass
+class Config:
+    """The effective configuration: every setting's value and where it came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def nested(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for key, value in self.values.items():
+            node = tree
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return tree
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser()
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """Defaults, then the TOML file, then ORDERHEX_* variables, then explicit overrides."""
+    env = os.environ if env is None else env
+    config = Config({k: s.default for k, s in SETTINGS.items()}, {k: "default" for k in SETTINGS})
+    if path is not None:
+        for key, value in _read_toml(path).items():
+            _set(config, key, value, f"file {path}")
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_IGNORED_PREFIXES):
+            continue
+        key = name.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+        _set(config, key, value, f"env {name}")
+    for key, value in (overrides or {}).items():
+        _set(config, key, value, "override")
+    return config
+
+
+def _set(config: Config, key: str, value: Any, source: str) -> None:
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise ConfigError(key, value, "one of " + ", ".join(SETTINGS), source)
+    config.values[key] = setting.parse(key, value, source)
+    config.sources[key] = source
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError("--config", str(path), "an existing TOML file", "command line") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(path), f"valid TOML ({exc})", "command line") from exc
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            full = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(full + ".", value)
+            else:
+                flat[full] = value
+
+    walk("", data)
+    return flat
+
+
+# ---------------------------------------------------------------------------------------------
+# The container: one Selector per port, keyed by the configuration.
+
+
+def _selector(port: str) -> providers.Selector:
+    config_key = providers.Callable(lambda c: c[CONFIG_KEY[port]], Container.settings)
+    return providers.Selector(
+        config_key,
+        **{name: providers.ThreadSafeSingleton(factory, Container.settings, Container.feed)
+           for name, factory in REGISTRY[port].items()},
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Config)
+    feed = providers.ThreadSafeSingleton(lambda c: RingBufferFeed(c["feed.capacity"]), settings)
+
+
+Container.storage = _selector("storage")
+Container.messaging = _selector("messaging")
+Container.clock = _selector("clock")
+Container.ids = _selector("ids")
+
+
+class RelayHandle(Protocol):
+    """What Control needs of a running relay worker."""
+
+    running: bool
+    paused: bool
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+class Application:
+    """The running hexagon: what inbound adapters (CLI, REST, Kafka, dashboard) are handed."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.container = Container(settings=config)
+        self.feed: EventFeed = self.container.feed()
+        self.clock: Clock = self.container.clock()
+        self.ids: IdGenerator = self.container.ids()
+        self.bus = MessageBus(
+            uow_factory=self._unit_of_work,
+            command_handlers={cmd: partial(h, now=self.clock.now, new_id=self.ids.new_id)
+                              for cmd, h in COMMAND_HANDLERS.items()},
+            event_handlers={},
+            feed=self.feed,
+            now=self.clock.now,
+        )
+        self.ordering = OrderingService(self.bus, lambda: self.storage.read_model, self._history)
+        self.control = ControlService(self)
+        # The outbox relay worker, when this process runs one (serve, dashboard, relay).
+        self.relay: RelayHandle | None = None
+
+    @property
+    def storage(self) -> Storage:
+        storage: Storage = self.container.storage()
+        return storage
+
+    def _unit_of_work(self) -> UnitOfWork:
+        # Resolved per command, so a switched storage serves the next command.
+        return self.storage.unit_of_work()
+
+    @property
+    def messaging(self) -> Messaging:
+        messaging: Messaging = self.container.messaging()
+        return messaging
+
+    def _history(self, order_id: str) -> list[DomainEvent]:
+        storage = self.storage
+        if self.config["storage.orders"] == "events":
+            return storage.event_store.read_stream(order_id)
+        return [event_from_dict(json.loads(r.payload)) for r in storage.outbox.history(order_id)]
+
+    def close(self) -> None:
+        for port in SWITCHABLE:
+            self._provider(port).close()
+
+    def _provider(self, port: str) -> Any:
+        return getattr(self.container, port)()
+
+
+class ControlService:
+    """The Control port: list ports and switch their adapters between commands."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def ports(self) -> list[PortInfo]:
+        return [
+            PortInfo(name=port, active=self._app.config[CONFIG_KEY[port]], available=tuple(REGISTRY[port]),
+                     switchable=port in SWITCHABLE)
+            for port in sorted(REGISTRY)
+        ]
+
+    def switch(self, port: str, adapter: str) -> PortInfo:
+        if port not in SWITCHABLE:
+            raise ValidationError("port", f"{port!r} cannot be switched; switchable: {', '.join(SWITCHABLE)}")
+        if adapter not in REGISTRY[port]:
+            raise ValidationError("adapter", f"{adapter!r} is not an adapter of {port}; "
+                                             f"available: {', '.join(REGISTRY[port])}")
+        key = CONFIG_KEY[port]
+        with self._lock:
+            old = self._app.config[key]
+            if old != adapter:
+                old_instance = self._app._provider(port)
+                self._app.config.values[key] = adapter
+                try:
+                    self._app._provider(port)  # start it now so a failure is reported here
+                except Exception as exc:
+                    self._app.config.values[key] = old
+                    raise Unavailable(f"{port} adapter {adapter}", str(exc),
+                                      f"{old} stays active; check the {key} settings") from exc
+                self._app.config.sources[key] = "switched at run time"
+                old_instance.close()
+            self._app.feed.publish(FeedEvent(
+                kind=FeedKind.ADAPTER_SWITCHED, text=f"{port}: {old} -> {adapter}", at=self._app.clock.now(),
+                data={"port": port, "from": old, "to": adapter},
+            ))
+        return next(p for p in self.ports() if p.name == port)
+
+    def recent_events(self, after_seq: int = 0, limit: int = 1000) -> list[FeedEvent]:
+        return self._app.feed.recent(after_seq, limit)
+
+    def subscribe(self, callback: Callable[[FeedEvent], None]) -> Callable[[], None]:
+        return self._app.feed.subscribe(callback)
+
+    def outbox_status(self) -> OutboxStatus:
+        outbox = self._app.storage.outbox
+        oldest = outbox.oldest_pending_at()
+        lag = (self._app.clock.now() - oldest).total_seconds() if oldest else None
+        relay = self._app.relay
+        return OutboxStatus(pending=outbox.pending_count(), lag_seconds=lag,
+                            relay_running=relay is not None and relay.running,
+                            relay_paused=relay is not None and relay.paused)
+
+    def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
+        return self._app.storage.outbox.recent(limit)
+
+    def pause_relay(self) -> None:
+        if self._app.relay is None:
+            raise ValidationError("relay", "no relay runs in this process")
+        self._app.relay.pause()
+
+    def resume_relay(self) -> None:
+        if self._app.relay is None:
+            raise ValidationError("relay", "no relay runs in this process")
+        self._app.relay.resume()
+
+    def check_health(self) -> dict[str, str]:
+        health: dict[str, str] = {}
+        for port in SWITCHABLE:
+            try:
+                getattr(self._app, port).check()
+                health[port] = "ok"
+            except Exception as exc:  # health reports every failure, whatever its type
+                health[port] = str(exc)
+        return health
+
+
+# ---------------------------------------------------------------------------------------------
+# The console script.
+
+
+def build(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Application:
+    path = config_path or os.environ.get("ORDERHEX_CONFIG")
+    return Application(load_config(Path(path) if path else None, overrides=overrides))
+
+
+def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
+    path = config_path or os.environ.get("ORDERHEX_CONFIG")
+    config = load_config(Path(path) if path else None)
+    return [(key, config.values[key], config.sources[key]) for key in SETTINGS]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return cli.run(list(sys.argv[1:] if argv is None else argv), build=build, describe_config=describe_config)
+    except ConfigError as exc:
+        print(f"orderhex: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"orderhex: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The domain and application core of orderhex: standard library only."""

@@ -1,0 +1,61 @@
+"""What crosses a message broker, and the outbox row an event waits in until it is published."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.messages import DomainEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """A broker message. `key` keeps one aggregate's messages in order (same partition)."""
+
+    id: str
+    key: str
+    type: str
+    payload: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    topic: str = ""
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxRecord:
+    """One domain event waiting to be published. `seq` is the store's order of insertion."""
+
+    event_id: str
+    aggregate_id: str
+    aggregate_version: int
+    type: str
+    payload: str
+    created_at: datetime
+    seq: int = 0
+    published_at: datetime | None = None
+
+    @classmethod
+    def from_event(cls, event: DomainEvent) -> OutboxRecord:
+        return cls(
+            event_id=event.event_id, aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version, type=event.type,
+            payload=json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
+            created_at=event.occurred_at,
+        )
+
+    def to_message(self, *, topic: str = "", correlation_id: str | None = None) -> Message:
+        headers = {"event_id": self.event_id, "type": self.type,
+                   "aggregate_version": str(self.aggregate_version),
+                   "correlation_id": correlation_id or self.aggregate_id, "causation_id": self.event_id}
+        return Message(id=self.event_id, key=self.aggregate_id, type=self.type,
+                       payload=self.payload.encode(), headers=headers, topic=topic)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    """An event as the event store holds it: with its place in the global order."""
+
+    position: int
+    event: DomainEvent

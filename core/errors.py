@@ -1,0 +1,78 @@
+"""Errors the core raises. Each names what failed and why, so a person can act on it."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose (never a bug)."""
+
+
+class ValidationError(DomainError):
+    """Input broke an invariant. `field` names the offending input, as the wire format spells it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class IllegalTransition(DomainError):
+    """An action that the aggregate's current state does not allow."""
+
+    def __init__(self, aggregate_id: str, state: str, action: str) -> None:
+        super().__init__(f"order {aggregate_id} is {state}: cannot {action}")
+        self.aggregate_id = aggregate_id
+        self.state = state
+        self.action = action
+
+
+class ConcurrencyConflict(DomainError):
+    """Someone else changed the aggregate since it was loaded."""
+
+    def __init__(self, aggregate_id: str, expected_version: int, actual_version: int | None = None) -> None:
+        actual = "unknown" if actual_version is None else str(actual_version)
+        super().__init__(
+            f"order {aggregate_id} changed concurrently: expected version {expected_version}, found {actual}"
+        )
+        self.aggregate_id = aggregate_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class IdempotencyConflict(DomainError):
+    """An idempotency key was reused with a different request."""
+
+    def __init__(self, key: str, order_id: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was already used for order {order_id} with different content"
+        )
+        self.key = key
+        self.order_id = order_id
+
+
+class Unavailable(DomainError):
+    """A dependency (store, broker) cannot be reached. `what` names it, `hint` says what to do."""
+
+    def __init__(self, what: str, reason: str, hint: str = "") -> None:
+        text = f"{what} is unavailable: {reason}"
+        super().__init__(f"{text}. {hint}" if hint else text)
+        self.what = what
+        self.reason = reason
+        self.hint = hint
+
+
+class AlreadyProcessed(DomainError):
+    """The inbound message was handled before: its effect is already committed (idempotent consumer)."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message {message_id!r} was already processed")
+        self.message_id = message_id

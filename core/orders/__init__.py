@@ -1,0 +1,1 @@
+"""The orders bounded context: the Order aggregate, its commands, events and use cases."""

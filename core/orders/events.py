@@ -1,0 +1,72 @@
+"""Domain events of the orders context, named in the past tense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from core.messages import DomainEvent
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sku": self.sku, "quantity": self.quantity, "unit_price": str(self.unit_price)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPlaced(DomainEvent):
+    customer_id: str
+    currency: str
+    lines: tuple[PlacedLine, ...]
+    idempotency_key: str | None = None
+
+    @classmethod
+    def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderPlaced:
+        return cls(
+            **meta, customer_id=payload["customer_id"], currency=payload["currency"],
+            lines=tuple(
+                PlacedLine(ln["sku"], int(ln["quantity"]), Decimal(ln["unit_price"])) for ln in payload["lines"]
+            ),
+            idempotency_key=payload.get("idempotency_key"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderApproved(DomainEvent):
+    @classmethod
+    def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderApproved:
+        return cls(**meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderRejected(DomainEvent):
+    reason: str
+
+    @classmethod
+    def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderRejected:
+        return cls(**meta, reason=payload["reason"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(DomainEvent):
+    reason: str
+
+    @classmethod
+    def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderCancelled:
+        return cls(**meta, reason=payload["reason"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShipped(DomainEvent):
+    @classmethod
+    def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderShipped:
+        return cls(**meta)
+
+
+__all__ = ["OrderApproved", "OrderCancelled", "OrderPlaced", "OrderRejected", "OrderShipped", "PlacedLine"]

@@ -1,0 +1,289 @@
+"""The Order aggregate and its value objects. Pure: no I/O, time and ids are passed in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from core.errors import IllegalTransition, ValidationError
+from core.messages import DomainEvent
+from core.orders.events import (
+    OrderApproved,
+    OrderCancelled,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    PlacedLine,
+)
+
+MAX_LINES = 100
+MIN_QUANTITY = 1
+MAX_QUANTITY = 1000
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    SHIPPED = "SHIPPED"
+
+
+def parse_currency(value: Any, field: str = "currency") -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise ValidationError(field, f"must be a three-letter ISO 4217 code like EUR, got {value!r}")
+    return value
+
+
+def parse_amount(value: Any, field: str) -> Decimal:
+    """Money arrives as a decimal string (or int/Decimal); floats are refused to keep cents exact."""
+    if isinstance(value, bool | float):
+        raise ValidationError(field, f"must be a decimal string like \"9.99\", not {type(value).__name__} {value!r}")
+    try:
+        amount = Decimal(value) if isinstance(value, str | int | Decimal) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise ValidationError(field, f"must be a decimal number like \"9.99\", got {value!r}")
+    return amount
+
+
+@dataclass(frozen=True)
+class Money:
+    """An exact amount in one currency. Arithmetic across currencies is refused."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        parse_currency(self.currency)
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise ValidationError("amount", f"must be a finite Decimal, got {self.amount!r}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValidationError("currency", f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+    def times(self, quantity: int) -> Money:
+        return Money(self.amount * quantity, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: Money
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sku, str) or not self.sku.strip():
+            raise ValidationError("sku", "must be a non-empty string")
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
+            raise ValidationError("quantity", f"must be a whole number, got {self.quantity!r}")
+        if not MIN_QUANTITY <= self.quantity <= MAX_QUANTITY:
+            raise ValidationError(
+                "quantity", f"{self.sku}: must be {MIN_QUANTITY}..{MAX_QUANTITY}, got {self.quantity}"
+            )
+        if self.unit_price.amount <= 0:
+            raise ValidationError("unit_price", f"{self.sku}: must be greater than 0, got {self.unit_price.amount}")
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+def merge_lines(lines: Iterable[OrderLine], currency: str) -> tuple[OrderLine, ...]:
+    """Validate lines and merge repeats of a SKU into one line, keeping first-seen order.
+
+    Repeats must agree on the unit price: two prices for one SKU is ambiguous, so it is refused.
+    """
+    merged: dict[str, OrderLine] = {}
+    for line in lines:
+        if line.unit_price.currency != currency:
+            raise ValidationError(
+                "currency", f"{line.sku} is priced in {line.unit_price.currency}, the order in {currency}"
+            )
+        seen = merged.get(line.sku)
+        if seen is None:
+            merged[line.sku] = line
+            continue
+        if seen.unit_price != line.unit_price:
+            raise ValidationError(
+                "unit_price", f"{line.sku} appears twice with prices {seen.unit_price} and {line.unit_price}"
+            )
+        merged[line.sku] = OrderLine(line.sku, seen.quantity + line.quantity, line.unit_price)
+    if not merged:
+        raise ValidationError("lines", "an order needs at least one line")
+    if len(merged) > MAX_LINES:
+        raise ValidationError("lines", f"at most {MAX_LINES} lines per order, got {len(merged)}")
+    return tuple(merged.values())
+
+
+class Order:
+    """The aggregate root. Every change goes through a method that checks the state machine,
+    bumps the version and records an event in `pending_events`."""
+
+    _TRANSITIONS: dict[str, tuple[OrderStatus, ...]] = {
+        "approve": (OrderStatus.PENDING,),
+        "reject": (OrderStatus.PENDING,),
+        "cancel": (OrderStatus.PENDING, OrderStatus.APPROVED),
+        "ship": (OrderStatus.APPROVED,),
+    }
+
+    def __init__(
+        self,
+        *,
+        order_id: str,
+        customer_id: str,
+        currency: str,
+        lines: tuple[OrderLine, ...],
+        status: OrderStatus = OrderStatus.PENDING,
+        version: int = 0,
+        created_at: datetime,
+        updated_at: datetime | None = None,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self.id = order_id
+        self.customer_id = customer_id
+        self.currency = currency
+        self.lines = lines
+        self.status = status
+        self.version = version
+        self.created_at = created_at
+        self.updated_at = updated_at or created_at
+        self.reason = reason
+        self.idempotency_key = idempotency_key
+        # The version the store holds; a save whose store version differs is a conflict.
+        self.persisted_version = version
+        self.pending_events: list[DomainEvent] = []
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: str,
+        customer_id: str,
+        currency: str,
+        lines: Iterable[OrderLine],
+        now: datetime,
+        event_id: str,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        if not isinstance(customer_id, str) or not customer_id.strip():
+            raise ValidationError("customer_id", "must be a non-empty string")
+        parse_currency(currency)
+        merged = merge_lines(lines, currency)
+        order = cls(
+            order_id=order_id, customer_id=customer_id, currency=currency, lines=(),
+            created_at=now, idempotency_key=idempotency_key,
+        )
+        order._record(
+            OrderPlaced(
+                event_id=event_id, aggregate_id=order_id, aggregate_version=1, occurred_at=now,
+                customer_id=customer_id, currency=currency,
+                lines=tuple(PlacedLine(ln.sku, ln.quantity, ln.unit_price.amount) for ln in merged),
+                idempotency_key=idempotency_key,
+            )
+        )
+        return order
+
+    @classmethod
+    def from_events(cls, events: Iterable[DomainEvent], snapshot: Order | None = None) -> Order:
+        """Rebuild an order by replaying its events, optionally on top of a snapshot."""
+        order = snapshot
+        for event in events:
+            if order is None:
+                if not isinstance(event, OrderPlaced):
+                    raise ValueError(f"stream {event.aggregate_id} does not start with OrderPlaced")
+                order = cls(
+                    order_id=event.aggregate_id, customer_id=event.customer_id, currency=event.currency,
+                    lines=(), created_at=event.occurred_at, idempotency_key=event.idempotency_key,
+                )
+            order._apply(event)
+        if order is None:
+            raise ValueError("cannot rebuild an order from no events")
+        order.persisted_version = order.version
+        return order
+
+    @property
+    def total(self) -> Money:
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total = total + line.total
+        return total
+
+    def approve(self, *, now: datetime, event_id: str) -> None:
+        self._check("approve")
+        self._record(OrderApproved(**self._meta(now, event_id)))
+
+    def reject(self, reason: str, *, now: datetime, event_id: str) -> None:
+        self._check("reject")
+        self._record(OrderRejected(**self._meta(now, event_id), reason=_reason(reason)))
+
+    def cancel(self, reason: str, *, now: datetime, event_id: str) -> None:
+        self._check("cancel")
+        self._record(OrderCancelled(**self._meta(now, event_id), reason=_reason(reason)))
+
+    def ship(self, *, now: datetime, event_id: str) -> None:
+        self._check("ship")
+        self._record(OrderShipped(**self._meta(now, event_id)))
+
+    def same_request(self, customer_id: str, currency: str, lines: tuple[OrderLine, ...]) -> bool:
+        """Whether a replayed place-order carries the content this order was placed with."""
+        return (customer_id, currency, lines) == (self.customer_id, self.currency, self.lines)
+
+    def _check(self, action: str) -> None:
+        if self.status not in self._TRANSITIONS[action]:
+            raise IllegalTransition(self.id, self.status.value, action)
+
+    def _meta(self, now: datetime, event_id: str) -> dict[str, Any]:
+        return {"event_id": event_id, "aggregate_id": self.id, "aggregate_version": self.version + 1,
+                "occurred_at": now}
+
+    def _record(self, event: DomainEvent) -> None:
+        self._apply(event)
+        self.pending_events.append(event)
+
+    def _apply(self, event: DomainEvent) -> None:
+        """Change state from an event: the single place state changes, for live and replay alike."""
+        match event:
+            case OrderPlaced():
+                self.lines = tuple(
+                    OrderLine(ln.sku, ln.quantity, Money(ln.unit_price, event.currency)) for ln in event.lines
+                )
+                self.status = OrderStatus.PENDING
+            case OrderApproved():
+                self.status = OrderStatus.APPROVED
+            case OrderRejected(reason=reason):
+                self.status, self.reason = OrderStatus.REJECTED, reason
+            case OrderCancelled(reason=reason):
+                self.status, self.reason = OrderStatus.CANCELLED, reason
+            case OrderShipped():
+                self.status = OrderStatus.SHIPPED
+            case _:
+                raise ValueError(f"Order cannot apply {event.type}")
+        self.version = event.aggregate_version
+        self.updated_at = event.occurred_at
+
+    def __repr__(self) -> str:
+        return f"Order({self.id!r}, {self.status.value}, v{self.version})"
+
+
+def _reason(reason: str) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("reason", "must be a non-empty string")
+    return reason.strip()

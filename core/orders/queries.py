@@ -1,0 +1,73 @@
+"""Queries of the orders context and the read-side shapes they return (CQRS)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from core.errors import ValidationError
+from core.messages import Query
+from core.orders.events import PlacedLine
+from core.orders.model import OrderStatus
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetOrder(Query):
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListOrders(Query):
+    customer_id: str | None = None
+    status: OrderStatus | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderSummary:
+    """One row of the read model: what a list of orders shows."""
+
+    order_id: str
+    customer_id: str
+    status: OrderStatus
+    total: Decimal
+    currency: str
+    line_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    lines: tuple[PlacedLine, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPage:
+    """A page of summaries, newest first; `next_cursor` is None on the last page."""
+
+    items: tuple[OrderSummary, ...]
+    next_cursor: str | None
+
+
+def encode_cursor(summary: OrderSummary) -> str:
+    """An opaque cursor pointing just after `summary` in newest-first order."""
+    raw = f"{summary.created_at.isoformat()}|{summary.order_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, order_id) a cursor points after; ValidationError('cursor') if malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, order_id = raw.split("|", 1)
+        return datetime.fromisoformat(created_at), order_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("cursor", "is not a cursor this service returned") from exc
+
+
+def sort_key(summary: OrderSummary) -> tuple[datetime, str]:
+    return summary.created_at, summary.order_id

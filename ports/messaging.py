@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from core.envelope import Message
+
+
+class Publisher(Protocol):
+    """Sends messages to a topic.
+
+    Contract: `publish(topic, messages)` returns only once the broker confirmed every message
+    (so the caller may then mark them sent); on failure it raises Unavailable and the caller
+    must assume none was sent. Messages with one key keep their order. `close()` flushes.
+    """
+
+    def publish(self, topic: str, messages: Sequence[Message]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Subscriber(Protocol):
+    """Receives messages of some topics as one member of a consumer group.
+
+    Contract: `poll(timeout, max_messages)` returns messages not yet acknowledged by the group,
+    in order per key; `ack(message)` records that its effect is committed, so a new member of
+    the group resumes after it. A message polled but never acked is delivered again to the
+    group's next member (at-least-once). `close()` leaves the group.
+    """
+
+    def poll(self, timeout: float, max_messages: int = 100) -> list[Message]: ...
+
+    def ack(self, message: Message) -> None: ...
+
+    def close(self) -> None: ...
