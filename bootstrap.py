@@ -392,9 +392,14 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
     return [(key, config.values[key], config.sources[key]) for key in SETTINGS]
 
 
+# Subcommands that need more than the core (servers, workers, the dashboard), by name.
+EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return cli.run(list(sys.argv[1:] if argv is None else argv), build=build, describe_config=describe_config)
+        return cli.run(list(sys.argv[1:] if argv is None else argv), build=build, describe_config=describe_config,
+                       extra=EXTRA_COMMANDS)
     except ConfigError as exc:
         print(f"orderhex: {exc}", file=sys.stderr)
         return 2
