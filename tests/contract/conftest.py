@@ -54,7 +54,9 @@ def open_storage(request: pytest.FixtureRequest, adapter: str, data_dir: Path, m
 
 
 @pytest.fixture
-def storage(request: pytest.FixtureRequest, storage_adapter: str, orders_mode: str, tmp_path: Path) -> Iterator[Storage]:
+def storage(
+    request: pytest.FixtureRequest, storage_adapter: str, orders_mode: str, tmp_path: Path
+) -> Iterator[Storage]:
     """A fresh, empty store of every registered kind, in both ways of keeping orders."""
     store = open_storage(request, storage_adapter, tmp_path, orders_mode)
     yield store
