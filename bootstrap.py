@@ -49,7 +49,7 @@ from ports.unit_of_work import UnitOfWork
 AdapterFactory = Callable[["Config", EventFeed], Any]
 
 STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
-    "memory": lambda config, feed: MemoryStorage(),
+    "memory": lambda config, feed: MemoryStorage(config["storage.orders"], config["storage.snapshot_every"]),
 }
 MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryMessaging(),

@@ -12,14 +12,16 @@ from adapters.outbound.memory.store import (
 class MemoryStorage:
     """The Storage port in this process's memory: fast, and gone when the process ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, orders_mode: str = "state", snapshot_every: int = 50) -> None:
+        self._event_sourced = orders_mode == "events"
+        self._snapshot_every = snapshot_every
         self._store = MemoryStore()
         self.read_model = MemoryReadModel(self._store)
         self.outbox = MemoryOutbox(self._store)
         self.event_store = MemoryEventStore(self._store)
 
     def unit_of_work(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self._store)
+        return MemoryUnitOfWork(self._store, self._event_sourced, self._snapshot_every)
 
     def close(self) -> None:
         """Nothing to release; the data stays for when this store is switched back to."""

@@ -12,12 +12,14 @@ import itertools
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from core.envelope import OutboxRecord, StoredEvent
 from core.errors import AlreadyProcessed, ConcurrencyConflict
 from core.messages import DomainEvent
 from core.orders.model import Order, OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
+from core.orders.snapshots import order_to_snapshot, rebuild, snapshot_due
 from core.unit_of_work import UnitOfWorkBase
 
 
@@ -33,6 +35,7 @@ class MemoryStore:
         self.inbox: set[str] = set()
         self.streams: dict[str, list[DomainEvent]] = {}
         self.all_events: list[StoredEvent] = []
+        self.snapshots: dict[str, dict[str, Any]] = {}
 
 
 class MemoryReadModel:
@@ -188,10 +191,19 @@ class _StagedOrders:
         return self.get(order_id) if order_id is not None else None
 
     def add(self, order: Order) -> None:
-        self._staged[order.id] = (_snapshot(order), 0)
+        self._staged[order.id] = (copy.deepcopy(order), 0)
 
     def save(self, order: Order) -> None:
-        self._staged[order.id] = (_snapshot(order), order.persisted_version)
+        self._staged[order.id] = (copy.deepcopy(order), order.persisted_version)
+
+
+class _EventSourcedOrders(_StagedOrders):
+    """The OrderRepository port for event-sourced orders: streams are the truth, snapshots a shortcut."""
+
+    def get(self, order_id: str) -> Order | None:
+        with self._store.lock:
+            snapshot = self._store.snapshots.get(order_id)
+            return rebuild(order_id, snapshot, MemoryEventStore(self._store).read_stream)
 
 
 class _StagedOutbox:
@@ -220,16 +232,20 @@ class _StagedReadModel(MemoryReadModel):
 
 
 class MemoryUnitOfWork(UnitOfWorkBase):
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, event_sourced: bool = False, snapshot_every: int = 50) -> None:
         super().__init__()
         self._store = store
+        self._event_sourced = event_sourced
+        self._snapshot_every = snapshot_every
         self._orders: dict[str, tuple[Order, int]] = {}
         self._outbox_rows: list[OutboxRecord] = []
         self._summaries: dict[str, tuple[OrderSummary, int]] = {}
         self._inbox_ids: list[str] = []
 
     @property
-    def _repository(self) -> _StagedOrders:
+    def _repository(self) -> _StagedOrders | _EventSourcedOrders:
+        if self._event_sourced:
+            return _EventSourcedOrders(self._store, self._orders)
         return _StagedOrders(self._store, self._orders)
 
     @property
@@ -251,14 +267,20 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         store = self._store
         with store.lock:
             for order, expected in self._orders.values():
-                current = store.orders.get(order.id)
+                version = self._stored_version(order.id)
                 taken = expected == 0 and order.idempotency_key is not None and order.idempotency_key in store.keys
-                if taken or (current.version if current else 0) != expected:
-                    raise ConcurrencyConflict(order.id, expected, current.version if current else None)
+                if taken or version != expected:
+                    raise ConcurrencyConflict(order.id, expected, version)
             if any(m in store.inbox for m in self._inbox_ids):
                 raise AlreadyProcessed(next(m for m in self._inbox_ids if m in store.inbox))
-            for order, _ in self._orders.values():
-                store.orders[order.id] = order
+            events = MemoryEventStore(store)
+            for order, expected in self._orders.values():
+                if self._event_sourced:
+                    events.append(order.id, order.pending_events, expected)
+                    if snapshot_due(expected, order.version, self._snapshot_every):
+                        store.snapshots[order.id] = order_to_snapshot(order)
+                else:
+                    store.orders[order.id] = _snapshot(order)
                 if order.idempotency_key is not None:
                     store.keys[order.idempotency_key] = order.id
             for record in self._outbox_rows:
@@ -271,6 +293,12 @@ class MemoryUnitOfWork(UnitOfWorkBase):
 
     def _rollback(self) -> None:
         self._discard()
+
+    def _stored_version(self, order_id: str) -> int:
+        if self._event_sourced:
+            return len(self._store.streams.get(order_id, ()))
+        current = self._store.orders.get(order_id)
+        return current.version if current else 0
 
     def _discard(self) -> None:
         self._orders, self._outbox_rows, self._summaries, self._inbox_ids = {}, [], {}, []

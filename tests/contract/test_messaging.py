@@ -1,0 +1,77 @@
+"""Contract of the Publisher and Subscriber ports, on every messaging adapter."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from core.envelope import Message
+from ports.broker import Messaging
+from ports.messaging import Subscriber
+
+PORT = "messaging"
+_topics = itertools.count(1)
+# Generous for real brokers (group joins), bounded so a broken adapter fails rather than hangs.
+DEADLINE_S = 30.0
+
+
+def _topic() -> str:
+    return f"contract-{time.time_ns()}-{next(_topics)}"
+
+
+def _message(n: int, key: str = "k") -> Message:
+    return Message(id=f"m-{n}", key=key, type="Thing", payload=f'{{"n": {n}}}'.encode(),
+                   headers={"event_id": f"m-{n}", "type": "Thing"})
+
+
+def _receive(subscriber: Subscriber, count: int) -> list[Message]:
+    got: list[Message] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(got) < count and time.monotonic() < deadline:
+        got.extend(subscriber.poll(timeout=0.5, max_messages=count - len(got)))
+    return got
+
+
+def test_published_messages_arrive_with_their_key_headers_and_payload(messaging: Messaging) -> None:
+    topic = _topic()
+    subscriber = messaging.subscriber([topic], group=f"g-{topic}")
+    messaging.publisher.publish(topic, [_message(1)])
+    [got] = _receive(subscriber, 1)
+    assert (got.id, got.key, got.type, got.payload, got.topic) == ("m-1", "k", "Thing", b'{"n": 1}', topic)
+    assert got.headers["event_id"] == "m-1"
+    subscriber.close()
+
+
+def test_messages_with_one_key_keep_their_order(messaging: Messaging) -> None:
+    topic = _topic()
+    subscriber = messaging.subscriber([topic], group=f"g-{topic}")
+    messaging.publisher.publish(topic, [_message(n, key="same") for n in range(20)])
+    got = _receive(subscriber, 20)
+    assert [m.id for m in got] == [f"m-{n}" for n in range(20)]
+    subscriber.close()
+
+
+def test_a_new_member_resumes_after_the_last_acked_message(messaging: Messaging) -> None:
+    topic, group = _topic(), "resume"
+    messaging.publisher.publish(topic, [_message(n) for n in range(4)])
+    first = messaging.subscriber([topic], group=group)
+    got = _receive(first, 4)
+    first.ack(got[1])
+    first.close()
+    second = messaging.subscriber([topic], group=group)
+    assert [m.id for m in _receive(second, 2)] == ["m-2", "m-3"]
+    second.close()
+
+
+def test_every_group_gets_every_message(messaging: Messaging) -> None:
+    topic = _topic()
+    one, two = messaging.subscriber([topic], group="one"), messaging.subscriber([topic], group="two")
+    messaging.publisher.publish(topic, [_message(1), _message(2)])
+    assert [m.id for m in _receive(one, 2)] == [m.id for m in _receive(two, 2)] == ["m-1", "m-2"]
+    one.close()
+    two.close()
+
+
+def test_a_broker_that_answers_passes_its_check(messaging: Messaging) -> None:
+    messaging.check()
+    assert messaging.describe()
