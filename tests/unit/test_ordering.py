@@ -1,0 +1,92 @@
+"""The ordering use cases through the real bus and in-memory adapters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.errors import IdempotencyConflict, IllegalTransition, NotFound, ValidationError
+from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder, RejectOrder, ShipOrder
+from core.orders.model import OrderStatus
+from core.orders.queries import GetOrder, ListOrders
+from tests.unit.app_fixtures import memory_app, place_cmd
+
+
+def test_placing_an_order_makes_it_readable_and_queues_its_event() -> None:
+    app = memory_app()
+    result = app.ordering.place(PlaceOrder(customer_id="c-1", currency="EUR", lines=(
+        LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),
+        LineItem(sku="A", quantity=1, unit_price=Decimal("9.99")))))
+    assert result.created
+    summary = app.ordering.get(GetOrder(order_id=result.order_id))
+    assert (summary.status, summary.total, summary.line_count) == (OrderStatus.PENDING, Decimal("29.97"), 1)
+    assert [r.type for r in app.storage.outbox.claim(10)] == ["OrderPlaced"]
+
+
+def test_the_same_idempotency_key_returns_the_same_order_and_records_no_second_event() -> None:
+    app = memory_app()
+    first = app.ordering.place(place_cmd(key="k-1"))
+    again = app.ordering.place(place_cmd(key="k-1"))
+    assert (again.order_id, again.created) == (first.order_id, False)
+    assert app.storage.outbox.pending_count() == 1
+    assert len(app.ordering.list(ListOrders()).items) == 1
+
+
+def test_the_same_key_with_different_content_is_refused() -> None:
+    app = memory_app()
+    first = app.ordering.place(place_cmd(key="k-1", qty=1))
+    with pytest.raises(IdempotencyConflict) as info:
+        app.ordering.place(place_cmd(key="k-1", qty=2))
+    assert info.value.order_id == first.order_id and "different content" in str(info.value)
+
+
+def test_the_lifecycle_runs_through_the_use_cases() -> None:
+    app = memory_app()
+    order_id = app.ordering.place(place_cmd()).order_id
+    app.ordering.approve(ApproveOrder(order_id=order_id))
+    app.ordering.ship(ShipOrder(order_id=order_id))
+    with pytest.raises(IllegalTransition):
+        app.ordering.cancel(CancelOrder(order_id=order_id, reason="late"))
+    other = app.ordering.place(place_cmd(customer="c-2")).order_id
+    app.ordering.reject(RejectOrder(order_id=other, reason="no stock"))
+    assert app.ordering.get(GetOrder(order_id=other)).reason == "no stock"
+    assert [e.type for e in app.ordering.history(order_id)] == ["OrderPlaced", "OrderApproved", "OrderShipped"]
+
+
+def test_unknown_orders_are_not_found() -> None:
+    app = memory_app()
+    with pytest.raises(NotFound):
+        app.ordering.cancel(CancelOrder(order_id="nope", reason="x"))
+    with pytest.raises(NotFound):
+        app.ordering.get(GetOrder(order_id="nope"))
+    with pytest.raises(NotFound):
+        app.ordering.history("nope")
+
+
+def test_list_filters_and_pages_from_the_read_model() -> None:
+    app = memory_app()
+    ids = [app.ordering.place(place_cmd(customer="a" if n % 2 else "b")).order_id for n in range(5)]
+    app.ordering.cancel(CancelOrder(order_id=ids[0], reason="x"))
+    page = app.ordering.list(ListOrders(limit=2))
+    assert [s.order_id for s in page.items] == [ids[4], ids[3]] and page.next_cursor
+    rest = app.ordering.list(ListOrders(limit=10, cursor=page.next_cursor))
+    assert [s.order_id for s in rest.items] == [ids[2], ids[1], ids[0]]
+    assert {s.order_id for s in app.ordering.list(ListOrders(customer_id="a")).items} == {ids[1], ids[3]}
+    assert [s.order_id for s in app.ordering.list(ListOrders(status=OrderStatus.CANCELLED)).items] == [ids[0]]
+
+
+@pytest.mark.parametrize("limit", [0, 501])
+def test_a_page_size_out_of_range_is_refused(limit: int) -> None:
+    with pytest.raises(ValidationError) as info:
+        memory_app().ordering.list(ListOrders(limit=limit))
+    assert info.value.field == "limit"
+
+
+def test_event_sourced_orders_behave_the_same_and_keep_full_history() -> None:
+    app = memory_app(**{"storage.orders": "events", "storage.snapshot_every": 2})
+    order_id = app.ordering.place(place_cmd()).order_id
+    app.ordering.approve(ApproveOrder(order_id=order_id))
+    app.ordering.ship(ShipOrder(order_id=order_id))
+    assert app.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
+    assert [e.aggregate_version for e in app.ordering.history(order_id)] == [1, 2, 3]
