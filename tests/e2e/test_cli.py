@@ -132,7 +132,7 @@ def test_reusing_a_key_for_different_content_exits_2(run: Cli) -> None:
 
 def _console(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("orderhex")
-    return subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=60, cwd=ROOT,
+    return subprocess.run([str(script), *argv], check=False, capture_output=True, text=True, timeout=60, cwd=ROOT,
                           env={**os.environ, **env})
 
 

@@ -152,13 +152,13 @@ def _append(lock: threading.Lock, items: list[str], item: str) -> None:
         items.append(item)
 
 
-def _now():  # noqa: ANN202
+def _now():
     from datetime import UTC, datetime
 
     return datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _ids():  # noqa: ANN202
+def _ids():
     import itertools
 
     counter = itertools.count(1)

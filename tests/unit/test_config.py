@@ -42,7 +42,7 @@ def test_bad_files_fail_with_the_key(tmp_path: Path, text: str, key: str) -> Non
 
 
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(bootstrap.ConfigError, match="missing.toml"):
+    with pytest.raises(bootstrap.ConfigError, match=r"missing\.toml"):
         bootstrap.load_config(tmp_path / "missing.toml", env={})
 
 

@@ -48,7 +48,8 @@ def test_importing_core_loads_no_third_party_module() -> None:
         "print(sorted({n.split('.')[0] for n in sys.modules} - std))\n"
     )
     # -S: without site, no editable-install finder is loaded, so whatever else appears came from core.
-    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         check=True)
     assert out.stdout.strip() == "[]"
 
 

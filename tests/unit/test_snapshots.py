@@ -13,7 +13,7 @@ from tests.unit.test_order_model import line, placed
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _history():  # noqa: ANN202
+def _history():
     order = placed(line("A", 2), line("B", 1))
     order.approve(now=T0 + timedelta(seconds=10), event_id="e2")
     order.ship(now=T0 + timedelta(seconds=20), event_id="e3")
