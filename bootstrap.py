@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from dependency_injector import containers, providers
 
 from adapters.inbound.cli import main as cli
+from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.messaging import MemoryMessaging
@@ -50,6 +51,10 @@ AdapterFactory = Callable[["Config", EventFeed], Any]
 
 STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryStorage(config["storage.orders"], config["storage.snapshot_every"]),
+    "file": lambda config, feed: FileStorage(
+        Path(config["storage.file_dir"]).expanduser() if config["storage.file_dir"] else config.data_dir / "files",
+        feed=feed, orders=config["storage.orders"], snapshot_every=config["storage.snapshot_every"],
+        compact_bytes=config["storage.file_compact_bytes"]),
 }
 MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryMessaging(),
@@ -127,6 +132,9 @@ SETTINGS: dict[str, Setting] = {
     "storage.orders": Setting("state", ("state", "events")),
     "storage.url": Setting("", help='a PostgreSQL URL, or "embedded"'),
     "storage.snapshot_every": Setting(50, minimum=1),
+    "storage.file_dir": Setting("", help="the file store's directory; empty: <data_dir>/files"),
+    "storage.file_compact_bytes": Setting(8 * 1024 * 1024, minimum=1024,
+                                          help="the file store snapshots and restarts its journal past this size"),
     "messaging.adapter": Setting("memory", tuple(MESSAGING_ADAPTERS)),
     "messaging.bootstrap_servers": Setting("embedded"),
     "api.host": Setting("127.0.0.1"),

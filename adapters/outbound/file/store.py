@@ -1,0 +1,259 @@
+"""The file store: a directory, its writer lock, its journal and the in-memory index over them.
+
+Layout of the directory:
+- `journal.jsonl`: a header line (format, order mode, the transaction it continues from), then
+  one checksummed line per committed transaction. A commit is one write of one line followed by
+  fdatasync: the line is the transaction, so it is on disk whole or (torn) not at all.
+- `snapshot.json`: the whole index as of transaction N, replaced atomically. When the journal
+  outgrows `compact_bytes` the writer writes a snapshot, then atomically replaces the journal by
+  one whose header continues from N. A crash between the two leaves an old journal whose records
+  are all <= N, which replay skips.
+- `writer.lock`: flock'ed by the one process allowed to append; names that process.
+
+Readers in other processes may read: they take no lock, and before each read they apply the
+complete lines appended since they last looked (or reload everything if the journal was
+replaced by a compaction). They never treat an incomplete last line as torn, because the writer
+may be in the middle of writing it. A process becomes the writer at its first write and stays
+the writer until `close()`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from adapters.outbound.file import journal
+from adapters.outbound.file.lock import WriterLock
+from adapters.outbound.file.state import FileState
+from core.errors import Unavailable
+from core.feed import FeedEvent, FeedKind
+from ports.feed import EventFeed
+
+T = TypeVar("T")
+# A reader that loses the race against a compaction several times in a row gives up.
+_RELOAD_ATTEMPTS = 5
+
+
+class FileStore:
+    def __init__(self, directory: Path, *, mode: str, compact_bytes: int, feed: EventFeed) -> None:
+        self.directory = directory
+        self.mode = mode
+        self.compact_bytes = compact_bytes
+        self.feed = feed
+        self.lock = threading.RLock()
+        self.state = FileState(mode)
+        self.journal_path = directory / journal.JOURNAL
+        self.snapshot_path = directory / journal.SNAPSHOT
+        self._writer = WriterLock(directory / journal.LOCK)
+        self._journal_id: tuple[int, int] | None = None
+        self._offset = 0
+        self._fd: int | None = None
+        # Highest outbox seq handed out in this process, committed or not (like a DB sequence).
+        self._seq = 0
+        self.open()
+
+    # -- opening and following the files ------------------------------------------------------
+
+    def open(self) -> None:
+        """Load the store; if no writer is active, also repair a torn tail left by a dead one."""
+        with self.lock:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                if self._writer.try_acquire():
+                    try:
+                        self._refresh(repair=True)
+                    finally:
+                        self._writer.release()
+                else:
+                    self._refresh(repair=False)
+            except OSError as exc:
+                raise self._os_error(exc, "open") from exc
+
+    def read(self, query: Callable[[FileState], T]) -> T:
+        """Run `query` on the committed state, first catching up with another writer's commits."""
+        with self.lock:
+            if not self._writer.held:
+                try:
+                    self._refresh(repair=False)
+                except OSError as exc:
+                    raise self._os_error(exc, "read") from exc
+            return query(self.state)
+
+    def _refresh(self, *, repair: bool) -> None:
+        try:
+            stat = os.stat(self.journal_path)
+        except FileNotFoundError:
+            if self.snapshot_path.exists():
+                raise Unavailable(str(self.journal_path), "is missing while snapshot.json exists",
+                                  "restore journal.jsonl from a backup; nothing was changed") from None
+            if repair:
+                journal.write_atomically(self.journal_path, journal.encode(self._header(0)))
+                stat = os.stat(self.journal_path)
+            else:
+                return
+        if (stat.st_dev, stat.st_ino) != self._journal_id or stat.st_size < self._offset:
+            self._reload(repair=repair)
+        elif stat.st_size > self._offset:
+            self._catch_up(self.state, repair=repair)
+
+    def _reload(self, *, repair: bool) -> None:
+        for _ in range(_RELOAD_ATTEMPTS):
+            state = FileState(self.mode)
+            snapshot = journal.read_snapshot(self.snapshot_path)
+            if snapshot is not None:
+                self._check_mode(self.snapshot_path, snapshot)
+                state.apply(snapshot["state"])
+            stat = os.stat(self.journal_path)
+            chunk = journal.read_from(self.journal_path, 0)
+            if not chunk.records:
+                raise journal.damaged(self.journal_path, 0, "the header line is missing")
+            header = chunk.records[0][1]
+            self._check_mode(self.journal_path, header)
+            if header["base_txn"] > state.txn:
+                if repair:  # nobody else can be compacting: the snapshot really is behind
+                    raise journal.damaged(self.journal_path, 0, f"it continues from transaction "
+                                          f"{header['base_txn']} but snapshot.json holds only {state.txn}")
+                continue  # a compaction ran between reading the snapshot and the journal
+            self.state, self._journal_id, self._offset = state, (stat.st_dev, stat.st_ino), 0
+            self._apply_chunk(state, chunk, skip_header=True, repair=repair)
+            return
+        raise Unavailable(str(self.directory), "the writer compacts faster than this process can read",
+                          "retry, or read from the writing process")
+
+    def _catch_up(self, state: FileState, *, repair: bool) -> None:
+        self._apply_chunk(state, journal.read_from(self.journal_path, self._offset), skip_header=False, repair=repair)
+
+    def _apply_chunk(self, state: FileState, chunk: journal.Chunk, *, skip_header: bool, repair: bool) -> None:
+        for offset, record in chunk.records[1 if skip_header else 0:]:
+            txn = record.get("txn")
+            if not isinstance(txn, int):
+                raise journal.damaged(self.journal_path, offset, "a record has no transaction number")
+            if txn <= state.txn:
+                continue  # already in the snapshot (a crash came between snapshot and new journal)
+            if txn != state.txn + 1:
+                raise journal.damaged(self.journal_path, offset, f"transaction {state.txn + 1} is missing "
+                                                                 f"before {txn}")
+            state.apply(record)
+        self._offset = chunk.end
+        self._seq = max(self._seq, state.outbox_seq)
+        if chunk.tail and repair:
+            self._cut_torn_tail(chunk)
+
+    def _cut_torn_tail(self, chunk: journal.Chunk) -> None:
+        """Move an incomplete last line (a writer died mid-write) aside and cut it off. Only bytes
+        after the last newline are cut, and every complete record ends in one, so no complete
+        record can be lost."""
+        with (self.directory / journal.TORN).open("ab") as torn:
+            torn.write(chunk.tail + b"\n")
+            torn.flush()
+            os.fsync(torn.fileno())
+        os.truncate(self.journal_path, chunk.end)
+        fd = os.open(self.journal_path, os.O_WRONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.feed.publish(FeedEvent(
+            kind=FeedKind.ERROR, at=datetime.now(UTC),
+            text=f"{self.journal_path}: ignored a torn last record ({len(chunk.tail)} bytes at byte {chunk.end}) "
+                 f"left by a writer that died mid-write; no committed transaction is affected; "
+                 f"the bytes were saved to {journal.TORN}",
+            data={"file": str(self.journal_path), "offset": chunk.end, "bytes": len(chunk.tail)},
+        ))
+
+    def _check_mode(self, path: Path, record: dict[str, Any]) -> None:
+        if record.get("orders") != self.mode:
+            raise Unavailable(str(path), f"keeps orders as {record.get('orders')!r}, not {self.mode!r}",
+                              f"set storage.orders = \"{record.get('orders')}\" or point storage.file_dir at "
+                              f"another directory; nothing was changed")
+
+    def _header(self, base_txn: int) -> dict[str, Any]:
+        return {"format": journal.FORMAT, "orders": self.mode, "base_txn": base_txn,
+                "created_at": datetime.now(UTC).isoformat()}
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        with self.lock:
+            self._seq = max(self._seq, self.state.outbox_seq) + 1
+            return self._seq
+
+    def write(self, build: Callable[[FileState], dict[str, Any] | None]) -> None:
+        """Become the writer, let `build` check the up-to-date state and return the changes (or
+        None for nothing to do), then commit them as one journal line."""
+        with self.lock:
+            self._become_writer()
+            state = self.state
+            changes = build(state)
+            if changes is None:
+                return
+            record = {"txn": state.txn + 1, "at": datetime.now(UTC).isoformat(), **changes}
+            line = journal.encode(record)
+            self._append(line)
+            state.apply(record)
+            if self._offset > self.compact_bytes:
+                self._compact()
+
+    def _become_writer(self) -> None:
+        if self._writer.held:
+            return
+        try:
+            if not self._writer.try_acquire():
+                raise Unavailable(str(self.directory), f"another process writes to it: {self._writer.holder()} "
+                                  f"holds {self._writer.path}",
+                                  "stop that process or send your changes through it; reading works meanwhile")
+            self._refresh(repair=True)
+            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            self._writer.release()
+            raise self._os_error(exc, "write") from exc
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def _append(self, line: bytes) -> None:
+        assert self._fd is not None
+        try:
+            journal.write_all(self._fd, line)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            # Take back a partial line now, or the next commit would land behind garbage.
+            try:
+                os.ftruncate(self._fd, self._offset)
+                os.fdatasync(self._fd)
+            except OSError:
+                self.close()  # the next writer cuts the tail as torn when it reopens
+            raise self._os_error(exc, "commit") from exc
+        self._offset += len(line)
+
+    def _compact(self) -> None:
+        state = self.state
+        try:
+            snapshot = {"format": journal.FORMAT, "orders": self.mode, "last_txn": state.txn, "state": state.dump()}
+            journal.write_atomically(self.snapshot_path, journal.encode(snapshot))
+            journal.write_atomically(self.journal_path, journal.encode(self._header(state.txn)))
+            old, self._fd = self._fd, os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+            if old is not None:
+                os.close(old)
+            stat = os.fstat(self._fd)
+            self._journal_id, self._offset = (stat.st_dev, stat.st_ino), stat.st_size
+        except OSError as exc:
+            # The commit is already durable in the old journal: report, keep going, retry next time.
+            self.feed.publish(FeedEvent(kind=FeedKind.ERROR, at=datetime.now(UTC),
+                                        text=f"{self.directory}: compaction failed ({exc}); the journal keeps growing",
+                                        data={"file": str(self.snapshot_path)}))
+
+    def close(self) -> None:
+        with self.lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._writer.release()
+
+    def _os_error(self, exc: OSError, action: str) -> Unavailable:
+        return Unavailable(str(exc.filename or self.directory), f"cannot {action} ({exc.strerror or exc})",
+                           "check that the directory exists, is writable and the disk is not full")
