@@ -41,6 +41,8 @@ class Control(Protocol):
     - `outbox_status()` and `recent_outbox(limit)` (newest first) show the active store's outbox;
       `pause_relay()` / `resume_relay()` stop and restart publishing without losing rows.
     - `check_health()` maps each component (storage, messaging) to "ok" or what is wrong.
+    - `rebuild_projections()` recomputes the read model from the event store (event-sourced
+      orders) or from the orders (state storage) and returns how many items it replayed.
     """
 
     def ports(self) -> list[PortInfo]: ...
@@ -60,3 +62,5 @@ class Control(Protocol):
     def resume_relay(self) -> None: ...
 
     def check_health(self) -> dict[str, str]: ...
+
+    def rebuild_projections(self) -> int: ...

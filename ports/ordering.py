@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from core.messages import DomainEvent
@@ -19,6 +20,8 @@ class Ordering(Protocol):
       when the order's state forbids it.
     - `get` raises NotFound; `list` pages newest first; both read the read model only.
     - `history(order_id)` returns the order's domain events in version order (NotFound if none).
+    - `as_of(order_id, version=, at=)` rebuilds the order's summary as it was at that version or
+      time from its history; NotFound if it did not exist yet.
     - `message_id`, where given, makes the command's effect happen at most once.
     """
 
@@ -37,3 +40,5 @@ class Ordering(Protocol):
     def list(self, query: ListOrders) -> OrderPage: ...
 
     def history(self, order_id: str) -> list[DomainEvent]: ...
+
+    def as_of(self, order_id: str, *, version: int | None = None, at: datetime | None = None) -> OrderSummary: ...

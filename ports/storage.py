@@ -15,7 +15,8 @@ class Storage(Protocol):
     `read_model`, `outbox` and `event_store` see what those units committed and nothing else.
     `close()` releases connections and locks; the store may be used again afterwards (it
     reopens), and its data is still there. `describe()` names the store for people (a path or
-    a URL without password). `check()` returns if the store answers, else raises Unavailable
+    a URL without password). `order_ids()` lists every stored order's id (for rebuilding projections).
+    `check()` returns if the store answers, else raises Unavailable
     naming it and what to do.
     """
 
@@ -24,6 +25,8 @@ class Storage(Protocol):
     event_store: EventStore
 
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def order_ids(self) -> list[str]: ...
 
     def close(self) -> None: ...
 

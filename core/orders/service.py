@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.bus import MessageBus
 from core.errors import NotFound, ValidationError
 from core.messages import DomainEvent
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
+from core.orders.projection import summarise
 from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderPage, OrderSummary
 from core.orders.results import PlaceResult
+from core.orders.snapshots import as_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,6 +64,12 @@ class OrderingService:
         if not events:
             raise NotFound("order", order_id)
         return events
+
+    def as_of(self, order_id: str, *, version: int | None = None, at: datetime | None = None) -> OrderSummary:
+        order = as_of(self.history(order_id), version=version, at=at)
+        if order is None:
+            raise NotFound("order", f"{order_id} as of {at.isoformat() if at else f'version {version}'}")
+        return summarise(order)
 
     def _handle(self, command: Any, message_id: str | None) -> None:
         self._bus.handle(command, message_id=message_id)

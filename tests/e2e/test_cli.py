@@ -155,3 +155,27 @@ def test_the_console_script_prints_where_each_setting_came_from(tmp_path: Path) 
 def test_the_console_script_rejects_bad_input_without_a_traceback(tmp_path: Path) -> None:
     done = _console("place", "--customer", "c", "--item", "A:1:1.5.5", env={"ORDERHEX_DATA_DIR": str(tmp_path)})
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_show_as_of_a_version_or_a_time_rebuilds_the_past_state(run: Cli) -> None:
+    order_id = run.place()
+    run("approve", order_id)
+    run("ship", order_id)
+    history = json.loads(run("history", order_id, "--json")[1])
+    code, out, _ = run("show", order_id, "--as-of-version", "2", "--json")
+    assert code == 0 and (json.loads(out)["status"], json.loads(out)["version"]) == ("APPROVED", 2)
+    code, out, _ = run("show", order_id, "--as-of", history[0]["occurred_at"], "--json")
+    assert code == 0 and json.loads(out)["status"] == "PENDING"
+    code, _, err = run("show", order_id, "--as-of", "2000-01-01T00:00:00")
+    assert code == 2 and "not found" in err
+    code, _, err = run("show", order_id, "--as-of", "yesterday")
+    assert code == 2 and "ISO 8601" in err and err.count("\n") == 1
+
+
+def test_projections_rebuild_gives_the_same_listing(run: Cli) -> None:
+    ids = [run.place() for _ in range(3)]
+    run("cancel", ids[0], "--reason", "r")
+    before = run("orders", "--json")[1]
+    code, out, _ = run("projections", "rebuild")
+    assert (code, out.strip()) == (0, "read model rebuilt from 3 items")
+    assert run("orders", "--json")[1] == before

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol, TextIO
 
 from adapters.inbound.cli.render import render_events, render_order, render_orders, render_ports
@@ -113,6 +114,10 @@ def _parser(extra: Mapping[str, ExtraCommand]) -> _Parser:
 
     show = command("show", "show one order")
     show.add_argument("order_id")
+    past = show.add_mutually_exclusive_group()
+    past.add_argument("--as-of-version", type=int, metavar="N", help="the order as it was at version N")
+    past.add_argument("--as-of", type=_timestamp, metavar="TIMESTAMP",
+                      help="the order as it was at this ISO 8601 time, e.g. 2026-01-31T12:00:00+00:00")
 
     orders = command("orders", "list orders, newest first")
     orders.add_argument("--customer")
@@ -128,6 +133,8 @@ def _parser(extra: Mapping[str, ExtraCommand]) -> _Parser:
         command(name, help_text).add_argument("order_id")
 
     command("history", "print an order's domain events").add_argument("order_id")
+    projections = command("projections", "maintain the CQRS read model")
+    projections.add_argument("action", choices=["rebuild"], help="rebuild: recompute it from the source of truth")
     command("adapters", "list ports with their active and available adapters")
     command("config", "print the effective configuration and where each value came from")
     for name, spec in extra.items():
@@ -144,7 +151,10 @@ def _dispatch(args: argparse.Namespace, app: App, out: TextIO) -> int:
             payload: Any = {"order_id": result.order_id, "created": result.created}
             text = f"{'placed' if result.created else 'already placed'} {result.order_id}"
         case "show":
-            summary = ordering.get(GetOrder(order_id=args.order_id))
+            if args.as_of_version is not None or args.as_of is not None:
+                summary = ordering.as_of(args.order_id, version=args.as_of_version, at=args.as_of)
+            else:
+                summary = ordering.get(GetOrder(order_id=args.order_id))
             payload, text = render_order(summary)
         case "orders":
             page = ordering.list(ListOrders(customer_id=args.customer,
@@ -165,6 +175,9 @@ def _dispatch(args: argparse.Namespace, app: App, out: TextIO) -> int:
             payload, text = {"order_id": args.order_id, "status": "SHIPPED"}, f"shipped {args.order_id}"
         case "history":
             payload, text = render_events(ordering.history(args.order_id))
+        case "projections":
+            count = app.control.rebuild_projections()
+            payload, text = {"rebuilt_from": count}, f"read model rebuilt from {count} items"
         case "adapters":
             payload, text = render_ports(app.control.ports())
         case _:
@@ -188,6 +201,14 @@ def _item(raw: str) -> dict[str, Any]:
         raise BadInput(f"--item {raw!r}: quantity {quantity!r} is not a whole number")
     parse_amount(price, f"--item {raw!r} price")
     return {"sku": sku, "quantity": int(quantity), "unit_price": price}
+
+
+def _timestamp(raw: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ISO 8601 time like 2026-01-31T12:00:00+00:00") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _print_config(rows: Sequence[tuple[str, Any, str]], as_json: bool, out: TextIO) -> int:

@@ -23,6 +23,10 @@ class MemoryStorage:
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._store, self._event_sourced, self._snapshot_every)
 
+    def order_ids(self) -> list[str]:
+        with self._store.lock:
+            return sorted(self._store.streams if self._event_sourced else self._store.orders)
+
     def close(self) -> None:
         """Nothing to release; the data stays for when this store is switched back to."""
 
