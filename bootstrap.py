@@ -11,9 +11,11 @@ import json
 import os
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +23,12 @@ from typing import Any, Protocol
 from dependency_injector import containers, providers
 
 from adapters.inbound.cli import main as cli
+from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
+from adapters.inbound.workers import commands as worker_commands
+from adapters.inbound.workers.relay import RelayWorker
+from adapters.inbound.workers.relay_lock import RelayLock
 from adapters.outbound.file.storage import FileStorage
+from adapters.outbound.kafka.factory import open_kafka
 from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.messaging import MemoryMessaging
@@ -35,6 +42,7 @@ from core.feed import FeedEvent, FeedKind
 from core.messages import DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
 from core.orders.service import OrderingService
+from core.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.broker import Messaging
 from ports.clock import Clock
 from ports.control import OutboxStatus, PortInfo
@@ -58,6 +66,13 @@ STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
 }
 MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryMessaging(),
+    "kafka": lambda config, feed: open_kafka(
+        bootstrap_servers=config["messaging.bootstrap_servers"], data_dir=config.data_dir,
+        topics=(config["messaging.events_topic"], config["messaging.commands_topic"],
+                config["messaging.dead_letter_topic"]),
+        partitions=config["messaging.partitions"], delivery_timeout_ms=config["messaging.delivery_timeout_ms"],
+        session_timeout_ms=config["messaging.session_timeout_ms"],
+        heartbeat_interval_ms=config["messaging.heartbeat_interval_ms"]),
 }
 CLOCK_ADAPTERS: dict[str, AdapterFactory] = {
     "system": lambda config, feed: SystemClock(),
@@ -136,7 +151,20 @@ SETTINGS: dict[str, Setting] = {
     "storage.file_compact_bytes": Setting(8 * 1024 * 1024, minimum=1024,
                                           help="the file store snapshots and restarts its journal past this size"),
     "messaging.adapter": Setting("memory", tuple(MESSAGING_ADAPTERS)),
-    "messaging.bootstrap_servers": Setting("embedded"),
+    "messaging.bootstrap_servers": Setting("embedded", help='host:port,... or "embedded" (Tansu in data_dir)'),
+    "messaging.events_topic": Setting("orderhex.order-events", help="where the relay publishes domain events"),
+    "messaging.commands_topic": Setting("orderhex.order-commands", help="where `orderhex consume` reads commands"),
+    "messaging.dead_letter_topic": Setting("orderhex.order-commands.dlq", help="malformed or invalid commands"),
+    "messaging.consumer_group": Setting("orderhex-intake", help="the consumer group of `orderhex consume`"),
+    "messaging.partitions": Setting(1, minimum=1, help="partitions of topics orderhex creates"),
+    "messaging.delivery_timeout_ms": Setting(30_000, minimum=100, help="how long a publish waits for the broker"),
+    "messaging.session_timeout_ms": Setting(45_000, minimum=1000, help="consumer group session timeout"),
+    "messaging.heartbeat_interval_ms": Setting(3_000, minimum=100, help="consumer group heartbeat interval"),
+    "relay.batch_size": Setting(500, minimum=1, help="outbox rows claimed and published per round"),
+    "relay.idle_ms": Setting(200, minimum=1, help="wait between rounds when the outbox is empty"),
+    "relay.max_backoff_ms": Setting(10_000, minimum=1, help="longest wait between retries during an outage"),
+    "relay.retention_seconds": Setting(7 * 24 * 3600, minimum=0, help="published rows are purged after this"),
+    "relay.report_ms": Setting(1_000, minimum=10, help="how often the relay reports backlog and lag"),
     "api.host": Setting("127.0.0.1"),
     "api.port": Setting(8000, minimum=0),
     "api.admin_token": Setting(""),
@@ -402,6 +430,51 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
 
 # Subcommands that need more than the core (servers, workers, the dashboard), by name.
 EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {}
+
+# Stores where two relays would publish the same rows: one relay per store, enforced by a lock file.
+SINGLE_RELAY_STORAGE = ("sqlite", "file")
+
+
+def relay_worker(app: Application) -> RelayWorker:
+    """The outbox relay over the app's active store and broker (not started)."""
+    config = app.config
+    settings = RelaySettings(
+        topic=config["messaging.events_topic"], batch_size=config["relay.batch_size"],
+        idle_wait=config["relay.idle_ms"] / 1000, backoff_max=config["relay.max_backoff_ms"] / 1000,
+        retention=timedelta(seconds=config["relay.retention_seconds"]),
+        report_every=timedelta(milliseconds=config["relay.report_ms"]),
+    )
+    relay = OutboxRelay(outbox=lambda: app.storage.outbox, publisher=lambda: app.messaging.publisher,
+                        settings=settings, feed=app.feed, now=app.clock.now)
+    adapter = config["storage.adapter"]
+    lock = (RelayLock(config.data_dir / f"relay-{adapter}.lock", app.storage.describe())
+            if adapter in SINGLE_RELAY_STORAGE else None)
+    return RelayWorker(RelayLoop(relay, time.monotonic), lock)
+
+
+def start_relay(app: Application) -> RelayWorker:
+    """Run the relay in a background thread of this process (serve, dashboard); Control sees it."""
+    worker = relay_worker(app)
+    worker.start()
+    app.relay = worker
+    return worker
+
+
+def command_intake(app: Application) -> CommandIntake:
+    config = app.config
+    settings = IntakeSettings(topic=config["messaging.commands_topic"],
+                              dead_letter_topic=config["messaging.dead_letter_topic"],
+                              group=config["messaging.consumer_group"])
+    return CommandIntake(messaging=lambda: app.messaging, ordering=app.ordering, settings=settings, feed=app.feed,
+                         now=app.clock.now)
+
+
+EXTRA_COMMANDS["relay"] = cli.ExtraCommand(
+    help="publish the outbox to the broker until SIGTERM/SIGINT", configure=worker_commands.configure_relay,
+    run=partial(worker_commands.run_relay, build=relay_worker))
+EXTRA_COMMANDS["consume"] = cli.ExtraCommand(
+    help="handle PlaceOrder/CancelOrder commands from the commands topic until SIGTERM/SIGINT",
+    configure=worker_commands.configure_consume, run=partial(worker_commands.run_consume, build=command_intake))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,9 @@ from ports.storage import Storage
 
 # Adapters that need a real server: adapter name -> (pytest marker, name of a fixture that
 # returns the config overrides for a fresh, empty store or broker namespace).
-SERVER_FIXTURES: dict[str, tuple[str, str]] = {}
+SERVER_FIXTURES: dict[str, tuple[str, str]] = {
+    "kafka": ("kafka", "kafka_config"),
+}
 
 ORDER_MODES = ("state", "events")
 

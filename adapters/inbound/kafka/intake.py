@@ -1,0 +1,158 @@
+"""`orderhex consume`: order commands from a topic, each with its effect exactly once.
+
+Per message: parse -> run through the Ordering port with the message id (the inbox makes a
+redelivery a no-op) -> on a malformed or invalid command, a dead-letter copy with the error
+in a header -> the reply, when the sender asked for one -> only then ack, so a crash at any
+point redelivers the message and never loses it. When the store or broker is down the
+subscription is dropped and reopened after a back-off: the group hands the unacked message
+to the new member.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.envelope import Message
+from core.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
+from core.feed import FeedEvent, FeedKind
+from core.intake import ERROR_HEADER, REPLY_TO_HEADER, IntakeCommand, accepted, parse_command, rejected
+from core.orders.commands import PlaceOrder
+from core.relay import Backoff
+from ports.broker import Messaging
+from ports.feed import EventFeed
+from ports.messaging import Subscriber
+from ports.ordering import Ordering
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntakeSettings:
+    topic: str
+    dead_letter_topic: str
+    group: str
+    poll_timeout: float = 0.5
+    max_batch: int = 100
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+
+
+@dataclass
+class IntakeCounts:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+
+class CommandIntake:
+    def __init__(
+        self, *, messaging: Callable[[], Messaging], ordering: Ordering, settings: IntakeSettings,
+        feed: EventFeed, now: Callable[[], datetime],
+    ) -> None:
+        self._messaging = messaging
+        self._ordering = ordering
+        self.settings = settings
+        self._feed = feed
+        self._now = now
+        self.counts = IntakeCounts()
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; leaves the group on the way out."""
+        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
+        subscriber: Subscriber | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if subscriber is None:
+                        subscriber = self._messaging().subscriber([self.settings.topic], self.settings.group)
+                    self.consume_batch(subscriber)
+                    backoff.reset()
+                except Unavailable as exc:
+                    self._report(FeedKind.ERROR, f"command intake waits for an outage: {exc}", error="Unavailable")
+                    if subscriber is not None:
+                        _close_quietly(subscriber)
+                        subscriber = None
+                    stop.wait(backoff.next_delay())
+        finally:
+            if subscriber is not None:
+                subscriber.close()
+
+    def consume_batch(self, subscriber: Subscriber) -> int:
+        """Handle and ack one polled batch; returns how many messages were handled."""
+        batch = subscriber.poll(self.settings.poll_timeout, self.settings.max_batch)
+        for message in batch:
+            self.handle(message)
+            subscriber.ack(message)
+        return len(batch)
+
+    def handle(self, message: Message) -> None:
+        """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
+        started = time.perf_counter()
+        try:
+            command = parse_command(message.payload, message.headers)
+        except ValidationError as exc:
+            self._reject(message, None, exc)
+            return
+        try:
+            order_id, created = self._apply(command, message.id)
+        except AlreadyProcessed:
+            self.counts.duplicates += 1
+            self._reply(message, accepted(message.id, command, _order_id(command), duplicate=True))
+            return
+        except Unavailable:
+            raise
+        except DomainError as exc:
+            self._reject(message, command, exc)
+            return
+        if created:
+            self.counts.accepted += 1
+        else:
+            self.counts.duplicates += 1
+        self._reply(message, accepted(message.id, command, order_id, duplicate=not created))
+        self._report(FeedKind.COMMAND, f"intake {type(command).__name__} {message.id} -> {order_id}",
+                     message_id=message.id, order_id=order_id, ms=round((time.perf_counter() - started) * 1000, 3))
+
+    def _apply(self, command: IntakeCommand, message_id: str) -> tuple[str | None, bool]:
+        if isinstance(command, PlaceOrder):
+            result = self._ordering.place(command, message_id=message_id)
+            return result.order_id, result.created
+        self._ordering.cancel(command, message_id=message_id)
+        return command.order_id, True
+
+    def _reject(self, message: Message, command: IntakeCommand | None, error: Exception) -> None:
+        self.counts.rejected += 1
+        reason = f"{type(error).__name__}: {error}"
+        dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
+                                                     "source_topic": message.topic,
+                                                     "source_offset": str(message.offset)})
+        self._messaging().publisher.publish(self.settings.dead_letter_topic, [dead])
+        command_type = type(command).__name__ if command is not None else None
+        self._reply(message, rejected(message.id, command_type, error))
+        self._report(FeedKind.ERROR, f"intake dead-lettered {message.id}: {reason}", message_id=message.id,
+                     error=type(error).__name__)
+
+    def _reply(self, message: Message, body: bytes) -> None:
+        reply_to = message.headers.get(REPLY_TO_HEADER)
+        if not reply_to:
+            return
+        reply = Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
+                        payload=body, headers={"correlation_id": message.headers.get("correlation_id", message.id),
+                                               "causation_id": message.id})
+        self._messaging().publisher.publish(reply_to, [reply])
+
+    def _report(self, kind: FeedKind, text: str, **data: object) -> None:
+        self._feed.publish(FeedEvent(kind=kind, text=text, at=self._now(), data=dict(data)))
+
+
+def _order_id(command: IntakeCommand) -> str | None:
+    return None if isinstance(command, PlaceOrder) else command.order_id
+
+
+def _close_quietly(subscriber: Subscriber) -> None:
+    try:
+        subscriber.close()
+    except Exception:  # the broker that made us reconnect may not let us leave cleanly either
+        return

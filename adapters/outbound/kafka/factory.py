@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.outbound.kafka.embedded import ensure_embedded
+from adapters.outbound.kafka.messaging import KafkaMessaging, KafkaSettings
+
+EMBEDDED = "embedded"
+
+
+def open_kafka(
+    *, bootstrap_servers: str, data_dir: Path, topics: tuple[str, ...], partitions: int,
+    delivery_timeout_ms: int, session_timeout_ms: int, heartbeat_interval_ms: int,
+) -> KafkaMessaging:
+    """Connect to `bootstrap_servers` ("embedded": the data directory's own Tansu broker) and
+    create the configured topics that are missing."""
+    described = ""
+    if bootstrap_servers == EMBEDDED:
+        bootstrap_servers = ensure_embedded(data_dir)
+        described = f"{bootstrap_servers} (embedded Tansu, {data_dir / 'tansu'})"
+    settings = KafkaSettings(
+        bootstrap_servers=bootstrap_servers, partitions=partitions, delivery_timeout_ms=delivery_timeout_ms,
+        session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms, topics=topics,
+    )
+    return KafkaMessaging(settings, described)
