@@ -1,0 +1,121 @@
+"""The admin API over the Control port: ports and adapters, the outbox and relay, and the
+EventFeed as Server-Sent Events. Every route needs the admin bearer token."""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
+# their Annotated dependencies refer to local variables a string annotation cannot resolve.
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from adapters.inbound.rest.problems import problem_responses
+from adapters.inbound.rest.representations import OutboxOut, PortOut, SwitchIn, outbox_json, port_json
+from adapters.inbound.rest.security import admin_guard
+from core.feed import FeedEvent
+from ports.control import Control
+
+SSE_BATCH = 500
+# How often a waiting stream checks whether the server is stopping.
+STOP_POLL_SECONDS = 0.25
+
+
+def admin_router(control: Control, token: str, stopping: threading.Event, heartbeat_seconds: float) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_guard(token))],
+                       responses=problem_responses(401))
+
+    @router.get("/ports", response_model=list[PortOut], summary="Ports with their active and available adapters")
+    async def list_ports() -> JSONResponse:
+        return JSONResponse([port_json(p) for p in control.ports()])
+
+    @router.post("/ports/{port}/switch", response_model=PortOut, summary="Switch the adapter serving a port",
+                 responses=problem_responses(413, 422, 503))
+    async def switch_port(port: str, body: SwitchIn) -> JSONResponse:
+        info = await run_in_threadpool(control.switch, port, body.adapter)
+        return JSONResponse(port_json(info))
+
+    @router.get("/outbox", response_model=OutboxOut, summary="Outbox backlog, lag and relay state",
+                responses=problem_responses(503))
+    async def outbox() -> JSONResponse:
+        return JSONResponse(outbox_json(await run_in_threadpool(control.outbox_status)))
+
+    @router.post("/relay/pause", response_model=OutboxOut, summary="Stop publishing (rows stay in the outbox)",
+                 responses=problem_responses(422, 503))
+    async def pause_relay() -> JSONResponse:
+        control.pause_relay()
+        return JSONResponse(outbox_json(await run_in_threadpool(control.outbox_status)))
+
+    @router.post("/relay/resume", response_model=OutboxOut, summary="Publish again",
+                 responses=problem_responses(422, 503))
+    async def resume_relay() -> JSONResponse:
+        control.resume_relay()
+        return JSONResponse(outbox_json(await run_in_threadpool(control.outbox_status)))
+
+    @router.get(
+        "/events", summary="The EventFeed as Server-Sent Events",
+        response_class=StreamingResponse,
+        responses={200: {"description": "one SSE event per feed event; `id` is its seq",
+                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                   **problem_responses(422)},
+    )
+    async def events(
+        after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
+        last_event_id: Annotated[int | None, Header(
+            alias="Last-Event-ID", ge=0, description="resume after this seq (what EventSource sends)")] = None,
+    ) -> StreamingResponse:
+        start = last_event_id if last_event_id is not None else (after or 0)
+        return StreamingResponse(feed_stream(control, start, stopping, heartbeat_seconds),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return router
+
+
+async def feed_stream(control: Control, after: int, stopping: threading.Event,
+                      heartbeat_seconds: float) -> AsyncIterator[str]:
+    """Feed events with seq > `after`, then live ones, until the client leaves or the server stops.
+
+    The subscription only wakes the stream; events are always read back from the feed's buffer,
+    so a slow client costs no memory and a missed range is reported as a `gap` event."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def notify(_: FeedEvent) -> None:
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the loop closed under a stream that was still subscribed
+            return
+
+    unsubscribe = control.subscribe(notify)
+    try:
+        yield "retry: 2000\n\n"
+        last, idle = after, 0.0
+        while not stopping.is_set():
+            wake.clear()
+            batch = control.recent_events(last, SSE_BATCH)
+            if batch:
+                if last and batch[0].seq > last + 1:
+                    gap = {"missed_from": last + 1, "missed_to": batch[0].seq - 1}
+                    yield f"event: gap\ndata: {json.dumps(gap)}\n\n"
+                for event in batch:
+                    yield _sse(event)
+                last, idle = batch[-1].seq, 0.0
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), STOP_POLL_SECONDS)
+            except TimeoutError:
+                idle += STOP_POLL_SECONDS
+                if idle >= heartbeat_seconds:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+    finally:
+        unsubscribe()
+
+
+def _sse(event: FeedEvent) -> str:
+    data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
+    return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"

@@ -1,0 +1,24 @@
+"""The `serve` subcommand's arguments and entry point, kept free of FastAPI and uvicorn so that
+every other `orderhex` command starts without loading them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adapters.inbound.rest.serve import WorkerFactory
+
+HELP = "run the REST API and admin API, with the outbox relay (and Kafka intake) as workers"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default api.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default api.port, 8000)")
+
+
+def run(args: argparse.Namespace, app: Any, *, workers: Sequence[WorkerFactory] = ()) -> int:
+    from adapters.inbound.rest import serve
+
+    return serve.run(args, app, workers=workers)

@@ -1,0 +1,90 @@
+"""Credentials and limits: the admin bearer token, the optional API key, the body size limit.
+
+Credentials are compared in constant time (hmac.compare_digest on bytes) and never echoed.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
+# their Annotated dependencies refer to local variables a string annotation cannot resolve.
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.inbound.rest.problems import BodyTooLarge, Unauthorized, problem
+
+API_KEY_HEADER = "X-API-Key"
+
+
+def generate_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    # Bytes, because compare_digest refuses non-ASCII str and a header may carry any latin-1 text.
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def admin_guard(token: str) -> Callable[..., Awaitable[None]]:
+    """A dependency that refuses a request without `Authorization: Bearer <token>`."""
+    if not token:
+        raise ValueError("the admin API needs a token; generate one rather than running open")
+    bearer = HTTPBearer(auto_error=False, description="the admin token (api.admin_token, or printed at start)")
+
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if credentials is None:
+            raise Unauthorized("the admin API needs 'Authorization: Bearer <admin token>'", "Bearer")
+        if not same_secret(credentials.credentials, token):
+            raise Unauthorized("the admin token is wrong", "Bearer", error="invalid_token")
+
+    return check
+
+
+def api_key_guard(api_key: str) -> Callable[..., Awaitable[None]]:
+    """A dependency that requires the X-API-Key header when a key is configured, else lets all in."""
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
+                          description="required when api.api_key is set")
+
+    async def check(given: Annotated[str | None, Depends(header)]) -> None:
+        if not api_key:
+            return
+        if given is None:
+            raise Unauthorized(f"order endpoints need the {API_KEY_HEADER} header", "ApiKey")
+        if not same_secret(given, api_key):
+            raise Unauthorized(f"the {API_KEY_HEADER} header is wrong", "ApiKey", error="invalid_key")
+
+    return check
+
+
+class BodyLimit:
+    """ASGI middleware: refuses bodies over `max_bytes` with 413, whether the client declares the
+    length up front or streams a chunked body that only grows too large on the way."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            response = problem(413, f"request body is larger than {self.max_bytes} bytes", kind="body-too-large")
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
