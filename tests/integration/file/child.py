@@ -1,0 +1,101 @@
+"""A separate process working on a file store through the real application, for the tests that
+need real processes (kill -9, the writer lock, writers taking turns). Run as a script:
+
+    python child.py churn DATA_DIR MODE         place/approve/ship in a loop, print each commit
+    python child.py hold DATA_DIR               place one order, say "ready", hold the lock until stdin closes
+    python child.py turns DATA_DIR MODE ACTION ID...   approve or cancel each order, taking turns on the lock
+
+Lines are printed (and flushed) only after the command returned, i.e. after its commit.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from decimal import Decimal
+
+import bootstrap
+from core.errors import IllegalTransition, Unavailable
+from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, ShipOrder
+from core.orders.wire import place_order_from_json
+
+
+def application(data_dir: str, mode: str, **extra: object) -> bootstrap.Application:
+    config = bootstrap.load_config(env={}, overrides={
+        "storage.adapter": "file", "storage.orders": mode, "data_dir": data_dir, **extra,
+    })
+    return bootstrap.Application(config)
+
+
+def place_command(n: int) -> PlaceOrder:
+    return place_order_from_json({
+        "customer_id": f"c-{n % 7}", "currency": "EUR",
+        "lines": [{"sku": f"SKU-{n % 13}", "quantity": 1 + n % 5, "unit_price": str(Decimal("9.99"))},
+                  {"sku": "SKU-X", "quantity": 2, "unit_price": "0.50"}],
+    }, idempotency_key=f"k-{n}")
+
+
+def say(*words: str) -> None:
+    print(*words, flush=True)
+
+
+def churn(data_dir: str, mode: str) -> None:
+    # A small journal limit, so kills also land in compactions; snapshots every 2 events.
+    app = application(data_dir, mode, **{"storage.file_compact_bytes": 16 * 1024, "storage.snapshot_every": 2})
+    n = 0
+    while True:
+        n += 1
+        order_id = app.ordering.place(place_command(n)).order_id
+        say("placed", order_id)
+        if n % 2 == 0:
+            app.ordering.approve(ApproveOrder(order_id=order_id))
+            say("approved", order_id)
+            if n % 4 == 0:
+                app.ordering.ship(ShipOrder(order_id=order_id))
+                say("shipped", order_id)
+
+
+def hold(data_dir: str) -> None:
+    app = application(data_dir, "state")
+    say("placed", app.ordering.place(place_command(0)).order_id)
+    say("ready")
+    sys.stdin.read()
+    app.close()
+
+
+def turns(data_dir: str, mode: str, action: str, order_ids: list[str]) -> None:
+    """Each command in its own turn on the writer lock: wait while the other process holds it,
+    write, then close to hand the lock over. The app (and its in-memory index) lives throughout,
+    so a stale index would show up as a lost update."""
+    app = application(data_dir, mode)
+    deadline = time.monotonic() + 60
+    for order_id in order_ids:
+        while True:
+            try:
+                if action == "approve":
+                    app.ordering.approve(ApproveOrder(order_id=order_id))
+                else:
+                    app.ordering.cancel(CancelOrder(order_id=order_id, reason="changed my mind"))
+                say("won", order_id)
+                break
+            except IllegalTransition:
+                say("lost", order_id)
+                break
+            except Unavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
+            finally:
+                app.close()
+
+
+if __name__ == "__main__":
+    match sys.argv[1:]:
+        case ["churn", data_dir, mode]:
+            churn(data_dir, mode)
+        case ["hold", data_dir]:
+            hold(data_dir)
+        case ["turns", data_dir, mode, action, *order_ids]:
+            turns(data_dir, mode, action, order_ids)
+        case _:
+            sys.exit(f"usage: {__doc__}")
