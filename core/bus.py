@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ConcurrencyConflict, DomainError
+from core.errors import ConcurrencyConflict
 from core.feed import FeedEvent, FeedKind
 from core.messages import Command, DomainEvent
 
@@ -64,7 +64,7 @@ class MessageBus:
                     continue
                 self._report_failure(name, exc, started)
                 raise
-            except DomainError as exc:
+            except Exception as exc:  # reported whatever it is, so the feed shows every failed command
                 self._report_failure(name, exc, started)
                 raise
         self._report(FeedKind.COMMAND, f"{name} handled", command=name, outcome="ok",

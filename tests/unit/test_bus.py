@@ -163,3 +163,17 @@ def _ids():
 
     counter = itertools.count(1)
     return lambda: f"id-{next(counter)}"
+
+
+def test_an_unexpected_error_is_reported_on_the_feed_and_propagates() -> None:
+    app = memory_app()
+
+    def broken_store(command: CancelOrder, uow: object) -> None:
+        raise OSError("disk full")
+
+    bus = MessageBus(uow_factory=app.storage.unit_of_work, command_handlers={CancelOrder: broken_store},
+                     event_handlers={}, feed=app.feed, now=app.clock.now)
+    with pytest.raises(OSError, match="disk full"):
+        bus.handle(CancelOrder(order_id="o-1", reason="r"))
+    [failed] = [e for e in app.feed.recent() if e.kind is FeedKind.COMMAND]
+    assert failed.data["outcome"] == "OSError" and "disk full" in failed.text
