@@ -24,6 +24,7 @@ from dependency_injector import containers, providers
 
 from adapters.inbound.cli import main as cli
 from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
+from adapters.inbound.rest import command as rest_command
 from adapters.inbound.workers import commands as worker_commands
 from adapters.inbound.workers.relay import RelayWorker
 from adapters.inbound.workers.relay_lock import RelayLock
@@ -168,6 +169,11 @@ SETTINGS: dict[str, Setting] = {
     "api.host": Setting("127.0.0.1"),
     "api.port": Setting(8000, minimum=0),
     "api.admin_token": Setting(""),
+    "api.api_key": Setting("", help="when set, order endpoints require it in the X-API-Key header"),
+    "api.max_body_bytes": Setting(65_536, minimum=1, help="larger request bodies get 413"),
+    "api.shutdown_timeout": Setting(30, minimum=1, help="seconds SIGTERM waits for requests in flight"),
+    "api.access_log": Setting(False, help="log one line per HTTP request"),
+    "api.kafka_intake": Setting(False, help="`orderhex serve` also consumes the commands topic (messaging kafka)"),
     "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
     "feed.capacity": Setting(10_000, minimum=10),
 }
@@ -431,6 +437,15 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
 # Subcommands that need more than the core (servers, workers, the dashboard), by name.
 EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {}
 
+# Workers `orderhex serve` runs beside the HTTP server: each factory takes the Application and
+# returns a worker (start(), and stop() that finishes its batch) or None when not configured.
+# The outbox relay and the Kafka intake register here.
+SERVE_WORKERS: list[Callable[[Application], Any]] = []  # filled below, once the workers are defined
+EXTRA_COMMANDS["serve"] = cli.ExtraCommand(
+    help=rest_command.HELP, configure=rest_command.configure,
+    run=partial(rest_command.run, workers=SERVE_WORKERS),
+)
+
 # Stores where two relays would publish the same rows: one relay per store, enforced by a lock file.
 SINGLE_RELAY_STORAGE = ("sqlite", "file")
 
@@ -475,6 +490,22 @@ EXTRA_COMMANDS["relay"] = cli.ExtraCommand(
 EXTRA_COMMANDS["consume"] = cli.ExtraCommand(
     help="handle PlaceOrder/CancelOrder commands from the commands topic until SIGTERM/SIGINT",
     configure=worker_commands.configure_consume, run=partial(worker_commands.run_consume, build=command_intake))
+
+
+def serve_relay(app: Application) -> RelayWorker:
+    worker = relay_worker(app)
+    app.relay = worker  # so the admin API and metrics see and control the relay serve runs
+    return worker
+
+
+def serve_intake(app: Application) -> rest_command.ThreadWorker | None:
+    if app.config["messaging.adapter"] != "kafka" or not app.config["api.kafka_intake"]:
+        return None
+    return rest_command.ThreadWorker(command_intake(app).run, "kafka-command-intake")
+
+
+# Stopped in reverse: the intake stops taking commands before the relay publishes its last batch.
+SERVE_WORKERS.extend([serve_relay, serve_intake])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
