@@ -3,20 +3,21 @@ need real processes (kill -9, the writer lock, writers taking turns). Run as a s
 
     python child.py churn DATA_DIR MODE         place/approve/ship in a loop, print each commit
     python child.py hold DATA_DIR               place one order, say "ready", hold the lock until stdin closes
-    python child.py turns DATA_DIR MODE ACTION ID...   approve or cancel each order, taking turns on the lock
+    python child.py turns DATA_DIR MODE ACTION ID...   approve or reject each order, taking turns on the lock
 
 Lines are printed (and flushed) only after the command returned, i.e. after its commit.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from decimal import Decimal
 
 import bootstrap
 from core.errors import IllegalTransition, Unavailable
-from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, ShipOrder
+from core.orders.commands import ApproveOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.wire import place_order_from_json
 
 
@@ -32,7 +33,7 @@ def place_command(n: int) -> PlaceOrder:
         "customer_id": f"c-{n % 7}", "currency": "EUR",
         "lines": [{"sku": f"SKU-{n % 13}", "quantity": 1 + n % 5, "unit_price": str(Decimal("9.99"))},
                   {"sku": "SKU-X", "quantity": 2, "unit_price": "0.50"}],
-    }, idempotency_key=f"k-{n}")
+    }, idempotency_key=f"k-{os.getpid()}-{n}")
 
 
 def say(*words: str) -> None:
@@ -68,6 +69,8 @@ def turns(data_dir: str, mode: str, action: str, order_ids: list[str]) -> None:
     write, then close to hand the lock over. The app (and its in-memory index) lives throughout,
     so a stale index would show up as a lost update."""
     app = application(data_dir, mode)
+    say("ready")
+    sys.stdin.readline()  # start together with the other process
     deadline = time.monotonic() + 60
     for order_id in order_ids:
         while True:
@@ -75,7 +78,7 @@ def turns(data_dir: str, mode: str, action: str, order_ids: list[str]) -> None:
                 if action == "approve":
                     app.ordering.approve(ApproveOrder(order_id=order_id))
                 else:
-                    app.ordering.cancel(CancelOrder(order_id=order_id, reason="changed my mind"))
+                    app.ordering.reject(RejectOrder(order_id=order_id, reason="out of stock"))
                 say("won", order_id)
                 break
             except IllegalTransition:

@@ -1,0 +1,139 @@
+"""Real processes on one store: the writer lock, writers taking turns, and kill -9 at random points."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.outbound.file import journal
+from adapters.outbound.file.storage import FileStorage
+from adapters.outbound.memory.feed import RingBufferFeed
+from core.errors import Unavailable
+from core.feed import FeedKind
+from core.orders.model import OrderStatus
+from tests.integration.file.conftest import place, run_child
+
+KILL_BUDGET_SECONDS = 12
+MAX_KILLS = 25
+
+
+def _lines_until(child: subprocess.Popen[str], last: str) -> list[str]:
+    assert child.stdout is not None
+    lines = []
+    while not lines or lines[-1] != last:
+        line = child.stdout.readline()
+        assert line, f"child exited early: {child.stderr.read() if child.stderr else ''}"
+        lines.append(line.strip())
+    return lines
+
+
+def test_a_second_writer_process_is_kept_out_naming_the_lock_file_and_the_holder_pid(tmp_path: Path) -> None:
+    child = run_child("hold", str(tmp_path), stdin=subprocess.PIPE)
+    try:
+        placed = _lines_until(child, "ready")[0].split()[1]
+        store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10))
+
+        assert store.read_model.get(placed) is not None  # readers may read while another process writes
+        with pytest.raises(Unavailable) as caught:
+            place(store)
+        assert str(tmp_path / "files" / journal.LOCK) in str(caught.value)
+        assert f"pid {child.pid} " in str(caught.value)
+
+        child.kill()  # kill -9: the kernel frees the lock with the process
+        child.wait(10)
+        place(store)
+        store.close()
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+@pytest.mark.parametrize("mode", ["state", "events"])
+def test_writer_processes_taking_turns_on_the_lock_lose_no_update(tmp_path: Path, mode: str) -> None:
+    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), orders=mode)
+    order_ids = [place(store).id for _ in range(60)]
+    store.close()
+    approver = run_child("turns", str(tmp_path), mode, "approve", *order_ids, stdin=subprocess.PIPE)
+    rejecter = run_child("turns", str(tmp_path), mode, "reject", *reversed(order_ids), stdin=subprocess.PIPE)
+    children = {"approve": approver, "reject": rejecter}
+    for child in children.values():
+        _lines_until(child, "ready")
+    for child in children.values():
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    outcomes = {}
+    for action, child in children.items():
+        out, err = child.communicate(timeout=90)
+        assert child.returncode == 0, err
+        outcomes[action] = dict(reversed(line.split()) for line in out.splitlines())
+
+    winners = {i: [a for a in children if outcomes[a][i] == "won"] for i in order_ids}
+    assert all(len(w) == 1 for w in winners.values()), winners
+    assert {w[0] for w in winners.values()} == {"approve", "reject"}  # the two really interleaved
+    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), orders=mode)
+    expected = {"approve": OrderStatus.APPROVED, "reject": OrderStatus.REJECTED}
+    for order_id, (winner,) in winners.items():
+        summary = store.read_model.get(order_id)
+        assert summary is not None and summary.status == expected[winner] and summary.version == 2
+        assert [r.aggregate_version for r in store.outbox.history(order_id)] == [1, 2]
+    store.close()
+
+
+def _check_committed(store: FileStorage, lines: list[str]) -> None:
+    """Every change the child reported (it reports after commit returned) is in the store."""
+    least = {"placed": {OrderStatus.PENDING, OrderStatus.APPROVED, OrderStatus.SHIPPED},
+             "approved": {OrderStatus.APPROVED, OrderStatus.SHIPPED}, "shipped": {OrderStatus.SHIPPED}}
+    for line in lines:
+        what, order_id = line.split()
+        summary = store.read_model.get(order_id)
+        assert summary is not None, f"{order_id} was reported {what} but is not in the store"
+        assert summary.status in least[what], (line, summary.status)
+        with store.unit_of_work() as uow:
+            order = uow.orders.get(order_id)
+        assert order is not None and order.status == summary.status and order.version == summary.version
+        assert [r.aggregate_version for r in store.outbox.history(order_id)] == list(range(1, order.version + 1))
+
+
+@pytest.mark.parametrize("mode", ["state", "events"])
+def test_kill_9_at_random_points_loses_no_committed_change_and_leaves_no_half_record(
+    tmp_path: Path, mode: str
+) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    feed = RingBufferFeed(1000)
+    reported: list[str] = []
+    kills = 0
+    started = time.monotonic()
+    while kills < MAX_KILLS and time.monotonic() - started < KILL_BUDGET_SECONDS:
+        child = run_child("churn", str(tmp_path), mode)
+        assert child.stdout is not None
+        try:
+            for _ in range(rng.randint(1, 60)):
+                line = child.stdout.readline()
+                assert line.endswith("\n"), f"seed {seed}: child died: {child.stderr.read() if child.stderr else ''}"
+                reported.append(line.strip())
+            time.sleep(rng.random() * 0.02)  # land anywhere: mid-commit, mid-fsync, mid-compaction
+            os.kill(child.pid, signal.SIGKILL)
+            rest, _ = child.communicate(timeout=10)
+        finally:
+            child.kill()
+            child.wait(10)
+        reported += [line for line in rest.split("\n")[:-1]]  # only complete lines were printed whole
+        kills += 1
+        # Opening parses every file and cuts a torn tail; then every reported change must be there.
+        store = FileStorage(tmp_path / "files", feed=feed, orders=mode)
+        try:
+            _check_committed(store, reported)
+        finally:
+            store.close()
+    assert kills >= 5, f"only {kills} kills in {KILL_BUDGET_SECONDS} s"
+    assert len(reported) > kills
+    torn = [e for e in feed.recent() if e.kind == FeedKind.ERROR]
+    print(f"seed {seed}: {kills} kills, {len(reported)} changes reported and found, {len(torn)} torn tails cut")
