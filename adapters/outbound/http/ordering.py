@@ -1,0 +1,80 @@
+"""The Ordering port over the REST API's /orders routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from adapters.outbound.http.api import ServedApi
+from core.errors import Unavailable
+from core.messages import DomainEvent, event_from_dict
+from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
+from core.orders.events import PlacedLine
+from core.orders.model import OrderStatus
+from core.orders.queries import GetOrder, ListOrders, OrderPage, OrderSummary
+from core.orders.results import PlaceResult
+from core.orders.wire import place_order_to_json
+
+
+def summary_from_json(data: dict[str, Any]) -> OrderSummary:
+    return OrderSummary(
+        order_id=data["order_id"], customer_id=data["customer_id"], status=OrderStatus(data["status"]),
+        total=Decimal(data["total"]), currency=data["currency"], line_count=int(data["line_count"]),
+        created_at=datetime.fromisoformat(data["created_at"]), updated_at=datetime.fromisoformat(data["updated_at"]),
+        version=int(data["version"]), reason=data.get("reason"),
+        lines=tuple(PlacedLine(ln["sku"], int(ln["quantity"]), Decimal(ln["unit_price"])) for ln in data["lines"]),
+    )
+
+
+def _path(order_id: str, suffix: str = "") -> str:
+    return f"/orders/{quote(order_id, safe='')}{suffix}"
+
+
+class HttpOrdering:
+    """Commands and queries sent to a served instance; its answers and refusals come back as core's."""
+
+    def __init__(self, api: ServedApi) -> None:
+        self._api = api
+
+    def place(self, command: PlaceOrder, message_id: str | None = None) -> PlaceResult:
+        headers = {"Idempotency-Key": command.idempotency_key} if command.idempotency_key else {}
+        body = place_order_to_json(command)
+        body.pop("idempotency_key", None)
+        response = self._api.request("POST", "/orders", json=body, headers=headers)
+        return PlaceResult(response.json()["order_id"], created=response.status_code == 201)
+
+    def cancel(self, command: CancelOrder, message_id: str | None = None) -> None:
+        self._api.request("POST", _path(command.order_id, "/cancel"), json={"reason": command.reason})
+
+    def approve(self, command: ApproveOrder, message_id: str | None = None) -> None:
+        raise self._no_route("approve")
+
+    def reject(self, command: RejectOrder, message_id: str | None = None) -> None:
+        raise self._no_route("reject")
+
+    def ship(self, command: ShipOrder, message_id: str | None = None) -> None:
+        raise self._no_route("ship")
+
+    def get(self, query: GetOrder) -> OrderSummary:
+        return summary_from_json(self._api.request("GET", _path(query.order_id)).json())
+
+    def list(self, query: ListOrders) -> OrderPage:
+        params: dict[str, str | int] = {"limit": query.limit}
+        if query.customer_id:
+            params["customer"] = query.customer_id
+        if query.status:
+            params["status"] = query.status.value
+        if query.cursor:
+            params["cursor"] = query.cursor
+        data = self._api.request("GET", "/orders", params=params).json()
+        items = tuple(summary_from_json(item) for item in data["items"])
+        return OrderPage(items=items, next_cursor=data["next_cursor"])
+
+    def history(self, order_id: str) -> list[DomainEvent]:
+        return [event_from_dict(item) for item in self._api.request("GET", _path(order_id, "/history")).json()]
+
+    def _no_route(self, action: str) -> Unavailable:
+        return Unavailable(f"{action} over the REST API", "the served API has no route for it",
+                           f"run `orderhex {action}` on the serving machine")

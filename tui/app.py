@@ -1,0 +1,241 @@
+"""The orderhex dashboard: watch and steer the running hexagon live.
+
+It is an inbound adapter like the CLI or REST: it holds an Ordering and a Control port and
+nothing else, so the same app runs in-process or attached to a served instance over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from ports.control import Control
+from ports.ordering import Ordering
+from tui.help import HelpScreen
+from tui.live import FeedBuffer, LivePump, OrderFilter
+from tui.messages import (
+    ConnectionChanged,
+    FeedBatch,
+    OrdersSnapshot,
+    OutboxSnapshot,
+    PortsSnapshot,
+    SwitchProgress,
+)
+from tui.panels.feed import FeedPanel
+from tui.panels.order_detail import OrderDetailScreen
+from tui.panels.orders import OrdersPanel
+from tui.panels.outbox import OutboxPanel
+from tui.panels.place import PlaceOrderPanel
+from tui.panels.ports import PortsPanel
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One tab of the dashboard. Later panels (sagas, circuit breakers) append a spec here;
+    number keys follow the order of this list."""
+
+    id: str
+    title: str
+    build: Callable[[DashboardApp], Widget]
+
+
+PANELS: list[PanelSpec] = [
+    PanelSpec("ports", "Ports & adapters", lambda app: PortsPanel(id="ports-panel")),
+    PanelSpec("orders", "Orders", lambda app: OrdersPanel(id="orders-panel")),
+    PanelSpec("outbox", "Outbox", lambda app: OutboxPanel(id="outbox-panel")),
+    PanelSpec("feed", "Event feed", lambda app: FeedPanel(id="feed-panel")),
+    PanelSpec("place", "Place order", lambda app: PlaceOrderPanel(app.ordering, load_seed=app.load_seed,
+                                                                   id="place-panel")),
+]
+
+
+class DashboardApp(App[None]):
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "orderhex"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_palette", "Palette"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("escape", "back", "Back", show=False),
+        *[Binding(str(n), f"show_panel('{spec.id}')", spec.title, show=False)
+          for n, spec in enumerate(PANELS, start=1)],
+    ]
+
+    def __init__(self, ordering: Ordering, control: Control, *, source: str = "in-process",
+                 poll_interval: float | None = 1.0, load_seed: int | None = None, notice: str | None = None) -> None:
+        super().__init__()
+        self.notice = notice
+        self.ordering = ordering
+        self.control = control
+        self.source = source
+        self.load_seed = load_seed
+        self.pump = LivePump(ordering, control, FeedBuffer(), self.post_message, poll_interval)
+        self.ports_snapshot: PortsSnapshot | None = None
+        self.connection_ok = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=PANELS[0].id):
+            for n, spec in enumerate(PANELS, start=1):
+                with TabPane(f"{n} {spec.title}", id=spec.id):
+                    yield spec.build(self)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.source
+        if self.notice:
+            self.notify(self.notice, severity="warning", timeout=10)
+        self._run_pump()
+        self._focus_panel(PANELS[0].id)
+
+    @work(thread=True, exclusive=True, group="live", exit_on_error=False)
+    def _run_pump(self) -> None:
+        worker = get_current_worker()
+        self.pump.run(lambda: worker.is_cancelled)
+
+    # -- routing messages from workers to panels -------------------------------------------
+
+    def on_feed_batch(self, message: FeedBatch) -> None:
+        fresh = self.query_one(FeedPanel).add(message)
+        self.query_one(OutboxPanel).count_published(fresh)
+
+    def on_orders_snapshot(self, message: OrdersSnapshot) -> None:
+        self.query_one(OrdersPanel).show(message.page)
+
+    def on_outbox_snapshot(self, message: OutboxSnapshot) -> None:
+        self.query_one(OutboxPanel).show(message.status, message.rows)
+        self.refresh_bindings()
+
+    def on_ports_snapshot(self, message: PortsSnapshot) -> None:
+        self.ports_snapshot = message
+        self.query_one(PortsPanel).show(message.ports, message.health)
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        self.connection_ok = message.ok
+        if message.ok:
+            self.sub_title = self.source
+            self.notify(f"{self.source}: answering again", title="Connection")
+        else:
+            self.sub_title = f"{self.source} · NOT ANSWERING, retrying"
+            self.notify(message.detail, title="Not answering, retrying", severity="error", timeout=6)
+
+    def on_switch_progress(self, message: SwitchProgress) -> None:
+        self.query_one(PortsPanel).show_switch(message)
+        if message.done and message.error is not None:
+            self.notify(message.error, title=f"Switch of {message.port} failed", severity="error", timeout=8)
+        elif message.done:
+            self.notify(f"{message.port} -> {message.adapter}", title="Adapter switched")
+
+    def on_orders_panel_filter_changed(self, message: OrdersPanel.FilterChanged) -> None:
+        self.pump.order_filter = OrderFilter(message.status, message.customer)
+        self.pump.request("orders")
+
+    def on_orders_panel_detail_requested(self, message: OrdersPanel.DetailRequested) -> None:
+        self.push_screen(OrderDetailScreen(self.ordering, message.order_id))
+
+    def on_ports_panel_switch_requested(self, message: PortsPanel.SwitchRequested) -> None:
+        self.switch_adapter(message.port, message.adapter)
+
+    def on_outbox_panel_relay_toggled(self, message: OutboxPanel.RelayToggled) -> None:
+        self._toggle_relay(message.pause)
+
+    # -- actions that run in workers ---------------------------------------------------------
+
+    def switch_adapter(self, port: str, adapter: str) -> None:
+        """Switch in a worker: a server-backed adapter may take seconds to start its server."""
+        if self.query_one(PortsPanel).switching is not None:
+            self.notify("a switch is already running", severity="warning")
+            return
+        self.query_one(PortsPanel).show_switch(SwitchProgress(port, adapter, done=False))
+        self._switch(port, adapter)
+
+    @work(thread=True, exclusive=True, group="switch", exit_on_error=False)
+    def _switch(self, port: str, adapter: str) -> None:
+        try:
+            self.control.switch(port, adapter)
+        except Exception as exc:  # Unavailable, ValidationError or a lost server: reported, app stays up
+            self.post_message(SwitchProgress(port, adapter, done=True, error=str(exc)))
+        else:
+            self.post_message(SwitchProgress(port, adapter, done=True))
+        self.pump.request("ports", "orders", "outbox")
+
+    @work(thread=True, group="relay", exit_on_error=False)
+    def _toggle_relay(self, pause: bool) -> None:
+        try:
+            if pause:
+                self.control.pause_relay()
+            else:
+                self.control.resume_relay()
+        except Exception as exc:  # no relay here, or a lost server: said, not raised
+            self.call_from_thread(self.notify, str(exc), title="Relay", severity="error")
+        self.pump.request("outbox")
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    @property
+    def active_panel(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    def action_show_panel(self, panel_id: str) -> None:
+        self.query_one(TabbedContent).active = panel_id
+        self._focus_panel(panel_id)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            self._focus_panel(event.pane.id)
+
+    def _focus_panel(self, panel_id: str) -> None:
+        pane = self.query_one(f"#{panel_id}", TabPane)
+        panel: Any = pane.children[0] if pane.children else None
+        primary = getattr(panel, "primary", None)
+        if isinstance(primary, Widget):
+            primary.focus()
+        self.refresh_bindings()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif isinstance(self.focused, Input):
+            self._focus_panel(self.active_panel)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Panels live on the main screen: under a detail or help screen, number keys do nothing.
+        return not (action == "show_panel" and len(self.screen_stack) > 1)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for n, spec in enumerate(PANELS, start=1):
+            yield SystemCommand(f"Show {spec.title}", f"panel {n}", partial(self.action_show_panel, spec.id))
+        for port in self.ports_snapshot.ports if self.ports_snapshot else ():
+            if not port.switchable:
+                continue
+            for adapter in port.available:
+                if adapter != port.active:
+                    yield SystemCommand(f"Switch {port.name} to {adapter}", f"{port.name} is served by {port.active}",
+                                        partial(self.switch_adapter, port.name, adapter))
+        outbox = self.query_one(OutboxPanel)
+        if outbox.check_action("pause_relay", ()):
+            yield SystemCommand("Pause relay", "stop publishing; the outbox backlog grows",
+                                partial(self._toggle_relay, True))
+        if outbox.check_action("resume_relay", ()):
+            yield SystemCommand("Resume relay", "publish again; the backlog drains",
+                                partial(self._toggle_relay, False))
+        yield SystemCommand("Load random orders", "place the Place panel's number of random orders",
+                            self.query_one(PlaceOrderPanel).action_load)
+
+    def on_unmount(self) -> None:
+        self.workers.cancel_all()

@@ -1,0 +1,27 @@
+"""The `dashboard` subcommand's arguments and entry point. Textual is imported only when the
+dashboard opens, so other `orderhex` commands start without it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ports.control import Control
+from ports.ordering import Ordering
+
+HELP = "open the live terminal dashboard (in-process, or attached to a running `orderhex serve`)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--attach", metavar="URL", help="watch a running `orderhex serve`, e.g. http://127.0.0.1:8000")
+    # The same variable `serve` reads its token from, so one shell can run both.
+    parser.add_argument("--token", default=os.environ.get("ORDERHEX_API__ADMIN_TOKEN", ""),
+                        help="its admin token (printed by serve at start; default $ORDERHEX_API__ADMIN_TOKEN)")
+    parser.add_argument("--api-key", default="", help="its API key, when the order endpoints require one")
+
+
+def run_app(ordering: Ordering, control: Control, *, source: str, notice: str | None = None) -> int:
+    from tui.app import DashboardApp
+
+    DashboardApp(ordering, control, source=source, notice=notice).run()
+    return 0

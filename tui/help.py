@@ -1,0 +1,43 @@
+"""The `?` screen: the keys, and a short tour of what to try."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# orderhex dashboard
+
+| key | does |
+| --- | --- |
+| `1`…`5` | show a panel (Ports, Orders, Outbox, Feed, Place) |
+| `:` or `ctrl+p` | command palette: switch adapters, pause the relay, load traffic |
+| `/` | filter (Orders: customer, Feed: text or kind) |
+| `esc` | back: close a screen, or leave a field |
+| `?` | this help |
+| `q` | quit |
+
+**Ports** `s` switches the adapter under the cursor. **Orders** `enter` or `d` opens an
+order's lines, totals and history. **Outbox** `p` pauses the relay, `r` resumes it.
+**Feed** `p` pauses the scroll, `c` clears. **Place** `ctrl+s` places the form's order,
+`ctrl+l` places the load field's number of random orders.
+
+## Tour
+- *Watch the outbox drain:* `3`, `p` to pause the relay, `5` then `ctrl+l` to place 100
+  orders, `3` again: the backlog and lag grow. `r` and watch them drain to 0.
+- *Switch storage:* `1`, move to **storage**, `s`, pick an adapter. The next order goes to
+  the new store; switching back shows the old store's orders again.
+- *See a switch in the feed:* `4` after a switch: an `adapter_switched` line names the port,
+  the old and the new adapter. Type `/` then `adapter` to see only those.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "dismiss", "Back"), Binding("question_mark", "dismiss", "Back", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)

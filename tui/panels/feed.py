@@ -1,0 +1,135 @@
+"""The event feed: every system event, newest at the bottom, with a filter and a pause."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, RichLog, Static
+
+from core.feed import FeedEvent, FeedKind
+from tui.messages import FeedBatch
+
+# The log keeps this many lines; the panel remembers more events so a new filter has
+# something to show. Both are caps: memory stays bounded whatever the event rate.
+LOG_LINES = 1000
+KEPT_EVENTS = 5000
+# A burst bigger than this is written as its newest lines plus one line saying how many were
+# folded: nobody reads 2,000 lines a second, and writing them would starve the key presses.
+LINES_PER_BATCH = 60
+
+KIND_STYLE = {
+    FeedKind.COMMAND: "cyan",
+    FeedKind.DOMAIN_EVENT: "green",
+    FeedKind.OUTBOX_ENQUEUED: "yellow",
+    FeedKind.OUTBOX_PUBLISHED: "bright_green",
+    FeedKind.RELAY_LAG: "magenta",
+    FeedKind.ADAPTER_SWITCHED: "bold bright_blue",
+    FeedKind.BREAKER: "bold yellow",
+    FeedKind.SAGA: "blue",
+    FeedKind.ERROR: "bold red",
+}
+
+
+def feed_line(event: FeedEvent) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{event.at:%H:%M:%S} ", style="dim")
+    line.append(f"{event.kind.value:<16} ", style=KIND_STYLE.get(event.kind, ""))
+    line.append(event.text)
+    return line
+
+
+def matches(event: FeedEvent, needle: str) -> bool:
+    return not needle or needle in event.text.lower() or needle in event.kind.value
+
+
+class FeedPanel(Vertical):
+    """Shows FeedBatch messages as they come; `/` filters by text or kind, `p` pauses the scroll."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "toggle_pause", "Pause feed"),
+        Binding("c", "clear", "Clear"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._events: deque[FeedEvent] = deque(maxlen=KEPT_EVENTS)
+        self._last_seq = 0
+        self._needle = ""
+        self._folded = 0
+        self.paused = False
+        self.received = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="feed-bar"):
+            yield Input(placeholder="/ filter by text or kind", id="feed-filter")
+            yield Static("", id="feed-state")
+        yield RichLog(id="feed-log", max_lines=LOG_LINES, wrap=False, markup=False, auto_scroll=True)
+
+    @property
+    def primary(self) -> RichLog:
+        return self.query_one("#feed-log", RichLog)
+
+    def add(self, batch: FeedBatch) -> list[FeedEvent]:
+        """Show the batch's events not seen before (a replayed backlog overlaps the live stream); returns them."""
+        fresh = [e for e in batch.events if e.seq > self._last_seq]
+        if fresh:
+            self._last_seq = fresh[-1].seq
+        self._events.extend(fresh)
+        self.received += len(fresh)
+        self._folded += batch.dropped
+        if not self.paused:
+            self._write([e for e in fresh if matches(e, self._needle)])
+        self._show_state()
+        return fresh
+
+    def _write(self, events: list[FeedEvent]) -> None:
+        log = self.primary
+        folded = self._folded + max(0, len(events) - LINES_PER_BATCH)
+        self._folded = 0
+        if folded:
+            log.write(Text(f"… {folded} events folded (burst)", style="dim italic"))
+        for event in events[-LINES_PER_BATCH:]:
+            log.write(feed_line(event))
+
+    def _rewrite(self) -> None:
+        log = self.primary
+        log.clear()
+        shown: Iterable[FeedEvent] = [e for e in self._events if matches(e, self._needle)][-LOG_LINES:]
+        for event in shown:
+            log.write(feed_line(event))
+
+    def _show_state(self) -> None:
+        state = f"{self.received} events"
+        if self.paused:
+            state += " · PAUSED (p resumes)"
+        self.query_one("#feed-state", Static).update(state)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "feed-filter":
+            event.stop()
+            self._needle = event.value.strip().lower()
+            self._rewrite()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "feed-filter":
+            event.stop()
+            self.primary.focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#feed-filter", Input).focus()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._rewrite()
+        self._show_state()
+
+    def action_clear(self) -> None:
+        self._events.clear()
+        self.primary.clear()

@@ -1,0 +1,105 @@
+"""Orders: a live table over the read model, filtered by status and customer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Select, Static
+
+from core.orders.model import OrderStatus
+from core.orders.queries import OrderPage, OrderSummary
+from tui.tables import sync_rows
+
+COLUMNS = (("order", "Order"), ("customer", "Customer"), ("status", "Status"), ("total", "Total"),
+           ("lines", "Lines"), ("created", "Created"))
+
+
+def order_row(summary: OrderSummary) -> tuple[str, ...]:
+    return (summary.order_id, summary.customer_id, summary.status.value, f"{summary.total} {summary.currency}",
+            str(summary.line_count), f"{summary.created_at:%Y-%m-%d %H:%M:%S}")
+
+
+class OrdersPanel(Vertical):
+    """Rows keep their key (the order id): a refresh updates changed cells, adds and drops rows."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("d", "detail", "Details"),
+    ]
+
+    class FilterChanged(Message):
+        def __init__(self, status: OrderStatus | None, customer: str | None) -> None:
+            super().__init__()
+            self.status = status
+            self.customer = customer
+
+    class DetailRequested(Message):
+        def __init__(self, order_id: str) -> None:
+            super().__init__()
+            self.order_id = order_id
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="orders-bar"):
+            yield Select([(s.value.lower(), s) for s in OrderStatus], prompt="any status", id="status-filter")
+            yield Input(placeholder="/ customer", id="customer-filter")
+            yield Static("", id="orders-count")
+        table: DataTable[str] = DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+
+    @property
+    def primary(self) -> DataTable[str]:
+        return self.query_one("#orders-table", DataTable)
+
+    def show(self, page: OrderPage) -> None:
+        rows = {s.order_id: order_row(s) for s in page.items}
+        table = self.primary
+        if sync_rows(table, rows, [key for key, _ in COLUMNS]):
+            table.sort("created", "order", reverse=True)
+        more = " (newest shown)" if page.next_cursor else ""
+        self.query_one("#orders-count", Static).update(f"{len(rows)} orders{more}")
+
+    def selected_order(self) -> str | None:
+        table = self.primary
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "detail" and self.selected_order() is None:
+            return None
+        return True
+
+    def action_filter(self) -> None:
+        self.query_one("#customer-filter", Input).focus()
+
+    def action_detail(self) -> None:
+        order_id = self.selected_order()
+        if order_id is not None:
+            self.post_message(self.DetailRequested(order_id))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.DetailRequested(event.row_key.value))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self._filter_changed()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._filter_changed()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.primary.focus()
+
+    def _filter_changed(self) -> None:
+        status = self.query_one("#status-filter", Select).value
+        customer = self.query_one("#customer-filter", Input).value.strip()
+        self.post_message(self.FilterChanged(status if isinstance(status, OrderStatus) else None, customer or None))

@@ -1,0 +1,93 @@
+"""The outbox: backlog and lag, rows going from pending to published, and the relay's brake."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Sparkline, Static
+
+from core.envelope import OutboxRecord
+from core.feed import FeedEvent, FeedKind
+from ports.control import OutboxStatus
+from tui.tables import sync_rows
+
+COLUMNS = (("seq", "Seq"), ("type", "Event"), ("order", "Order"), ("created", "Created"), ("state", "State"))
+BACKLOG_HISTORY = 120
+
+
+def outbox_row(record: OutboxRecord) -> tuple[str, ...]:
+    state = "pending" if record.published_at is None else f"published {record.published_at:%H:%M:%S}"
+    return (str(record.seq), record.type, record.aggregate_id, f"{record.created_at:%H:%M:%S}", state)
+
+
+def relay_state(status: OutboxStatus) -> str:
+    if not status.relay_running:
+        return "not running here"
+    return "PAUSED" if status.relay_paused else "running"
+
+
+class OutboxPanel(Vertical):
+    """`p` pauses the relay so the backlog grows, `r` resumes it so it drains."""
+
+    BINDINGS = [
+        Binding("p", "pause_relay", "Pause relay"),
+        Binding("r", "resume_relay", "Resume relay"),
+    ]
+
+    class RelayToggled(Message):
+        def __init__(self, pause: bool) -> None:
+            super().__init__()
+            self.pause = pause
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status: OutboxStatus | None = None
+        self.published = 0
+        self._backlog: deque[float] = deque([0.0], maxlen=BACKLOG_HISTORY)
+
+    def compose(self) -> ComposeResult:
+        yield Static("outbox: waiting for the first read…", id="outbox-counters")
+        yield Sparkline(list(self._backlog), id="outbox-backlog")
+        table: DataTable[str] = DataTable(id="outbox-table", cursor_type="row")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+
+    @property
+    def primary(self) -> DataTable[str]:
+        return self.query_one("#outbox-table", DataTable)
+
+    def count_published(self, events: Iterable[FeedEvent]) -> None:
+        """Add up the relay's reports: the outbox itself only knows what is still pending."""
+        self.published += sum(int(e.data.get("count", 0)) for e in events if e.kind is FeedKind.OUTBOX_PUBLISHED)
+
+    def show(self, status: OutboxStatus, rows: tuple[OutboxRecord, ...]) -> None:
+        self.status = status
+        lag = "-" if status.lag_seconds is None else f"{status.lag_seconds:.1f} s"
+        self.query_one("#outbox-counters", Static).update(
+            f"pending {status.pending}   published {self.published}   lag {lag}   relay {relay_state(status)}")
+        self._backlog.append(float(status.pending))
+        self.query_one("#outbox-backlog", Sparkline).data = list(self._backlog)
+        table = self.primary
+        if sync_rows(table, {str(r.seq): outbox_row(r) for r in rows}, [key for key, _ in COLUMNS]):
+            table.sort("seq", key=int, reverse=True)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        status = self.status
+        if action == "pause_relay":
+            return True if status and status.relay_running and not status.relay_paused else None
+        if action == "resume_relay":
+            return True if status and status.relay_running and status.relay_paused else None
+        return True
+
+    def action_pause_relay(self) -> None:
+        self.post_message(self.RelayToggled(pause=True))
+
+    def action_resume_relay(self) -> None:
+        self.post_message(self.RelayToggled(pause=False))
