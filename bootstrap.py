@@ -34,9 +34,6 @@ from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.messaging import MemoryMessaging
 from adapters.outbound.memory.storage import MemoryStorage
-from adapters.outbound.sql import db_command
-from adapters.outbound.sql.engine import SqlTarget, target_for
-from adapters.outbound.sql.storage import open_sql_storage
 from adapters.outbound.system.clock import SystemClock
 from adapters.outbound.system.ids import Uuid7Ids
 from core.bus import MessageBus
@@ -45,8 +42,6 @@ from core.errors import DomainError, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
 from core.messages import DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
-from core.orders.model import Order
-from core.orders.projection import rebuild_from_events, rebuild_from_orders
 from core.orders.service import OrderingService
 from core.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.broker import Messaging
@@ -70,8 +65,6 @@ STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
         Path(config["storage.file_dir"]).expanduser() if config["storage.file_dir"] else config.data_dir / "files",
         feed=feed, orders=config["storage.orders"], snapshot_every=config["storage.snapshot_every"],
         compact_bytes=config["storage.file_compact_bytes"]),
-    "sqlite": lambda config, feed: _sql_storage(config, "sqlite"),
-    "postgres": lambda config, feed: _sql_storage(config, "postgres"),
 }
 MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryMessaging(),
@@ -152,12 +145,9 @@ SETTINGS: dict[str, Setting] = {
     "data_dir": Setting("~/.local/share/orderhex", help="where embedded stores keep their files"),
     "clock": Setting("system", tuple(CLOCK_ADAPTERS)),
     "ids": Setting("uuid7", tuple(ID_ADAPTERS)),
-    "storage.adapter": Setting("sqlite", tuple(STORAGE_ADAPTERS)),
+    "storage.adapter": Setting("memory", tuple(STORAGE_ADAPTERS)),
     "storage.orders": Setting("state", ("state", "events")),
-    "storage.url": Setting("", help='a postgresql:// or sqlite:/// URL, or "embedded"; each SQL adapter uses '
-                                    "a URL of its own kind, else its embedded database in data_dir"),
-    "storage.busy_timeout_ms": Setting(5000, minimum=0, help="how long a SQLite writer waits for the lock"),
-    "storage.connect_timeout_s": Setting(5, minimum=1, help="how long to wait for a PostgreSQL server"),
+    "storage.url": Setting("", help='a PostgreSQL URL, or "embedded"'),
     "storage.snapshot_every": Setting(50, minimum=1),
     "storage.file_dir": Setting("", help="the file store's directory; empty: <data_dir>/files"),
     "storage.file_compact_bytes": Setting(8 * 1024 * 1024, minimum=1024,
@@ -419,16 +409,6 @@ class ControlService:
             raise ValidationError("relay", "no relay runs in this process")
         self._app.relay.resume()
 
-    def rebuild_projections(self) -> int:
-        storage = self._app.storage
-        if self._app.config["storage.orders"] == "events":
-            count = rebuild_from_events(storage.read_model, storage.event_store)
-        else:
-            count = rebuild_from_orders(storage.read_model, storage.order_ids(), partial(_load_order, storage))
-        self._app.feed.publish(FeedEvent(kind=FeedKind.COMMAND, text=f"projections rebuilt from {count} items",
-                                         at=self._app.clock.now(), data={"command": "RebuildProjections"}))
-        return count
-
     def check_health(self) -> dict[str, str]:
         health: dict[str, str] = {}
         for port in SWITCHABLE:
@@ -438,11 +418,6 @@ class ControlService:
             except Exception as exc:  # health reports every failure, whatever its type
                 health[port] = str(exc)
         return health
-
-
-def _load_order(storage: Storage, order_id: str) -> Order | None:
-    with storage.unit_of_work() as uow:
-        return uow.orders.get(order_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,24 +437,6 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
 
 # Subcommands that need more than the core (servers, workers, the dashboard), by name.
 EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {}
-
-
-def _sql_target(config: Config, adapter: str) -> SqlTarget | None:
-    return target_for(adapter, config.data_dir, config["storage.url"],
-                      busy_timeout_ms=config["storage.busy_timeout_ms"],
-                      connect_timeout_s=config["storage.connect_timeout_s"])
-
-
-def _sql_storage(config: Config, adapter: str) -> Any:
-    return open_sql_storage(adapter, config.data_dir, config["storage.url"], orders=config["storage.orders"],
-                            snapshot_every=config["storage.snapshot_every"],
-                            busy_timeout_ms=config["storage.busy_timeout_ms"],
-                            connect_timeout_s=config["storage.connect_timeout_s"])
-
-
-EXTRA_COMMANDS["db"] = cli.ExtraCommand(
-    help=db_command.HELP, configure=db_command.configure,
-    run=lambda args, app: db_command.run(args, _sql_target(app.config, app.config["storage.adapter"])))
 
 # Workers `orderhex serve` runs beside the HTTP server: each factory takes the Application and
 # returns a worker (start(), and stop() that finishes its batch) or None when not configured.
