@@ -9,13 +9,15 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from adapters.inbound.rest.bodies import read_json
 from adapters.inbound.rest.problems import problem_responses
-from adapters.inbound.rest.representations import OutboxOut, PortOut, SwitchIn, outbox_json, port_json
+from adapters.inbound.rest.representations import SWITCH_SCHEMA, OutboxOut, PortOut, json_body, outbox_json, port_json
 from adapters.inbound.rest.security import admin_guard
+from core.errors import ValidationError
 from core.feed import FeedEvent
 from ports.control import Control
 
@@ -33,9 +35,12 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
         return JSONResponse([port_json(p) for p in control.ports()])
 
     @router.post("/ports/{port}/switch", response_model=PortOut, summary="Switch the adapter serving a port",
-                 responses=problem_responses(413, 422, 503))
-    async def switch_port(port: str, body: SwitchIn) -> JSONResponse:
-        info = await run_in_threadpool(control.switch, port, body.adapter)
+                 responses=problem_responses(413, 422, 503), openapi_extra=json_body(SWITCH_SCHEMA))
+    async def switch_port(port: str, request: Request) -> JSONResponse:
+        data = await read_json(request)
+        if not isinstance(data, dict) or set(data) != {"adapter"} or not isinstance(data["adapter"], str):
+            raise ValidationError("adapter", 'the body must be {"adapter": "<name>"}')
+        info = await run_in_threadpool(control.switch, port, data["adapter"])
         return JSONResponse(port_json(info))
 
     @router.get("/outbox", response_model=OutboxOut, summary="Outbox backlog, lag and relay state",

@@ -2,14 +2,14 @@
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # their Annotated dependencies refer to local variables a string annotation cannot resolve.
-import json
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from adapters.inbound.rest.bodies import read_json
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
     CANCEL_SCHEMA,
@@ -29,21 +29,14 @@ from core.orders.queries import MAX_PAGE, GetOrder, ListOrders
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
 from ports.ordering import Ordering
 
-
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise ValidationError("body", "is required: a JSON object")
-    try:
-        return json.loads(raw)
-    except RecursionError as exc:
-        raise ValidationError("body", "is nested too deeply") from exc
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
-        raise ValidationError("body", f"is not valid JSON: {exc}") from exc
+LIST_PARAMETERS = {"customer", "status", "cursor", "limit"}
 
 
 def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
-    router = APIRouter(tags=["orders"], dependencies=[Depends(api_key_guard(api_key))])
+    # The key and its 401 appear in the OpenAPI document only when one is configured, so the
+    # document describes the service as deployed.
+    router = APIRouter(tags=["orders"], dependencies=[Depends(api_key_guard(api_key))] if api_key else [])
+    auth = (401,) if api_key else ()
 
     async def respond_with_order(order_id: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
         summary = await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))
@@ -55,7 +48,7 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
             201: {"description": "Placed now", "headers": {"Location": {
                 "description": "the new order's URL", "schema": {"type": "string"}, "required": True}}},
             200: {"model": OrderOut, "description": "A replay: this Idempotency-Key already placed this order"},
-            **problem_responses(401, 409, 413, 422, 503),
+            **problem_responses(*auth, 409, 413, 422, 503),
         },
         openapi_extra=json_body(PLACE_ORDER_SCHEMA),
     )
@@ -68,30 +61,35 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
     ) -> JSONResponse:
         data = await read_json(request)
         in_body = data.get("idempotency_key") if isinstance(data, dict) else None
-        if idempotency_key is not None and in_body is not None and in_body != idempotency_key:
+        if None not in (idempotency_key, in_body) and in_body != idempotency_key:
             raise ValidationError("idempotency_key", "the Idempotency-Key header and the body's key differ")
         result = await run_in_threadpool(ordering.place, place_order_from_json(data, idempotency_key))
         location = f"/orders/{quote(result.order_id, safe='')}"
         return await respond_with_order(result.order_id, 201 if result.created else 200, {"Location": location})
 
     @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read one order",
-                responses=problem_responses(401, 404, 422, 503))
+                responses=problem_responses(*auth, 404, 422, 503))
     async def get_order(order_id: str) -> JSONResponse:
         return await respond_with_order(order_id, 200)
 
     @router.get("/orders", response_model=OrderPageOut, summary="List orders, newest first",
-                responses=problem_responses(401, 422, 503))
+                responses=problem_responses(*auth, 422, 503))
     async def list_orders(
+        request: Request,
         customer: Annotated[str | None, Query(description="only this customer's orders")] = None,
         status: Annotated[OrderStatus | None, Query(description="only orders in this state")] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
+        unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+        if unknown:
+            # Refused rather than ignored, like unknown body fields: a typo must not widen a filter.
+            raise ValidationError(unknown[0], f"unknown query parameter; allowed: {', '.join(sorted(LIST_PARAMETERS))}")
         query = ListOrders(customer_id=customer, status=status, cursor=cursor, limit=limit)
         return JSONResponse(page_json(await run_in_threadpool(ordering.list, query)))
 
     @router.post("/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an order",
-                 responses=problem_responses(401, 404, 409, 413, 422, 503), openapi_extra=json_body(CANCEL_SCHEMA))
+                 responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(CANCEL_SCHEMA))
     async def cancel_order(order_id: str, request: Request) -> JSONResponse:
         data = await read_json(request)
         if isinstance(data, dict) and "order_id" in data:
@@ -101,7 +99,7 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         return await respond_with_order(order_id, 200)
 
     @router.get("/orders/{order_id}/history", response_model=list[EventOut], summary="An order's domain events",
-                responses=problem_responses(401, 404, 422, 503))
+                responses=problem_responses(*auth, 404, 422, 503))
     async def order_history(order_id: str) -> JSONResponse:
         events = await run_in_threadpool(ordering.history, order_id)
         return JSONResponse([event_json(e) for e in events])

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.errors import (
     AlreadyProcessed,
@@ -170,10 +171,13 @@ def install(api: FastAPI, retry_after_seconds: int) -> None:
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.url.path}"
-        return problem(exc.status_code, detail, kind=f"http-{exc.status_code}", request=request,
-                       headers=dict(exc.headers or {}))
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; Allow must list them all.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem(exc.status_code, detail, kind=f"http-{exc.status_code}", request=request, headers=headers)
 
     @api.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> ProblemResponse:
@@ -181,6 +185,15 @@ def install(api: FastAPI, retry_after_seconds: int) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "internal error; the operator's log has the details", kind="internal",
                        request=request, title="Internal error")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _location(loc: Any) -> str:

@@ -56,10 +56,6 @@ class PortOut(BaseModel):
     switchable: bool
 
 
-class SwitchIn(BaseModel):
-    adapter: str
-
-
 class OutboxOut(BaseModel):
     pending: int
     lag_seconds: float | None
@@ -100,8 +96,9 @@ PLACE_ORDER_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
-                            "description": "prefer the Idempotency-Key header"},
+        "idempotency_key": {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                                      {"type": "null"}],
+                            "description": "prefer the Idempotency-Key header; if both are given they must agree"},
     },
     "example": {"customer_id": "c-1", "currency": "EUR",
                 "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]},
@@ -109,6 +106,12 @@ PLACE_ORDER_SCHEMA: dict[str, Any] = {
 CANCEL_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["reason"], "additionalProperties": False,
     "properties": {"reason": _TEXT}, "example": {"reason": "changed my mind"},
+}
+
+
+SWITCH_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["adapter"], "additionalProperties": False,
+    "properties": {"adapter": {"type": "string", "minLength": 1}}, "example": {"adapter": "sqlite"},
 }
 
 

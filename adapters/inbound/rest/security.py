@@ -44,13 +44,11 @@ def admin_guard(token: str) -> Callable[..., Awaitable[None]]:
 
 
 def api_key_guard(api_key: str) -> Callable[..., Awaitable[None]]:
-    """A dependency that requires the X-API-Key header when a key is configured, else lets all in."""
+    """A dependency that requires the X-API-Key header carrying `api_key`."""
     header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
-                          description="required when api.api_key is set")
+                          description="the API key (api.api_key)")
 
     async def check(given: Annotated[str | None, Depends(header)]) -> None:
-        if not api_key:
-            return
         if given is None:
             raise Unauthorized(f"order endpoints need the {API_KEY_HEADER} header", "ApiKey")
         if not same_secret(given, api_key):
