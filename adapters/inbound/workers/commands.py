@@ -23,7 +23,9 @@ def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWo
     with stop_on_signals() as stop:
         worker.start()
         app.relay = worker
-        print(f"orderhex: relay publishing {app.storage.describe()} -> {app.messaging.describe()}", file=sys.stderr)
+        # The broker is named from config: it may be down now, which the relay rides out by backing off.
+        print(f"orderhex: relay publishing {app.storage.describe()} -> {app.config['messaging.adapter']} "
+              f"topic {worker.loop.relay.settings.topic}", file=sys.stderr)
         try:
             while worker.running and not stop.wait(0.2):
                 if args.until_empty and not worker.loop.failing and worker.loop.relay.lag().pending == 0:

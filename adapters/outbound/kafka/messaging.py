@@ -48,9 +48,15 @@ class TopicAdmin:
 
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
-        self._client = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+        self._client: AdminClient | None = None
         self._known: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> AdminClient:
+        if self._client is None:
+            self._client = AdminClient({"bootstrap.servers": self._settings.bootstrap_servers})
+        return self._client
 
     def ensure(self, topics: Sequence[str], *, force: bool = False) -> None:
         with self._lock:
@@ -58,7 +64,7 @@ class TopicAdmin:
             if not missing:
                 return
             timeout = self._settings.delivery_timeout_ms / 1000
-            futures = self._client.create_topics(
+            futures = self.client.create_topics(
                 [NewTopic(t, self._settings.partitions, 1) for t in missing], operation_timeout=timeout,
                 request_timeout=timeout,
             )
@@ -79,9 +85,13 @@ class TopicAdmin:
         with self._lock:
             self._known.clear()
 
+    def close(self) -> None:
+        with self._lock:
+            self._client = None
+
     def check(self) -> None:
         try:
-            self._client.list_topics(timeout=min(5.0, self._settings.delivery_timeout_ms / 1000))
+            self.client.list_topics(timeout=min(5.0, self._settings.delivery_timeout_ms / 1000))
         except KafkaException as exc:
             raise Unavailable(self._settings.what(), str(exc.args[0]), self._settings.hint()) from exc
 
@@ -94,15 +104,18 @@ class KafkaPublisher:
         self._admin = admin
         # One publish at a time: flush() waits for the whole queue, so publishes must not interleave.
         self._lock = threading.Lock()
-        self._producer = self._new_producer()
+        self._producer: Producer | None = None
 
-    def _new_producer(self) -> Producer:
-        return Producer({
-            "bootstrap.servers": self._settings.bootstrap_servers,
-            "enable.idempotence": True,
-            "message.timeout.ms": self._settings.delivery_timeout_ms,
-            "linger.ms": 5,
-        })
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer({
+                "bootstrap.servers": self._settings.bootstrap_servers,
+                "enable.idempotence": True,
+                "message.timeout.ms": self._settings.delivery_timeout_ms,
+                "linger.ms": 5,
+            })
+        return self._producer
 
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         if not messages:
@@ -119,6 +132,7 @@ class KafkaPublisher:
                 raise
 
     def _send(self, topic: str, messages: Sequence[Message]) -> None:
+        producer = self.producer
         failures: list[KafkaError] = []
 
         def delivered(error: KafkaError | None, _record: KafkaRecord) -> None:
@@ -129,27 +143,31 @@ class KafkaPublisher:
             headers = {**message.headers, ID_HEADER: message.id, TYPE_HEADER: message.type}
             while True:
                 try:
-                    self._producer.produce(topic, value=message.payload, key=message.key.encode(),
+                    producer.produce(topic, value=message.payload, key=message.key.encode(),
                                            headers=list(headers.items()), on_delivery=delivered)
                     break
                 except BufferError:
-                    self._producer.poll(0.05)
+                    producer.poll(0.05)
         deadline = time.monotonic() + self._settings.delivery_timeout_ms / 1000 + 5
-        remaining = len(self._producer)
+        remaining = len(producer)
         while remaining and time.monotonic() < deadline and not failures:
-            remaining = self._producer.flush(0.1)
+            remaining = producer.flush(0.1)
         if failures or remaining:
             reason = str(failures[0]) if failures else f"{remaining} message(s) not confirmed in time"
             raise Unavailable(self._settings.what(), f"publishing to {topic} failed: {reason}", self._settings.hint())
 
     def _discard(self) -> None:
-        self._producer.purge()
-        self._producer.flush(0)
-        self._producer = self._new_producer()
+        if self._producer is not None:
+            self._producer.purge()
+            self._producer.flush(0)
+            self._producer = None
 
     def close(self) -> None:
+        """Flush and drop the connection; the next publish opens a new one."""
         with self._lock:
-            self._producer.flush(self._settings.delivery_timeout_ms / 1000)
+            if self._producer is not None:
+                self._producer.flush(self._settings.delivery_timeout_ms / 1000)
+                self._producer = None
 
 
 class KafkaSubscriber:
@@ -226,7 +244,9 @@ class KafkaMessaging:
         return KafkaSubscriber(self.settings, topics, group)
 
     def close(self) -> None:
+        """Flush and release the connections; the publisher and admin reopen them when used again."""
         self.publisher.close()
+        self.admin.close()
 
     def check(self) -> None:
         self.admin.check()

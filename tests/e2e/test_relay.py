@@ -1,0 +1,225 @@
+"""The outbox relay on the in-memory broker and local stores: ordering, marking, outages,
+lag reports, purging, pause/resume and the one-relay rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bootstrap
+from adapters.inbound.workers.relay_lock import RelayLock
+from adapters.outbound.memory.messaging import MemoryMessaging
+from core.envelope import Message
+from core.errors import Unavailable
+from core.feed import FeedKind
+from core.orders.commands import CancelOrder
+from core.orders.wire import place_order_from_json
+from core.relay import OutboxRelay, RelayLoop, RelaySettings
+from ports.messaging import Publisher
+
+TOPIC = "orderhex.order-events"
+
+
+def make_app(tmp_path: Path, **overrides: Any) -> bootstrap.Application:
+    config = bootstrap.load_config(env={}, overrides={"data_dir": str(tmp_path), "relay.report_ms": 10,
+                                                      "relay.idle_ms": 10, "relay.max_backoff_ms": 50, **overrides})
+    return bootstrap.Application(config)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[bootstrap.Application]:
+    application = make_app(tmp_path)
+    yield application
+    if application.relay is not None:
+        application.relay.pause()
+    application.close()
+
+
+def place(app: bootstrap.Application, customer: str = "c-1") -> str:
+    body = {"customer_id": customer, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "9.99"}]}
+    return app.ordering.place(place_order_from_json(body)).order_id
+
+
+def published(app: bootstrap.Application) -> list[Message]:
+    messaging = app.messaging
+    assert isinstance(messaging, MemoryMessaging)
+    return messaging.broker.messages(TOPIC)
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+class DownPublisher:
+    """A broker that does not answer: every publish fails like an unreachable Kafka."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def publish(self, topic: str, messages: Sequence[Message]) -> None:
+        self.attempts += 1
+        raise Unavailable("Kafka at 127.0.0.1:9", "connection refused")
+
+    def close(self) -> None:
+        return None
+
+
+def test_relay_publishes_committed_events_in_order_and_marks_them(app: bootstrap.Application) -> None:
+    orders = [place(app, f"c-{i}") for i in range(5)]
+    app.ordering.cancel(CancelOrder(order_id=orders[0], reason="no"))
+    worker = bootstrap.relay_worker(app)
+    assert worker.loop.step() == 0.0
+    messages = published(app)
+    assert [(m.key, m.type) for m in messages] == [(o, "OrderPlaced") for o in orders] + [(orders[0], "OrderCancelled")]
+    assert all(m.headers["event_id"] == m.id and m.headers["type"] == m.type for m in messages)
+    assert [m.headers["aggregate_version"] for m in messages if m.key == orders[0]] == ["1", "2"]
+    assert app.storage.outbox.pending_count() == 0
+    assert worker.loop.step() > 0, "an empty outbox makes the relay wait"
+
+
+def test_relay_publishes_in_batches_of_the_configured_size(tmp_path: Path) -> None:
+    app = make_app(tmp_path, **{"relay.batch_size": 2})
+    for i in range(5):
+        place(app, f"c-{i}")
+    worker = bootstrap.relay_worker(app)
+    assert [worker.loop.relay.publish_batch() for _ in range(4)] == [2, 2, 1, 0]
+    assert [m.offset for m in published(app)] == [0, 1, 2, 3, 4]
+
+
+def test_relay_backs_off_while_the_broker_is_down_and_drains_the_backlog_after(app: bootstrap.Application) -> None:
+    broker: dict[str, Publisher] = {"active": DownPublisher()}
+    relay = OutboxRelay(outbox=lambda: app.storage.outbox, publisher=lambda: broker["active"],
+                        settings=RelaySettings(topic=TOPIC, backoff_initial=0.1, backoff_max=1.0),
+                        feed=app.feed, now=app.clock.now)
+    loop = RelayLoop(relay, time.monotonic)
+    place(app)
+    assert [loop.step() for _ in range(5)] == [0.1, 0.2, 0.4, 0.8, 1.0]
+    for i in range(3):
+        place(app, f"late-{i}")
+    assert app.storage.outbox.pending_count() == 4 and published(app) == []
+    broker["active"] = app.messaging.publisher
+    assert loop.step() == 0.0
+    assert app.storage.outbox.pending_count() == 0 and len(published(app)) == 4
+    texts = [e.text for e in app.feed.recent() if e.kind == FeedKind.ERROR]
+    assert len(texts) == 2 and "outage" in texts[0] and "resumed" in texts[1], "one report per outage, one on recovery"
+
+
+def test_relay_reports_backlog_and_lag_on_the_feed(app: bootstrap.Application) -> None:
+    place(app)
+    place(app)
+    lag = bootstrap.relay_worker(app).loop.relay.report_lag()
+    [event] = [e for e in app.feed.recent() if e.kind == FeedKind.RELAY_LAG]
+    assert lag.pending == 2 and event.data["pending"] == 2
+    assert event.data["lag_seconds"] is not None and event.data["lag_seconds"] >= 0
+
+
+def test_published_rows_are_purged_after_the_retention(tmp_path: Path) -> None:
+    app = make_app(tmp_path, **{"relay.retention_seconds": 0})
+    place(app)
+    relay = bootstrap.relay_worker(app).loop.relay
+    relay.publish_batch()
+    assert len(app.storage.outbox.recent(10)) == 1
+    time.sleep(0.01)
+    assert relay.purge() == 1 and app.storage.outbox.recent(10) == []
+
+
+def test_rows_are_kept_within_the_retention(app: bootstrap.Application) -> None:
+    place(app)
+    relay = bootstrap.relay_worker(app).loop.relay
+    relay.publish_batch()
+    assert relay.purge() == 0 and len(app.storage.outbox.recent(10)) == 1
+
+
+def test_the_background_relay_publishes_and_control_pauses_and_resumes_it(app: bootstrap.Application) -> None:
+    bootstrap.start_relay(app)
+    place(app)
+    wait_for(lambda: len(published(app)) == 1)
+    app.control.pause_relay()
+    time.sleep(0.05)  # a round already under way may finish before the pause is seen
+    place(app)
+    time.sleep(0.2)
+    status = app.control.outbox_status()
+    assert status.relay_running and status.relay_paused and status.pending == 1 and len(published(app)) == 1
+    app.control.resume_relay()
+    wait_for(lambda: len(published(app)) == 2)
+    assert not app.control.outbox_status().relay_paused
+
+
+def test_a_second_relay_on_a_file_store_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    first = make_app(tmp_path, **{"storage.adapter": "file"})
+    second = make_app(tmp_path, **{"storage.adapter": "file"})
+    worker = bootstrap.start_relay(first)
+    try:
+        with pytest.raises(Unavailable, match=r"another relay \(pid \d+\) already runs"):
+            bootstrap.relay_worker(second).start()
+    finally:
+        worker.stop()
+        first.close()
+    again = bootstrap.relay_worker(second)
+    again.start()
+    again.stop()
+    second.close()
+
+
+def test_the_relay_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "relay-file.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from adapters.inbound.workers.relay_lock import RelayLock; "
+         f"lock = RelayLock(Path({str(path)!r}), 'x'); lock.acquire(); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(Unavailable, match=f"pid {holder.pid}"):
+            RelayLock(path, "x").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = RelayLock(path, "x")
+    lock.acquire()
+    lock.release()
+
+
+def test_orderhex_relay_refuses_to_start_beside_another_on_a_file_store(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")},
+           "ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__ADAPTER": "file"}
+    first = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stderr is not None and "relay publishing" in first.stderr.readline()
+        second = subprocess.run([sys.executable, "-m", "bootstrap", "relay"], check=False, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert "another relay" in line and f"pid {first.pid}" in line and "only one relay" in line
+    finally:
+        first.terminate()
+        assert first.wait(30) == 0, "SIGTERM stops the relay cleanly"
+
+
+def test_relay_until_empty_drains_and_exits(tmp_path: Path) -> None:
+    app = make_app(tmp_path, **{"storage.adapter": "file"})
+    for i in range(3):
+        place(app, f"c-{i}")
+    app.close()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")},
+           "ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__ADAPTER": "file"}
+    done = subprocess.run([sys.executable, "-m", "bootstrap", "relay", "--until-empty"], check=False, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "after publishing 3 message(s)" in done.stderr
+    reopened = make_app(tmp_path, **{"storage.adapter": "file"})
+    assert reopened.storage.outbox.pending_count() == 0
+    assert json.loads(reopened.storage.outbox.recent(1)[0].payload)["type"] == "OrderPlaced"
+    reopened.close()
