@@ -34,6 +34,9 @@ from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.messaging import MemoryMessaging
 from adapters.outbound.memory.storage import MemoryStorage
+from adapters.outbound.sql import db_command
+from adapters.outbound.sql.engine import SqlTarget, target_for
+from adapters.outbound.sql.storage import open_sql_storage
 from adapters.outbound.system.clock import SystemClock
 from adapters.outbound.system.ids import Uuid7Ids
 from core.bus import MessageBus
@@ -65,6 +68,8 @@ STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
         Path(config["storage.file_dir"]).expanduser() if config["storage.file_dir"] else config.data_dir / "files",
         feed=feed, orders=config["storage.orders"], snapshot_every=config["storage.snapshot_every"],
         compact_bytes=config["storage.file_compact_bytes"]),
+    "sqlite": lambda config, feed: _sql_storage(config, "sqlite"),
+    "postgres": lambda config, feed: _sql_storage(config, "postgres"),
 }
 MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
     "memory": lambda config, feed: MemoryMessaging(),
@@ -145,9 +150,12 @@ SETTINGS: dict[str, Setting] = {
     "data_dir": Setting("~/.local/share/orderhex", help="where embedded stores keep their files"),
     "clock": Setting("system", tuple(CLOCK_ADAPTERS)),
     "ids": Setting("uuid7", tuple(ID_ADAPTERS)),
-    "storage.adapter": Setting("memory", tuple(STORAGE_ADAPTERS)),
+    "storage.adapter": Setting("sqlite", tuple(STORAGE_ADAPTERS)),
     "storage.orders": Setting("state", ("state", "events")),
-    "storage.url": Setting("", help='a PostgreSQL URL, or "embedded"'),
+    "storage.url": Setting("", help='a postgresql:// or sqlite:/// URL, or "embedded"; each SQL adapter uses '
+                                    "a URL of its own kind, else its embedded database in data_dir"),
+    "storage.busy_timeout_ms": Setting(5000, minimum=0, help="how long a SQLite writer waits for the lock"),
+    "storage.connect_timeout_s": Setting(5, minimum=1, help="how long to wait for a PostgreSQL server"),
     "storage.snapshot_every": Setting(50, minimum=1),
     "storage.file_dir": Setting("", help="the file store's directory; empty: <data_dir>/files"),
     "storage.file_compact_bytes": Setting(8 * 1024 * 1024, minimum=1024,
@@ -437,6 +445,24 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
 
 # Subcommands that need more than the core (servers, workers, the dashboard), by name.
 EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {}
+
+
+def _sql_target(config: Config, adapter: str) -> SqlTarget | None:
+    return target_for(adapter, config.data_dir, config["storage.url"],
+                      busy_timeout_ms=config["storage.busy_timeout_ms"],
+                      connect_timeout_s=config["storage.connect_timeout_s"])
+
+
+def _sql_storage(config: Config, adapter: str) -> Any:
+    return open_sql_storage(adapter, config.data_dir, config["storage.url"], orders=config["storage.orders"],
+                            snapshot_every=config["storage.snapshot_every"],
+                            busy_timeout_ms=config["storage.busy_timeout_ms"],
+                            connect_timeout_s=config["storage.connect_timeout_s"])
+
+
+EXTRA_COMMANDS["db"] = cli.ExtraCommand(
+    help=db_command.HELP, configure=db_command.configure,
+    run=lambda args, app: db_command.run(args, _sql_target(app.config, app.config["storage.adapter"])))
 
 # Workers `orderhex serve` runs beside the HTTP server: each factory takes the Application and
 # returns a worker (start(), and stop() that finishes its batch) or None when not configured.

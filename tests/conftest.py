@@ -7,7 +7,7 @@ import os
 import pytest
 
 SERVER_MARKERS = ("postgres", "kafka")
-pytest_plugins = ["tests.fixtures_kafka"]
+pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_postgres"]
 
 
 @pytest.hookimpl(hookwrapper=True)

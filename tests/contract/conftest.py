@@ -17,6 +17,7 @@ from ports.storage import Storage
 # returns the config overrides for a fresh, empty store or broker namespace).
 SERVER_FIXTURES: dict[str, tuple[str, str]] = {
     "kafka": ("kafka", "kafka_config"),
+    "postgres": ("postgres", "postgres_overrides"),
 }
 
 ORDER_MODES = ("state", "events")

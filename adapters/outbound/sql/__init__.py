@@ -1,0 +1,1 @@
+"""SQL storage: one SQLAlchemy Core code path for SQLite (the embedded default) and PostgreSQL."""

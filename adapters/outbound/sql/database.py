@@ -1,0 +1,49 @@
+"""One opened database: its engine, plus short read and write transactions on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
+
+from adapters.outbound.sql.engine import WRITER, SqlTarget, open_engine, translated
+
+
+class Database:
+    def __init__(self, target: SqlTarget) -> None:
+        self.target = target
+        self.engine = open_engine(target)
+
+    @property
+    def dialect(self) -> str:
+        return self.target.dialect
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with translated(self.target), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite) that commits when the block ends."""
+        with translated(self.target), self.engine.connect() as connection:
+            connection.execution_options(**WRITER)
+            with connection.begin():
+                yield connection
+
+    def writer(self) -> Connection:
+        """An open write transaction for the caller to commit or roll back, then close."""
+        with translated(self.target):
+            connection = self.engine.connect()
+            try:
+                connection.execution_options(**WRITER)
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    def close(self) -> None:
+        # The engine makes a new pool on next use, so a closed store reopens by itself.
+        self.engine.dispose()

@@ -1,0 +1,161 @@
+"""Where the database is and how to connect to it: URLs, per-connection settings, and turning
+driver errors into messages that name the database and say what to do."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from adapters.outbound.sql.embedded import start_embedded
+from core.errors import Unavailable
+
+SQLITE_FILE = "orderhex.sqlite3"
+# A connection carrying this execution option opens its transaction as a writer.
+WRITER = {"orderhex_writer": True}
+
+
+@dataclass(frozen=True)
+class SqlTarget:
+    """A database to open. `shown` names it for people (a path, or a URL without password);
+    `managed` databases belong to orderhex alone, so it upgrades their schema itself."""
+
+    url: URL
+    shown: str
+    managed: bool
+    busy_timeout_ms: int = 5000
+    connect_timeout_s: int = 5
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        return Path(self.url.database) if self.dialect == "sqlite" and self.url.database else None
+
+
+def target_for(adapter: str, data_dir: Path, url: str, *, busy_timeout_ms: int = 5000,
+               connect_timeout_s: int = 5) -> SqlTarget | None:
+    """The database a storage adapter stands for, or None if it is not a SQL adapter.
+
+    `storage.url` is shared by both SQL adapters so a running service can switch between them:
+    each uses the URL only when it is of its own kind, and its embedded database otherwise.
+    """
+    kind = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if adapter == "sqlite":
+        return sqlite_target(data_dir, url if kind == "sqlite" else "", busy_timeout_ms)
+    if adapter == "postgres":
+        return postgres_target(data_dir, url if kind != "sqlite" else "", connect_timeout_s)
+    return None
+
+
+def sqlite_target(data_dir: Path, url: str, busy_timeout_ms: int = 5000) -> SqlTarget:
+    """The SQLite file: `<data_dir>/orderhex.sqlite3` (managed), or a `sqlite:///path` URL."""
+    if not url:
+        path = (data_dir / SQLITE_FILE).resolve()
+        return SqlTarget(URL.create("sqlite+pysqlite", database=str(path)), f"SQLite file {path}", True,
+                         busy_timeout_ms)
+    parsed = _parse(url, "sqlite")
+    if not parsed.database or parsed.database == ":memory:":
+        raise Unavailable(f"storage.url {url!r}", "the sqlite adapter needs a database file",
+                          "use sqlite:////absolute/path.sqlite3, or leave storage.url empty for the data directory")
+    return SqlTarget(parsed.set(drivername="sqlite+pysqlite"), f"SQLite file {parsed.database}", False,
+                     busy_timeout_ms)
+
+
+def postgres_target(data_dir: Path, url: str, connect_timeout_s: int = 5) -> SqlTarget:
+    """A PostgreSQL URL, or `embedded` (also the empty default): a server in `<data_dir>/postgres`."""
+    managed = url in ("", "embedded")
+    if managed:
+        url = start_embedded((data_dir / "postgres").resolve())
+    parsed = _parse(url, "postgresql").set(drivername="postgresql+psycopg")
+    shown = parsed.render_as_string(hide_password=True).replace("postgresql+psycopg", "postgresql", 1)
+    return SqlTarget(parsed, f"PostgreSQL {shown}", managed, connect_timeout_s=connect_timeout_s)
+
+
+def _parse(url: str, backend: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise Unavailable(f"storage.url {url!r}", "it is not a database URL", f"use a {backend} URL") from exc
+    if parsed.get_backend_name() != backend:
+        raise Unavailable(f"storage.url {url!r}", f"it is a {parsed.get_backend_name()} URL, not {backend}",
+                          f"use a {backend} URL or pick the matching storage.adapter")
+    return parsed
+
+
+def open_engine(target: SqlTarget) -> Engine:
+    if target.dialect == "sqlite":
+        path = target.sqlite_path
+        assert path is not None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Unavailable(target.shown, f"cannot create its directory: {exc}",
+                              "set data_dir (ORDERHEX_DATA_DIR) to a writable directory") from exc
+        engine = create_engine(target.url, connect_args={"timeout": target.busy_timeout_ms / 1000})
+        _sqlite_transactions(engine, target.busy_timeout_ms)
+        return engine
+    # PostgreSQL keeps its default READ COMMITTED: a writer blocked on a row lock or a unique
+    # index re-checks after the first one commits, which is what the version checks rely on.
+    return create_engine(target.url, pool_pre_ping=True, connect_args={"connect_timeout": target.connect_timeout_s})
+
+
+def _sqlite_transactions(engine: Engine, busy_timeout_ms: int) -> None:
+    """pysqlite's own transaction handling is off (SQLAlchemy's recipe), so orderhex emits BEGIN
+    itself: `BEGIN IMMEDIATE` for writers takes the write lock up front, which avoids the
+    deadlock of two readers both trying to upgrade to writers."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}",
+                           "foreign_keys=ON"):
+                cursor.execute(f"PRAGMA {pragma}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("orderhex_writer", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def describe_failure(target: SqlTarget, exc: BaseException) -> Unavailable:
+    """The Unavailable error for a driver failure on `target`: what happened and what to do."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if target.dialect == "sqlite":
+        if "not a database" in reason or "malformed" in reason:
+            hint = ("it is not a SQLite database or it is damaged; nothing was changed: move it aside "
+                    "or restore a backup, then start again")
+        elif "locked" in reason or "busy" in reason:
+            hint = "another process holds its write lock; retry, or raise storage.busy_timeout_ms"
+        else:
+            hint = "check that the file and its directory are readable and writable (data_dir)"
+    else:
+        hint = "check that the server runs and storage.url (host, port, database, user) is right"
+    return Unavailable(target.shown, reason, hint)
+
+
+@contextmanager
+def translated(target: SqlTarget) -> Iterator[None]:
+    """Turn connection-level driver errors into Unavailable naming the database."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise describe_failure(target, exc) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated or (isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
+                exc.orig, sqlite3.IntegrityError)):
+            raise describe_failure(target, exc) from exc
+        raise

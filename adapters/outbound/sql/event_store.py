@@ -1,0 +1,74 @@
+"""The EventStore port on SQL: one `events` table, global position as the primary key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from adapters.outbound.sql.database import Database
+from adapters.outbound.sql.rows import event_from_row, event_values, stored_event_from_row
+from adapters.outbound.sql.schema import events
+from core.envelope import StoredEvent
+from core.errors import ConcurrencyConflict
+from core.messages import DomainEvent
+
+# Any constant: the key of the PostgreSQL advisory lock that orders appends (see append_events).
+_APPEND_LOCK = 0x6F72646572686578
+
+
+def append_events(connection: Connection, stream_id: str, new: Sequence[DomainEvent], expected_version: int) -> None:
+    """Append in the caller's transaction.
+
+    On PostgreSQL appends take a transaction-scoped advisory lock first: positions come from a
+    sequence, and without the lock a later position could commit before an earlier one, so a
+    reader tailing `read_all` would skip the earlier event for good. (SQLite writers are
+    serialized by `BEGIN IMMEDIATE` already.) The unique (stream_id, version) index stays the
+    last word on conflicts.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    current = connection.execute(
+        select(func.coalesce(func.max(events.c.version), 0)).where(events.c.stream_id == stream_id)).scalar_one()
+    if current != expected_version:
+        raise ConcurrencyConflict(stream_id, expected_version, current)
+    for offset, event in enumerate(new, start=1):
+        if event.aggregate_id != stream_id or event.aggregate_version != expected_version + offset:
+            raise ValueError(f"{stream_id}: event {event.type} of {event.aggregate_id} has version "
+                             f"{event.aggregate_version}, expected {expected_version + offset}")
+    if not new:
+        return
+    try:
+        connection.execute(insert(events), [event_values(event) for event in new])
+    except IntegrityError as exc:
+        raise ConcurrencyConflict(stream_id, expected_version) from exc
+
+
+def read_stream(connection: Connection, stream_id: str, from_version: int = 1) -> list[DomainEvent]:
+    rows = connection.execute(
+        select(events.c.payload).where(events.c.stream_id == stream_id, events.c.version >= from_version)
+        .order_by(events.c.version))
+    return [event_from_row(row) for row in rows]
+
+
+class SqlEventStore:
+    """Standalone use commits each append on its own; the event-sourced repository appends
+    inside its unit of work instead (see unit_of_work.py)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> None:
+        with self._db.writing() as connection:
+            append_events(connection, stream_id, events, expected_version)
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[DomainEvent]:
+        with self._db.reading() as connection:
+            return read_stream(connection, stream_id, from_version)
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        query = (select(events.c.position, events.c.payload).where(events.c.position > after_position)
+                 .order_by(events.c.position).limit(limit))
+        with self._db.reading() as connection:
+            return [stored_event_from_row(row) for row in connection.execute(query)]

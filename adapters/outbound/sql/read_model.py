@@ -1,0 +1,80 @@
+"""The ReadModel port on SQL: order summaries and the projection's position."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, case, delete, insert, or_, select, update
+
+from adapters.outbound.sql.database import Database
+from adapters.outbound.sql.rows import summary_from_row, summary_values
+from adapters.outbound.sql.schema import order_summaries, projection_position
+from core.orders.model import OrderStatus
+from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor
+
+_POSITION = projection_position.c.position
+
+
+def load_summary(connection: Connection, order_id: str) -> OrderSummary | None:
+    row = connection.execute(select(order_summaries).where(order_summaries.c.order_id == order_id)).first()
+    return summary_from_row(row) if row is not None else None
+
+
+def write_summary(connection: Connection, summary: OrderSummary, *, new: bool) -> None:
+    """Insert a new order's summary; update an existing one (inserting if it went missing)."""
+    values = summary_values(summary)
+    if not new:
+        changed = connection.execute(
+            update(order_summaries).where(order_summaries.c.order_id == summary.order_id), values)
+        if changed.rowcount == 1:
+            return
+    connection.execute(insert(order_summaries), values)
+
+
+def advance_position(connection: Connection, position: int) -> None:
+    connection.execute(update(projection_position).where(projection_position.c.id == 1).values(
+        position=case((position > _POSITION, position), else_=_POSITION)))
+
+
+class SqlReadModel:
+    """Committed summaries. Outside a unit of work, `put` commits on its own (projection rebuilds)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, summary: OrderSummary, position: int) -> None:
+        with self._db.writing() as connection:
+            write_summary(connection, summary, new=False)
+            advance_position(connection, position)
+
+    def get(self, order_id: str) -> OrderSummary | None:
+        with self._db.reading() as connection:
+            return load_summary(connection, order_id)
+
+    def list(
+        self, *, customer_id: str | None = None, status: OrderStatus | None = None,
+        cursor: str | None = None, limit: int = 50,
+    ) -> OrderPage:
+        table = order_summaries.c
+        query = select(order_summaries)
+        if customer_id is not None:
+            query = query.where(table.customer_id == customer_id)
+        if status is not None:
+            query = query.where(table.status == status.value)
+        if cursor:
+            created_at, order_id = decode_cursor(cursor)
+            query = query.where(or_(table.created_at < created_at,
+                                    and_(table.created_at == created_at, table.order_id < order_id)))
+        query = query.order_by(table.created_at.desc(), table.order_id.desc()).limit(limit + 1)
+        with self._db.reading() as connection:
+            rows = connection.execute(query).all()
+        page = tuple(summary_from_row(row) for row in rows[:limit])
+        more = len(rows) > limit
+        return OrderPage(items=page, next_cursor=encode_cursor(page[-1]) if more and page else None)
+
+    def position(self) -> int:
+        with self._db.reading() as connection:
+            return int(connection.execute(select(_POSITION).where(projection_position.c.id == 1)).scalar_one())
+
+    def clear(self) -> None:
+        with self._db.writing() as connection:
+            connection.execute(delete(order_summaries))
+            connection.execute(update(projection_position).values(position=0))
