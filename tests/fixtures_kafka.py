@@ -4,6 +4,7 @@ loopback port, and config overrides with short group timings and topics unique t
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,10 @@ def kafka_overrides(broker: TansuBroker) -> dict[str, Any]:
 def kafka_config(tansu: TansuBroker) -> dict[str, Any]:
     """Config overrides that point the kafka messaging adapter at the session's broker."""
     return kafka_overrides(tansu)
+
+
+def orderhex_env(overrides: dict[str, Any]) -> dict[str, str]:
+    """This process's environment for an `orderhex` subprocess, with `overrides` as ORDERHEX_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
+    env.update({"ORDERHEX_" + key.upper().replace(".", "__"): str(value) for key, value in overrides.items()})
+    return env

@@ -4,7 +4,6 @@ publish and mark, and across a broker stop and restart."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from core.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
 from ports.broker import Messaging
-from tests.fixtures_kafka import kafka_overrides, start_tansu
+from tests.fixtures_kafka import kafka_overrides, orderhex_env, start_tansu
 
 pytestmark = pytest.mark.kafka
 
@@ -77,12 +76,6 @@ class DedupingConsumer:
         self.effects.append(event)
 
 
-def env_for(overrides: dict[str, Any]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-    env.update({"ORDERHEX_" + key.upper().replace(".", "__"): str(value) for key, value in overrides.items()})
-    return env
-
-
 def test_a_placed_order_reaches_a_kafka_consumer_once(tmp_path: Path, kafka_config: dict[str, Any]) -> None:
     app = make_app(tmp_path, kafka_config)
     try:
@@ -131,7 +124,7 @@ def test_a_relay_killed_between_publish_and_mark_duplicates_but_loses_nothing(
     app.close()  # the file store lets one process write at a time
 
     marker = tmp_path / "published"
-    relay = subprocess.Popen([sys.executable, "-c", CRASHING_RELAY, str(marker)], env=env_for(overrides),
+    relay = subprocess.Popen([sys.executable, "-c", CRASHING_RELAY, str(marker)], env=orderhex_env(overrides),
                              stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -146,7 +139,7 @@ def test_a_relay_killed_between_publish_and_mark_duplicates_but_loses_nothing(
     assert survivor.storage.outbox.pending_count() == 5, "published but unmarked rows stay pending"
     survivor.close()
     again = subprocess.run([sys.executable, "-m", "bootstrap", "relay", "--until-empty"], check=False,
-                           env=env_for(overrides),
+                           env=orderhex_env(overrides),
                            capture_output=True, text=True, timeout=90)
     assert again.returncode == 0, again.stderr
 

@@ -1,0 +1,184 @@
+"""`orderhex consume` against the real broker: commands sent by a plain Kafka client become orders
+once, bad ones reach the dead-letter topic with the reason, and the sender gets a reply."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+import bootstrap
+from core.envelope import Message
+from core.orders.model import OrderStatus
+from core.orders.queries import GetOrder, ListOrders
+from ports.broker import Messaging
+from tests.fixtures_kafka import orderhex_env
+
+pytestmark = pytest.mark.kafka
+
+PLACE = {"type": "PlaceOrder", "customer_id": "c-k", "currency": "EUR",
+         "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
+
+
+class Intake:
+    """The app, its command intake running in a thread, and a plain Kafka client to talk to it."""
+
+    def __init__(self, tmp_path: Path, overrides: dict[str, Any]) -> None:
+        self.config = overrides
+        self.app = bootstrap.Application(bootstrap.load_config(env={}, overrides={"data_dir": str(tmp_path),
+                                                                                   **overrides}))
+        self.intake = bootstrap.command_intake(self.app)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.intake.run, args=(self.stop,), daemon=True)
+        self.client: Producer | None = Producer({"bootstrap.servers": overrides["messaging.bootstrap_servers"]})
+        self.replies = overrides["messaging.commands_topic"] + ".replies"
+
+    def start(self) -> Intake:
+        self.thread.start()
+        return self
+
+    def send(self, value: bytes | dict[str, Any], **headers: str) -> None:
+        payload = json.dumps(value).encode() if isinstance(value, dict) else value
+        assert self.client is not None
+        self.client.produce(self.config["messaging.commands_topic"], payload,
+                            headers=[("reply_to", self.replies), *headers.items()])
+        assert self.client.flush(10) == 0
+
+    def handled(self, count: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(vars(self.intake.counts).values()) < count:
+            assert time.monotonic() < deadline, f"only {self.intake.counts} of {count} handled"
+            time.sleep(0.02)
+
+    def read(self, topic: str, count: int) -> list[Message]:
+        return receive(self.app.messaging, topic, count)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(15)
+        self.app.close()
+        self.client = None  # its connection closes with it, before the session's broker stops
+
+
+def receive(messaging: Messaging, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
+    subscriber = messaging.subscriber([topic], f"reader-{time.time_ns()}")
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            got.extend(subscriber.poll(0.5))
+    finally:
+        subscriber.close()
+    return got
+
+
+@pytest.fixture
+def intake(tmp_path: Path, kafka_config: dict[str, Any]) -> Iterator[Intake]:
+    running = Intake(tmp_path, kafka_config)
+    yield running
+    running.close()
+
+
+def replies(intake: Intake, count: int) -> list[dict[str, Any]]:
+    return [json.loads(m.payload) for m in intake.read(intake.replies, count)]
+
+
+def test_a_place_order_command_creates_the_order_and_replies_with_its_id(intake: Intake) -> None:
+    intake.start().send(PLACE, message_id="cmd-1")
+    intake.handled(1)
+    [reply] = replies(intake, 1)
+    assert reply["status"] == "accepted" and reply["message_id"] == "cmd-1" and reply["command"] == "PlaceOrder"
+    summary = intake.app.ordering.get(GetOrder(order_id=reply["order_id"]))
+    assert summary.customer_id == "c-k" and str(summary.total) == "19.98"
+
+
+def test_a_command_sent_twice_creates_one_order(intake: Intake) -> None:
+    intake.start()
+    intake.send(PLACE, message_id="same")
+    intake.send(PLACE, message_id="same")
+    intake.handled(2)
+    first, second = replies(intake, 2)
+    assert first["status"] == second["status"] == "accepted" and second["duplicate"] is True
+    assert len(intake.app.ordering.list(ListOrders(customer_id="c-k")).items) == 1
+
+
+def test_an_idempotency_key_header_also_makes_a_resent_order_one_order(intake: Intake) -> None:
+    intake.start()
+    intake.send(PLACE, idempotency_key="k-1")
+    intake.send(PLACE, idempotency_key="k-1")
+    intake.handled(2)
+    first, second = replies(intake, 2)
+    assert first["order_id"] == second["order_id"] and second["duplicate"] is True
+    assert len(intake.app.ordering.list(ListOrders(customer_id="c-k")).items) == 1
+
+
+def test_poison_messages_reach_the_dead_letter_topic_and_later_good_ones_go_through(intake: Intake) -> None:
+    intake.start()
+    intake.send(b"{not json", message_id="bad-1")
+    intake.send({"type": "ShipEverything"}, message_id="bad-2")
+    intake.send({**PLACE, "lines": [{"sku": "SKU-1", "quantity": "two", "unit_price": "9.99"}]}, message_id="bad-3")
+    intake.send({"type": "CancelOrder", "order_id": "no-such-order", "reason": "x"}, message_id="bad-4")
+    intake.send(PLACE, message_id="good")
+    intake.handled(5)
+    dead = intake.read(intake.config["messaging.dead_letter_topic"], 4)
+    assert [m.id for m in dead] == ["bad-1", "bad-2", "bad-3", "bad-4"]
+    errors = [m.headers["error"] for m in dead]
+    assert "not a JSON document" in errors[0] and "ShipEverything" in errors[1]
+    assert "lines[0].quantity" in errors[2] and "NotFound" in errors[3]
+    assert dead[0].payload == b"{not json", "the dead letter keeps the original bytes"
+    outcome = {r["message_id"]: r for r in replies(intake, 5)}
+    assert [outcome[f"bad-{i}"]["status"] for i in range(1, 5)] == ["rejected"] * 4
+    assert outcome["bad-3"]["reason"].startswith("lines[0].quantity")
+    assert intake.app.ordering.get(GetOrder(order_id=outcome["good"]["order_id"])).customer_id == "c-k"
+
+
+def test_a_cancel_order_command_cancels_the_order(intake: Intake) -> None:
+    intake.start().send(PLACE, message_id="p")
+    intake.handled(1)
+    [placed] = replies(intake, 1)
+    intake.send({"type": "CancelOrder", "order_id": placed["order_id"], "reason": "changed my mind"}, message_id="c")
+    intake.handled(2)
+    assert intake.app.ordering.get(GetOrder(order_id=placed["order_id"])).status == OrderStatus.CANCELLED
+
+
+def test_a_command_redelivered_after_a_crash_before_the_ack_has_no_second_effect(intake: Intake) -> None:
+    intake.send(PLACE, message_id="crash")
+    # A member that commits the effect, then dies before storing the offset.
+    crashed = intake.app.messaging.subscriber([intake.config["messaging.commands_topic"]],
+                                              intake.config["messaging.consumer_group"])
+    deadline = time.monotonic() + 30
+    batch: list[Message] = []
+    while not batch and time.monotonic() < deadline:
+        batch = crashed.poll(0.5)
+    intake.intake.handle(batch[0])
+    crashed.close()
+    intake.start()  # the group's next member gets the unacked message again
+    intake.handled(2)
+    assert intake.intake.counts.accepted == 1 and intake.intake.counts.duplicates == 1
+    assert len(intake.app.ordering.list(ListOrders(customer_id="c-k")).items) == 1
+
+
+def test_orderhex_consume_handles_commands_until_told_to_stop(tmp_path: Path, kafka_config: dict[str, Any]) -> None:
+    overrides = {**kafka_config, "storage.adapter": "file", "data_dir": str(tmp_path)}
+    producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
+    producer.produce(kafka_config["messaging.commands_topic"], json.dumps(PLACE).encode())
+    producer.produce(kafka_config["messaging.commands_topic"], b"garbage")
+    assert producer.flush(10) == 0
+    del producer
+    done = subprocess.run([sys.executable, "-m", "bootstrap", "consume", "--max-messages", "2"], check=False,
+                          env=orderhex_env(overrides), capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "1 accepted, 0 duplicate(s), 1 rejected" in done.stderr
+    app = bootstrap.Application(bootstrap.load_config(env={}, overrides=overrides))
+    try:
+        assert len(app.ordering.list(ListOrders(customer_id="c-k")).items) == 1
+    finally:
+        app.close()
