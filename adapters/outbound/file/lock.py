@@ -12,6 +12,8 @@ import json
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,15 +27,13 @@ class WriterLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def try_acquire(self) -> bool:
-        """Take the lock if no other open file (in any process) holds it; never blocks."""
+    def try_acquire(self, patience: float = 0.0) -> bool:
+        """Take the lock if no other open file (in any process) holds it, trying for up to
+        `patience` seconds (a reader's probe holds it for an instant)."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = self._lock(patience)
+        if fd is None:
             return False
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).isoformat(),
                   "command": " ".join(sys.argv)[:200]}
@@ -41,6 +41,32 @@ class WriterLock:
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         self._fd = fd
         return True
+
+    def while_free(self, check: Callable[[], bool]) -> bool:
+        """Run `check` while briefly holding the lock, so no writer can act meanwhile; False if
+        a writer holds it. The holder text is left alone: this process is not writing."""
+        if self._fd is not None:
+            return check()
+        fd = self._lock(0.0)
+        if fd is None:
+            return False
+        try:
+            return check()
+        finally:
+            os.close(fd)
+
+    def _lock(self, patience: float) -> int | None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(0.005)
 
     def holder(self) -> str:
         """Who holds the lock, as its holder wrote it down."""

@@ -34,6 +34,9 @@ class FileStorage:
     def unit_of_work(self) -> FileUnitOfWork:
         return FileUnitOfWork(self._store, self._snapshot_every)
 
+    def order_ids(self) -> list[str]:
+        return self._store.read(lambda state: sorted(state.orders if state.mode == "state" else state.streams))
+
     def close(self) -> None:
         """Give up the writer lock and the journal's file handle; the next call reopens them."""
         self._store.close()

@@ -36,6 +36,8 @@ from ports.feed import EventFeed
 T = TypeVar("T")
 # A reader that loses the race against a compaction several times in a row gives up.
 _RELOAD_ATTEMPTS = 5
+# How long a would-be writer waits for the lock: long enough to outlast a reader's probe.
+_WRITER_PATIENCE = 0.2
 
 
 class FileStore:
@@ -52,6 +54,7 @@ class FileStore:
         self._journal_id: tuple[int, int] | None = None
         self._offset = 0
         self._fd: int | None = None
+        self._reported_tail: int | None = None
         # Highest outbox seq handed out in this process, committed or not (like a DB sequence).
         self._seq = 0
         self.open()
@@ -59,17 +62,11 @@ class FileStore:
     # -- opening and following the files ------------------------------------------------------
 
     def open(self) -> None:
-        """Load the store; if no writer is active, also repair a torn tail left by a dead one."""
+        """Load the store. Takes no lock: the writer, if any, goes on writing meanwhile."""
         with self.lock:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                if self._writer.try_acquire():
-                    try:
-                        self._refresh(repair=True)
-                    finally:
-                        self._writer.release()
-                else:
-                    self._refresh(repair=False)
+                self._refresh(repair=False)
             except OSError as exc:
                 raise self._os_error(exc, "open") from exc
 
@@ -114,10 +111,12 @@ class FileStore:
             header = chunk.records[0][1]
             self._check_mode(self.journal_path, header)
             if header["base_txn"] > state.txn:
-                if repair:  # nobody else can be compacting: the snapshot really is behind
+                # Either a compaction ran between reading the snapshot and the journal (retry),
+                # or, when no writer is active, the snapshot really is behind its journal.
+                if repair or self._writer.while_free(lambda: True):
                     raise journal.damaged(self.journal_path, 0, f"it continues from transaction "
                                           f"{header['base_txn']} but snapshot.json holds only {state.txn}")
-                continue  # a compaction ran between reading the snapshot and the journal
+                continue
             self.state, self._journal_id, self._offset = state, (stat.st_dev, stat.st_ino), 0
             self._apply_chunk(state, chunk, skip_header=True, repair=repair)
             return
@@ -142,6 +141,11 @@ class FileStore:
         self._seq = max(self._seq, state.outbox_seq)
         if chunk.tail and repair:
             self._cut_torn_tail(chunk)
+        elif chunk.tail and chunk.end != self._reported_tail and self._writer.while_free(
+                lambda: os.stat(self.journal_path).st_size == chunk.end + len(chunk.tail)):
+            # No writer, and the incomplete line did not grow: its writer died mid-write.
+            self._reported_tail = chunk.end
+            self._report_torn(chunk, "it is cut off when this store is next written to")
 
     def _cut_torn_tail(self, chunk: journal.Chunk) -> None:
         """Move an incomplete last line (a writer died mid-write) aside and cut it off. Only bytes
@@ -157,11 +161,13 @@ class FileStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._report_torn(chunk, f"it was cut off and saved to {journal.TORN}")
+
+    def _report_torn(self, chunk: journal.Chunk, what_happened: str) -> None:
         self.feed.publish(FeedEvent(
             kind=FeedKind.ERROR, at=datetime.now(UTC),
             text=f"{self.journal_path}: ignored a torn last record ({len(chunk.tail)} bytes at byte {chunk.end}) "
-                 f"left by a writer that died mid-write; no committed transaction is affected; "
-                 f"the bytes were saved to {journal.TORN}",
+                 f"left by a writer that died mid-write; no committed transaction is affected; {what_happened}",
             data={"file": str(self.journal_path), "offset": chunk.end, "bytes": len(chunk.tail)},
         ))
 
@@ -202,7 +208,7 @@ class FileStore:
         if self._writer.held:
             return
         try:
-            if not self._writer.try_acquire():
+            if not self._writer.try_acquire(_WRITER_PATIENCE):
                 raise Unavailable(str(self.directory), f"another process writes to it: {self._writer.holder()} "
                                   f"holds {self._writer.path}",
                                   "stop that process or send your changes through it; reading works meanwhile")
