@@ -45,4 +45,4 @@ class FileStorage:
         return f"files in {self._store.directory} (orders kept as {self._store.mode})"
 
     def check(self) -> None:
-        self._store.read(lambda state: None)
+        self._store.check()

@@ -80,12 +80,24 @@ class FileStore:
                     raise self._os_error(exc, "read") from exc
             return query(self.state)
 
+    def check(self) -> None:
+        """Raise Unavailable unless the journal can be read (the writer's: is still in place)."""
+        with self.lock:
+            try:
+                if self._writer.held:
+                    os.stat(self.journal_path)
+                else:
+                    self._refresh(repair=False)
+            except OSError as exc:
+                raise self._os_error(exc, "read") from exc
+
     def _refresh(self, *, repair: bool) -> None:
         try:
             stat = os.stat(self.journal_path)
         except FileNotFoundError:
-            if self.snapshot_path.exists():
-                raise Unavailable(str(self.journal_path), "is missing while snapshot.json exists",
+            if self.snapshot_path.exists() or self._journal_id is not None:
+                why = "is missing while snapshot.json exists" if self._journal_id is None else "has disappeared"
+                raise Unavailable(str(self.journal_path), why,
                                   "restore journal.jsonl from a backup; nothing was changed") from None
             if repair:
                 journal.write_atomically(self.journal_path, journal.encode(self._header(0)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,16 @@ def test_a_missing_journal_next_to_a_snapshot_is_refused(open_store: OpenStore, 
     (_files(tmp_path) / journal.JOURNAL).unlink()
     with pytest.raises(Unavailable, match=re.escape("journal.jsonl is unavailable: is missing")):
         open_store()
+
+
+def test_check_names_the_journal_when_the_directory_has_gone(open_store: OpenStore, tmp_path: Path) -> None:
+    writer = open_store()
+    place(writer)
+    reader = open_store()
+    reader.check()
+    writer.check()
+    shutil.rmtree(_files(tmp_path))
+
+    for store in (reader, writer):
+        with pytest.raises(Unavailable, match=re.escape(str(_files(tmp_path) / journal.JOURNAL))):
+            store.check()
