@@ -25,7 +25,8 @@ from adapters.inbound.rest.representations import (
 from adapters.inbound.rest.security import api_key_guard
 from core.errors import ValidationError
 from core.orders.model import OrderStatus
-from core.orders.queries import MAX_PAGE, GetOrder, ListOrders
+from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderSummary
+from core.orders.results import PlaceResult
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
 from ports.ordering import Ordering
 
@@ -37,10 +38,6 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
     # document describes the service as deployed.
     router = APIRouter(tags=["orders"], dependencies=[Depends(api_key_guard(api_key))] if api_key else [])
     auth = (401,) if api_key else ()
-
-    async def respond_with_order(order_id: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-        summary = await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))
-        return JSONResponse(order_json(summary), status_code=status, headers=headers)
 
     @router.post(
         "/orders", status_code=201, response_model=OrderOut, summary="Place an order",
@@ -63,14 +60,21 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         in_body = data.get("idempotency_key") if isinstance(data, dict) else None
         if None not in (idempotency_key, in_body) and in_body != idempotency_key:
             raise ValidationError("idempotency_key", "the Idempotency-Key header and the body's key differ")
-        result = await run_in_threadpool(ordering.place, place_order_from_json(data, idempotency_key))
+        command = place_order_from_json(data, idempotency_key)
+
+        def place_and_read() -> tuple[PlaceResult, OrderSummary]:  # one trip to the thread pool, not two
+            result = ordering.place(command)
+            return result, ordering.get(GetOrder(order_id=result.order_id))
+
+        result, summary = await run_in_threadpool(place_and_read)
         location = f"/orders/{quote(result.order_id, safe='')}"
-        return await respond_with_order(result.order_id, 201 if result.created else 200, {"Location": location})
+        return JSONResponse(order_json(summary), status_code=201 if result.created else 200,
+                            headers={"Location": location})
 
     @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read one order",
                 responses=problem_responses(*auth, 404, 422, 503))
     async def get_order(order_id: str) -> JSONResponse:
-        return await respond_with_order(order_id, 200)
+        return JSONResponse(order_json(await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))))
 
     @router.get("/orders", response_model=OrderPageOut, summary="List orders, newest first",
                 responses=problem_responses(*auth, 422, 503))
@@ -95,8 +99,13 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         if isinstance(data, dict) and "order_id" in data:
             raise ValidationError("order_id", "comes from the URL, not the body")
         body = {**data, "order_id": order_id} if isinstance(data, dict) else data
-        await run_in_threadpool(ordering.cancel, cancel_order_from_json(body))
-        return await respond_with_order(order_id, 200)
+        command = cancel_order_from_json(body)
+
+        def cancel_and_read() -> OrderSummary:
+            ordering.cancel(command)
+            return ordering.get(GetOrder(order_id=order_id))
+
+        return JSONResponse(order_json(await run_in_threadpool(cancel_and_read)))
 
     @router.get("/orders/{order_id}/history", response_model=list[EventOut], summary="An order's domain events",
                 responses=problem_responses(*auth, 404, 422, 503))
