@@ -43,6 +43,7 @@ from core.bus import MessageBus
 from core.envelope import OutboxRecord
 from core.errors import DomainError, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
+from core.intake import GroupCommit
 from core.messages import DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
 from core.orders.service import OrderingService
@@ -170,6 +171,7 @@ SETTINGS: dict[str, Setting] = {
     "messaging.delivery_timeout_ms": Setting(30_000, minimum=100, help="how long a publish waits for the broker"),
     "messaging.session_timeout_ms": Setting(45_000, minimum=1000, help="consumer group session timeout"),
     "messaging.heartbeat_interval_ms": Setting(3_000, minimum=100, help="consumer group heartbeat interval"),
+    "intake.group_commit": Setting(False, help="orderhex consume: one transaction per polled batch of commands"),
     "relay.batch_size": Setting(500, minimum=1, help="outbox rows claimed and published per round"),
     "relay.idle_ms": Setting(200, minimum=1, help="wait between rounds when the outbox is empty"),
     "relay.max_backoff_ms": Setting(10_000, minimum=1, help="longest wait between retries during an outage"),
@@ -507,8 +509,27 @@ def command_intake(app: Application) -> CommandIntake:
     settings = IntakeSettings(topic=config["messaging.commands_topic"],
                               dead_letter_topic=config["messaging.dead_letter_topic"],
                               group=config["messaging.consumer_group"])
+    group_commit = _group_commit(app) if config["intake.group_commit"] else None
     return CommandIntake(messaging=lambda: app.messaging, ordering=app.ordering, settings=settings, feed=app.feed,
-                         now=app.clock.now)
+                         now=app.clock.now, group_commit=group_commit)
+
+
+def _group_commit(app: Application) -> GroupCommit:
+    """A second bus over the same handlers whose unit of work is the current batch's."""
+    def ordering_over(unit_of_work: Callable[[], UnitOfWork]) -> OrderingService:
+        bus = MessageBus(
+            uow_factory=unit_of_work,
+            command_handlers={cmd: partial(h, now=app.clock.now, new_id=app.ids.new_id)
+                              for cmd, h in COMMAND_HANDLERS.items()},
+            event_handlers={}, feed=app.feed, now=app.clock.now,
+        )
+        return OrderingService(bus, lambda: app.storage.read_model, app.ordering.history)
+
+    def unit_of_work() -> UnitOfWork:
+        # Resolved per batch, so a switched storage serves the next batch.
+        return app.storage.unit_of_work()
+
+    return GroupCommit(unit_of_work, ordering_over)
 
 
 EXTRA_COMMANDS["relay"] = cli.ExtraCommand(

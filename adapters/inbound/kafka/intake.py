@@ -20,7 +20,16 @@ from datetime import datetime
 from core.envelope import Message
 from core.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
-from core.intake import ERROR_HEADER, REPLY_TO_HEADER, IntakeCommand, accepted, parse_command, rejected
+from core.intake import (
+    ERROR_HEADER,
+    REPLY_TO_HEADER,
+    BatchUnitOfWork,
+    GroupCommit,
+    IntakeCommand,
+    accepted,
+    parse_command,
+    rejected,
+)
 from core.orders.commands import PlaceOrder
 from core.relay import Backoff
 from ports.broker import Messaging
@@ -40,6 +49,15 @@ class IntakeSettings:
     backoff_max: float = 10.0
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    message: Message
+    command: IntakeCommand
+    order_id: str | None
+    created: bool
+    error: DomainError | None = None
+
+
 @dataclass
 class IntakeCounts:
     accepted: int = 0
@@ -50,10 +68,11 @@ class IntakeCounts:
 class CommandIntake:
     def __init__(
         self, *, messaging: Callable[[], Messaging], ordering: Ordering, settings: IntakeSettings,
-        feed: EventFeed, now: Callable[[], datetime],
+        feed: EventFeed, now: Callable[[], datetime], group_commit: GroupCommit | None = None,
     ) -> None:
         self._messaging = messaging
         self._ordering = ordering
+        self._group = group_commit
         self.settings = settings
         self._feed = feed
         self._now = now
@@ -83,10 +102,70 @@ class CommandIntake:
     def consume_batch(self, subscriber: Subscriber) -> int:
         """Handle and ack one polled batch; returns how many messages were handled."""
         batch = subscriber.poll(self.settings.poll_timeout, self.settings.max_batch)
+        if self._group is not None and len(batch) > 1:
+            self.handle_group(batch, self._group)
+            for message in batch:
+                subscriber.ack(message)
+            return len(batch)
         for message in batch:
             self.handle(message)
             subscriber.ack(message)
         return len(batch)
+
+    def handle_group(self, batch: list[Message], group: GroupCommit) -> None:
+        """Group commit: every valid command of the batch in one transaction. If that transaction
+        cannot commit (a conflict, a duplicate that raced in), the batch is handled again one
+        command per transaction, so only the culprit is rejected."""
+        started = time.perf_counter()
+        commands: list[tuple[Message, IntakeCommand]] = []
+        for message in batch:
+            try:
+                commands.append((message, parse_command(message.payload, message.headers)))
+            except ValidationError as exc:
+                self._reject(message, None, exc)
+        outcomes: list[_Outcome] = []
+        keys: set[str] = set()
+        with group.batch() as uow:
+            for message, command in commands:
+                key = command.idempotency_key if isinstance(command, PlaceOrder) else None
+                if key is not None and key in keys:
+                    # Its twin is staged, not stored, so the handler cannot find it: go one by one.
+                    uow.tainted = True
+                    break
+                if key is not None:
+                    keys.add(key)
+                if uow.seen(message.id):
+                    outcomes.append(_Outcome(message, command, _order_id(command), created=False))
+                    continue
+                try:
+                    order_id, created = self._apply(command, message.id, group.ordering)
+                except Unavailable:
+                    raise
+                except DomainError as exc:
+                    if uow.tainted:
+                        break
+                    outcomes.append(_Outcome(message, command, None, created=False, error=exc))
+                    continue
+                outcomes.append(_Outcome(message, command, order_id, created=created))
+            committed = not uow.tainted and self._flush(uow)
+            if not committed:
+                uow.abandon()
+        if not committed:
+            for message, _ in commands:
+                self.handle(message)
+            return
+        for outcome in outcomes:
+            if outcome.error is not None:
+                self._reject(outcome.message, outcome.command, outcome.error)
+                continue
+            if outcome.created:
+                self.counts.accepted += 1
+            else:
+                self.counts.duplicates += 1
+            self._reply(outcome.message, accepted(outcome.message.id, outcome.command, outcome.order_id,
+                                                  duplicate=not outcome.created))
+        self._report(FeedKind.COMMAND, f"intake group-committed {len(commands)} command(s)", count=len(commands),
+                     ms=round((time.perf_counter() - started) * 1000, 3))
 
     def handle(self, message: Message) -> None:
         """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
@@ -115,11 +194,23 @@ class CommandIntake:
         self._report(FeedKind.COMMAND, f"intake {type(command).__name__} {message.id} -> {order_id}",
                      message_id=message.id, order_id=order_id, ms=round((time.perf_counter() - started) * 1000, 3))
 
-    def _apply(self, command: IntakeCommand, message_id: str) -> tuple[str | None, bool]:
+    @staticmethod
+    def _flush(uow: BatchUnitOfWork) -> bool:
+        try:
+            uow.flush()
+        except Unavailable:
+            raise
+        except DomainError:
+            return False
+        return True
+
+    def _apply(self, command: IntakeCommand, message_id: str,
+               ordering: Ordering | None = None) -> tuple[str | None, bool]:
+        ordering = ordering or self._ordering
         if isinstance(command, PlaceOrder):
-            result = self._ordering.place(command, message_id=message_id)
+            result = ordering.place(command, message_id=message_id)
             return result.order_id, result.created
-        self._ordering.cancel(command, message_id=message_id)
+        ordering.cancel(command, message_id=message_id)
         return command.order_id, True
 
     def _reject(self, message: Message, command: IntakeCommand | None, error: Exception) -> None:

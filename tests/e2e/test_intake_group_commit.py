@@ -1,0 +1,87 @@
+"""Group commit in the command intake: a polled batch in one transaction, with the same outcomes
+per command as one transaction each. Runs on the in-memory broker over every local store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bootstrap
+from adapters.outbound.memory.messaging import MemoryMessaging
+from core.envelope import Message
+from core.orders.queries import ListOrders
+
+STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
+COMMANDS, DEAD, REPLIES = "orderhex.order-commands", "orderhex.order-commands.dlq", "replies"
+
+
+def place(customer: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "PlaceOrder", "customer_id": customer, "lines": [{"sku": "S", "quantity": 1,
+                                                                      "unit_price": "1.00"}], **extra}
+
+
+@pytest.fixture(params=[True, False], ids=["group-commit", "per-command"])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[bootstrap.Application]:
+    store = request.node.callspec.params["store"]
+    application = bootstrap.Application(bootstrap.load_config(env={}, overrides={
+        "data_dir": str(tmp_path), "storage.adapter": store, "intake.group_commit": request.param}))
+    yield application
+    application.close()
+
+
+def run_batch(app: bootstrap.Application, bodies: list[tuple[str, bytes | dict[str, Any]]]) -> dict[str, Any]:
+    messaging = app.messaging
+    assert isinstance(messaging, MemoryMessaging)
+    messaging.publisher.publish(COMMANDS, [
+        Message(id=message_id, key=message_id, type="",
+                payload=body if isinstance(body, bytes) else json.dumps(body).encode(),
+                headers={"reply_to": REPLIES})
+        for message_id, body in bodies])
+    intake = bootstrap.command_intake(app)
+    subscriber = messaging.subscriber([COMMANDS], "intake")
+    assert intake.consume_batch(subscriber) == len(bodies), "one poll takes the whole batch"
+    replies = {json.loads(m.payload)["message_id"]: json.loads(m.payload) for m in messaging.broker.messages(REPLIES)}
+    return {"replies": replies, "dead": [m.id for m in messaging.broker.messages(DEAD)], "counts": intake.counts}
+
+
+def customers(app: bootstrap.Application) -> list[str]:
+    return sorted(s.customer_id for s in app.ordering.list(ListOrders(limit=100)).items)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_batch_with_bad_commands_rejects_only_those(app: bootstrap.Application, store: str) -> None:
+    result = run_batch(app, [
+        ("m1", place("a")), ("m2", b"not json"), ("m3", place("b")),
+        ("m4", {"type": "CancelOrder", "order_id": "missing", "reason": "x"}), ("m1", place("a")),
+        ("m5", place("c", lines=[])),
+    ])
+    assert customers(app) == ["a", "b"]
+    assert sorted(result["dead"]) == ["m2", "m4", "m5"]
+    statuses = {k: v["status"] for k, v in result["replies"].items()}
+    assert statuses == {"m1": "accepted", "m2": "rejected", "m3": "accepted", "m4": "rejected", "m5": "rejected"}
+    assert (result["counts"].accepted, result["counts"].duplicates, result["counts"].rejected) == (2, 1, 3)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_batch_that_cannot_commit_falls_back_to_one_transaction_per_command(
+    app: bootstrap.Application, store: str
+) -> None:
+    # Two new orders under one idempotency key: only one may exist, so one batch transaction
+    # cannot hold both; command by command, the second one finds the first.
+    result = run_batch(app, [("k1", place("a", idempotency_key="same")), ("k2", place("a", idempotency_key="same")),
+                             ("k3", place("b"))])
+    assert customers(app) == ["a", "b"]
+    replies = result["replies"]
+    assert replies["k1"]["order_id"] == replies["k2"]["order_id"] and replies["k2"]["duplicate"] is True
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_batch_replayed_after_its_commit_has_no_second_effect(app: bootstrap.Application, store: str) -> None:
+    run_batch(app, [("r1", place("a")), ("r2", place("b"))])
+    again = run_batch(app, [("r1", place("a")), ("r2", place("b"))])
+    assert customers(app) == ["a", "b"]
+    assert again["counts"].duplicates == 2 and again["counts"].accepted == 0
