@@ -15,7 +15,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from core.errors import Unavailable
 
@@ -88,10 +88,10 @@ class Chunk:
     tail: bytes  # bytes after the last newline: an incomplete record, or b""
 
 
-def read_from(path: Path, offset: int) -> Chunk:
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        data = handle.read()
+def read(path: Path, handle: BinaryIO, offset: int) -> Chunk:
+    """The complete records of an open journal from `offset` on (`path` names it in errors)."""
+    handle.seek(offset)
+    data = handle.read()
     complete = data.rfind(b"\n") + 1
     records: list[tuple[int, dict[str, Any]]] = []
     start = 0

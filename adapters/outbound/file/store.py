@@ -12,9 +12,9 @@ Layout of the directory:
 
 Readers in other processes may read: they take no lock, and before each read they apply the
 complete lines appended since they last looked (or reload everything if the journal was
-replaced by a compaction). They never treat an incomplete last line as torn, because the writer
-may be in the middle of writing it. A process becomes the writer at its first write and stays
-the writer until `close()`.
+replaced by a compaction). An incomplete last line is reported as torn only while no writer
+holds the lock (a live writer may be in the middle of writing it), and only the writer cuts it.
+A process becomes the writer at its first write and stays the writer until `close()`.
 """
 
 from __future__ import annotations
@@ -115,28 +115,35 @@ class FileStore:
             snapshot = journal.read_snapshot(self.snapshot_path)
             if snapshot is not None:
                 self._check_mode(self.snapshot_path, snapshot)
-                state.apply(snapshot["state"])
-            stat = os.stat(self.journal_path)
-            chunk = journal.read_from(self.journal_path, 0)
+                self._apply(state, self.snapshot_path, 0, snapshot.get("state"))
+            with self.journal_path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                chunk = journal.read(self.journal_path, handle, 0)
             if not chunk.records:
                 raise journal.damaged(self.journal_path, 0, "the header line is missing")
             header = chunk.records[0][1]
             self._check_mode(self.journal_path, header)
-            if header["base_txn"] > state.txn:
+            if int(header.get("base_txn", 0)) > state.txn:
                 # Either a compaction ran between reading the snapshot and the journal (retry),
                 # or, when no writer is active, the snapshot really is behind its journal.
                 if repair or self._writer.while_free(lambda: True):
                     raise journal.damaged(self.journal_path, 0, f"it continues from transaction "
                                           f"{header['base_txn']} but snapshot.json holds only {state.txn}")
                 continue
-            self.state, self._journal_id, self._offset = state, (stat.st_dev, stat.st_ino), 0
             self._apply_chunk(state, chunk, skip_header=True, repair=repair)
+            self.state, self._journal_id = state, (stat.st_dev, stat.st_ino)
             return
         raise Unavailable(str(self.directory), "the writer compacts faster than this process can read",
                           "retry, or read from the writing process")
 
     def _catch_up(self, state: FileState, *, repair: bool) -> None:
-        self._apply_chunk(state, journal.read_from(self.journal_path, self._offset), skip_header=False, repair=repair)
+        with self.journal_path.open("rb") as handle:
+            chunk = journal.read(self.journal_path, handle, self._offset)
+        try:
+            self._apply_chunk(state, chunk, skip_header=False, repair=repair)
+        except Unavailable:
+            self._journal_id = None  # partly applied: the next look starts over (and fails the same way)
+            raise
 
     def _apply_chunk(self, state: FileState, chunk: journal.Chunk, *, skip_header: bool, repair: bool) -> None:
         for offset, record in chunk.records[1 if skip_header else 0:]:
@@ -148,7 +155,7 @@ class FileStore:
             if txn != state.txn + 1:
                 raise journal.damaged(self.journal_path, offset, f"transaction {state.txn + 1} is missing "
                                                                  f"before {txn}")
-            state.apply(record)
+            self._apply(state, self.journal_path, offset, record)
         self._offset = chunk.end
         self._seq = max(self._seq, state.outbox_seq)
         if chunk.tail and repair:
@@ -158,6 +165,15 @@ class FileStore:
             # No writer, and the incomplete line did not grow: its writer died mid-write.
             self._reported_tail = chunk.end
             self._report_torn(chunk, "it is cut off when this store is next written to")
+
+    @staticmethod
+    def _apply(state: FileState, path: Path, offset: int, record: Any) -> None:
+        try:
+            state.apply(record)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            # The checksum held, so the record is as written, but not in a shape this code knows.
+            raise journal.damaged(path, offset, f"a record does not fit format {journal.FORMAT} "
+                                                f"({type(exc).__name__}: {exc})") from exc
 
     def _cut_torn_tail(self, chunk: journal.Chunk) -> None:
         """Move an incomplete last line (a writer died mid-write) aside and cut it off. Only bytes

@@ -46,7 +46,8 @@ def test_a_torn_last_line_is_reported_on_the_feed_ignored_and_cut_off_by_the_nex
     reopened.close()
     assert path.read_bytes().startswith(complete)
     assert (_files(tmp_path) / journal.TORN).read_bytes() == torn + b"\n"
-    assert len(journal.read_from(path, 0).records) == 3
+    with path.open("rb") as handle:
+        assert len(journal.read(path, handle, 0).records) == 3
     assert "cut off and saved" in feed.recent()[-1].text
 
 
@@ -187,3 +188,17 @@ def test_check_names_the_journal_when_the_directory_has_gone(open_store: OpenSto
     for store in (reader, writer):
         with pytest.raises(Unavailable, match=re.escape(str(_files(tmp_path) / journal.JOURNAL))):
             store.check()
+
+
+def test_a_checksummed_record_of_an_unknown_shape_is_refused_not_half_applied(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    store = open_store()
+    place(store)
+    store.close()
+    path = _files(tmp_path) / journal.JOURNAL
+    with path.open("ab") as handle:
+        handle.write(journal.encode({"txn": 2, "summaries": [{"order_id": "o-x"}]}))
+
+    with pytest.raises(Unavailable, match="does not fit format"):
+        open_store()
