@@ -94,6 +94,10 @@ class PlaceOrderPanel(VerticalScroll):
             yield ProgressBar(id="load-progress", show_eta=False)
         yield Static("", id="error-load", classes="field-error")
 
+    def on_mount(self) -> None:
+        # Hidden until a load starts: an idle bar with no total would animate for nothing.
+        self.query_one("#load-progress", ProgressBar).display = False
+
     @property
     def primary(self) -> PlaceOrderPanel:
         # The panel itself, not its first field: number keys still switch panels until tab
@@ -203,7 +207,9 @@ class PlaceOrderPanel(VerticalScroll):
         box.remove_class("shown")
         self.loading = True
         self.refresh_bindings()
-        self.query_one("#load-progress", ProgressBar).update(total=count, progress=0)
+        bar = self.query_one("#load-progress", ProgressBar)
+        bar.update(total=count, progress=0)
+        bar.display = True
         self._load(count)
 
     @work(thread=True, exclusive=True, group="load")
