@@ -1,0 +1,197 @@
+"""Attach mode: the HTTP client adapter and the dashboard against a real `orderhex serve` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from adapters.outbound.http.remote import RemoteService
+from core.errors import NotFound, Unavailable, ValidationError
+from core.feed import FeedEvent, FeedKind
+from core.orders.commands import CancelOrder
+from core.orders.queries import GetOrder, ListOrders
+from core.orders.wire import place_order_from_json
+from tests.tui.conftest import until
+from tui.app import DashboardApp
+from tui.panels.outbox import OutboxPanel
+
+TOKEN = "attach-admin-token-0123456789"
+ORDERHEX = Path(sys.executable).with_name("orderhex")
+ORDER = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
+
+pytestmark = pytest.mark.anyio
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Serve:
+    """One `orderhex serve` on a loopback port, in-memory stores, its output in a file."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
+        env.update({"ORDERHEX_DATA_DIR": str(data_dir), "ORDERHEX_API__PORT": str(self.port),
+                    "ORDERHEX_API__ADMIN_TOKEN": TOKEN, "ORDERHEX_STORAGE__ADAPTER": "memory",
+                    "ORDERHEX_MESSAGING__ADAPTER": "memory", "ORDERHEX_RELAY__IDLE_MS": "20"})
+        self.log = data_dir / f"serve-{self.port}.log"
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([str(ORDERHEX), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"serve did not come up: {self.log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    server = Serve(tmp_path_factory.mktemp("served"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def remote(served: Serve) -> Iterator[RemoteService]:
+    service = RemoteService(served.url, TOKEN)
+    yield service
+    service.close()
+
+
+# -- the client adapter ------------------------------------------------------------------------
+
+
+def test_remote_ordering_places_reads_lists_cancels_and_reads_history(remote: RemoteService):
+    command = place_order_from_json({**ORDER, "customer_id": "c-remote"}, idempotency_key="attach-key-1")
+    first = remote.ordering.place(command)
+    assert first.created
+    assert remote.ordering.place(command) == type(first)(first.order_id, created=False)
+    summary = remote.ordering.get(GetOrder(order_id=first.order_id))
+    assert (summary.customer_id, str(summary.total), summary.lines[0].sku) == ("c-remote", "19.98", "SKU-1")
+    page = remote.ordering.list(ListOrders(customer_id="c-remote"))
+    assert [s.order_id for s in page.items] == [first.order_id]
+    remote.ordering.cancel(CancelOrder(order_id=first.order_id, reason="attach test"))
+    assert [e.type for e in remote.ordering.history(first.order_id)] == ["OrderPlaced", "OrderCancelled"]
+
+
+def test_remote_refusals_come_back_as_core_errors(remote: RemoteService):
+    bad = place_order_from_json({**ORDER, "lines": [{"sku": "SKU-1", "quantity": 0, "unit_price": "1"}]})
+    with pytest.raises(ValidationError) as refused:
+        remote.ordering.place(bad)
+    assert refused.value.field == "quantity"
+    with pytest.raises(NotFound):
+        remote.ordering.get(GetOrder(order_id="no-such-order"))
+
+
+def test_remote_control_lists_switches_and_steers_the_relay(remote: RemoteService):
+    storage = {p.name: p for p in remote.control.ports()}["storage"]
+    assert storage.active == "memory" and "file" in storage.available
+    assert remote.control.switch("storage", "file").active == "file"
+    assert remote.control.switch("storage", "memory").active == "memory"
+    with pytest.raises(ValidationError):
+        remote.control.switch("storage", "no-such-adapter")
+    assert remote.control.outbox_status().relay_running
+    remote.control.pause_relay()
+    assert remote.control.outbox_status().relay_paused
+    remote.control.resume_relay()
+    assert not remote.control.outbox_status().relay_paused
+    assert remote.control.check_health()["storage"] == "ok"
+
+
+def test_the_remote_feed_streams_events_to_subscribers(remote: RemoteService):
+    seen: list[FeedEvent] = []
+    unsubscribe = remote.control.subscribe(seen.append)
+    try:
+        order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-feed"})).order_id
+        deadline = time.monotonic() + 10
+        while not any(order_id in e.text for e in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(e.kind is FeedKind.DOMAIN_EVENT and order_id in e.text for e in seen)
+        assert [e.seq for e in seen] == sorted({e.seq for e in seen})
+        assert remote.control.recent_events(0, 10_000)[-1].seq >= seen[-1].seq
+    finally:
+        unsubscribe()
+
+
+def test_a_wrong_token_is_refused_with_what_to_do(served: Serve):
+    service = RemoteService(served.url, "wrong-token")
+    try:
+        with pytest.raises(Unavailable, match="--token"):
+            service.control.ports()
+    finally:
+        service.close()
+
+
+def test_an_unreachable_server_is_unavailable_naming_it():
+    service = RemoteService(f"http://127.0.0.1:{free_port()}", TOKEN)
+    try:
+        with pytest.raises(Unavailable, match=r"orderhex serve at http://127\.0\.0\.1"):
+            service.control.outbox_status()
+    finally:
+        service.close()
+
+
+# -- the dashboard, attached -------------------------------------------------------------------
+
+
+async def test_the_attached_dashboard_shows_the_same_panels_and_places_orders(remote: RemoteService, served: Serve):
+    app = DashboardApp(remote.ordering, remote.control, source=f"attached to {served.url}", poll_interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        ports = app.query_one("#ports-table", DataTable)
+        await until(pilot, lambda: ports.row_count >= 2)
+        assert str(ports.get_row("storage")[1]) == "memory"
+        await until(pilot, lambda: (s := app.query_one(OutboxPanel).status) is not None and s.relay_running)
+        await pilot.press("5")
+        for widget_id, value in {"customer_id": "c-attached", "sku-0": "SKU-7", "quantity-0": "1",
+                                 "unit_price-0": "3.00"}.items():
+            app.query_one(f"#{widget_id}", Input).value = value
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "placed" in str(app.query_one("#place-result", Static).content))
+        await pilot.press("2")
+        orders = app.query_one("#orders-table", DataTable)
+        await until(pilot, lambda: any(str(orders.get_row(k.value)[1]) == "c-attached" for k in orders.rows))
+        await pilot.press("4")
+        log = app.query_one("#feed-log")
+        await until(pilot, lambda: any("OrderPlaced" in line.text for line in log.lines))
+
+
+async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Path):
+    server = Serve(tmp_path)
+    remote = RemoteService(server.url, TOKEN)
+    try:
+        app = DashboardApp(remote.ordering, remote.control, source="attached", poll_interval=0.1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.query_one(OutboxPanel).status is not None)
+            server.stop()
+            await until(pilot, lambda: "NOT ANSWERING" in app.sub_title)
+            server = Serve(tmp_path, port=server.port)
+            await until(pilot, lambda: "NOT ANSWERING" not in app.sub_title, timeout=20)
+            await until(pilot, lambda: remote.control.feed.connected, timeout=20)
+    finally:
+        remote.close()
+        server.stop()
