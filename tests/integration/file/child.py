@@ -1,7 +1,9 @@
 """A separate process working on a file store through the real application, for the tests that
 need real processes (kill -9, the writer lock, writers taking turns). Run as a script:
 
-    python child.py churn DATA_DIR MODE         place/approve/ship in a loop, print each commit
+    python child.py zygote                      for each stdin line "DATA_DIR MODE REPORT", fork a process
+                                                that churns (place/approve/ship in a loop, each commit
+                                                reported as a line in REPORT) and print its pid
     python child.py hold DATA_DIR               place one order, say "ready", hold the lock until stdin closes
     python child.py turns DATA_DIR MODE ACTION ID...   approve or reject each order, taking turns on the lock
 
@@ -11,9 +13,11 @@ Lines are printed (and flushed) only after the command returned, i.e. after its 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from decimal import Decimal
+from typing import TextIO
 
 import bootstrap
 from core.errors import IllegalTransition, Unavailable
@@ -36,24 +40,40 @@ def place_command(n: int) -> PlaceOrder:
     }, idempotency_key=f"k-{os.getpid()}-{n}")
 
 
-def say(*words: str) -> None:
-    print(*words, flush=True)
+def say(*words: str, to: TextIO = sys.stdout) -> None:
+    print(*words, file=to, flush=True)
 
 
-def churn(data_dir: str, mode: str) -> None:
+def zygote() -> None:
+    """Forks the churning processes, so each starts in milliseconds with everything imported
+    (this process has no threads, which makes forking it safe)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the killed children
+    for line in sys.stdin:
+        data_dir, mode, report = line.split()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with open(report, "w", encoding="utf-8") as out:
+                    churn(data_dir, mode, out)
+            finally:
+                os._exit(1)
+        say(str(pid))
+
+
+def churn(data_dir: str, mode: str, out: TextIO) -> None:
     # A small journal limit, so kills also land in compactions; snapshots every 2 events.
     app = application(data_dir, mode, **{"storage.file_compact_bytes": 16 * 1024, "storage.snapshot_every": 2})
     n = 0
     while True:
         n += 1
         order_id = app.ordering.place(place_command(n)).order_id
-        say("placed", order_id)
+        say("placed", order_id, to=out)
         if n % 2 == 0:
             app.ordering.approve(ApproveOrder(order_id=order_id))
-            say("approved", order_id)
+            say("approved", order_id, to=out)
             if n % 4 == 0:
                 app.ordering.ship(ShipOrder(order_id=order_id))
-                say("shipped", order_id)
+                say("shipped", order_id, to=out)
 
 
 def hold(data_dir: str) -> None:
@@ -94,8 +114,8 @@ def turns(data_dir: str, mode: str, action: str, order_ids: list[str]) -> None:
 
 if __name__ == "__main__":
     match sys.argv[1:]:
-        case ["churn", data_dir, mode]:
-            churn(data_dir, mode)
+        case ["zygote"]:
+            zygote()
         case ["hold", data_dir]:
             hold(data_dir)
         case ["turns", data_dir, mode, action, *order_ids]:
