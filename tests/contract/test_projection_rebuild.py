@@ -9,8 +9,8 @@ from tests.contract.orders_fixtures import approve, at, new_id, place
 PORT = "storage"
 
 
-def _load(storage: Storage):  # noqa: ANN202
-    def load(order_id: str):  # noqa: ANN202
+def _load(storage: Storage):
+    def load(order_id: str):
         with storage.unit_of_work() as uow:
             return uow.orders.get(order_id)
     return load
