@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,15 +34,14 @@ def free_port() -> int:
 class Serve:
     """One `orderhex serve` process; its output (stderr and the access log on stdout) goes to a file."""
 
-    def __init__(self, data_dir: Path, **settings: str) -> None:
+    def __init__(self, data_dir: Path, settings: dict[str, Any]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "serve.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-        env.update({"ORDERHEX_DATA_DIR": str(data_dir), "ORDERHEX_API__PORT": str(self.port),
-                    "ORDERHEX_STORAGE__ADAPTER": "memory", "ORDERHEX_MESSAGING__ADAPTER": "memory",
-                    "ORDERHEX_RELAY__IDLE_MS": "20"})
-        env.update({f"ORDERHEX_{k.upper()}": v for k, v in settings.items()})
+        settings = {"data_dir": data_dir, "api.port": self.port, "storage.adapter": "memory",
+                    "messaging.adapter": "memory", "relay.idle_ms": 20, **settings}
+        env.update({"ORDERHEX_" + k.upper().replace(".", "__"): str(v) for k, v in settings.items()})
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen([str(ORDERHEX), "serve"], env=env, stdout=log,
                                             stderr=subprocess.STDOUT)
@@ -76,7 +76,7 @@ class Serve:
 
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    server = Serve(tmp_path_factory.mktemp("serve"), api__admin_token=TOKEN)
+    server = Serve(tmp_path_factory.mktemp("serve"), {"api.admin_token": TOKEN})
     yield server
     server.stop()
 
@@ -126,7 +126,7 @@ def test_it_binds_loopback_only_by_default(serve: Serve) -> None:
 
 
 def test_without_a_configured_token_one_is_generated_printed_once_and_never_logged(tmp_path: Path) -> None:
-    server = Serve(tmp_path, api__access_log="true")
+    server = Serve(tmp_path, {"api.access_log": "true"})
     try:
         lines = [ln for ln in server.output().splitlines() if "admin token" in ln]
         assert len(lines) == 1
@@ -142,7 +142,7 @@ def test_without_a_configured_token_one_is_generated_printed_once_and_never_logg
 
 
 def test_sigterm_finishes_requests_in_flight_ends_streams_and_exits_0(tmp_path: Path) -> None:
-    server = Serve(tmp_path, api__admin_token=TOKEN)
+    server = Serve(tmp_path, {"api.admin_token": TOKEN})
     try:
         body = json.dumps(ORDER).encode()
         # A request in flight: headers and half the body sent, the rest to follow after SIGTERM.

@@ -30,7 +30,7 @@ class ThreadWorker:
     `stop()` sets the event and waits until the target has returned."""
 
     def __init__(self, target: Callable[[threading.Event], None], name: str, join_timeout: float = 30.0) -> None:
-        self._target = target
+        self.name = name
         self._stop = threading.Event()
         self._thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
         self._join_timeout = join_timeout

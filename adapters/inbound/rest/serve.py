@@ -86,10 +86,14 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
             if worker is not None:
                 worker.start()
                 running.append(worker)
-                print(f"orderhex serve: started {type(worker).__name__}", file=err, flush=True)
+                print(f"orderhex serve: started {_name(worker)}", file=err, flush=True)
         server.run()
     finally:
         for worker in reversed(running):
             worker.stop()
-            print(f"orderhex serve: stopped {type(worker).__name__}", file=err, flush=True)
+            print(f"orderhex serve: stopped {_name(worker)}", file=err, flush=True)
     return 0 if server.started else 1
+
+
+def _name(worker: BackgroundWorker) -> str:
+    return str(getattr(worker, "name", type(worker).__name__))
