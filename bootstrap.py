@@ -462,6 +462,30 @@ def _sql_storage(config: Config, adapter: str) -> Any:
                             connect_timeout_s=config["storage.connect_timeout_s"])
 
 
+def _run_db_command(args: Any, _app: Any) -> int:
+    # Without an Application: opening the store is what a schema check would refuse.
+    path = args.config or os.environ.get("ORDERHEX_CONFIG")
+    config = load_config(Path(path) if path else None)
+    return db_command.run(args, _sql_target(config, config["storage.adapter"]))
+
+
+EXTRA_COMMANDS["db"] = cli.ExtraCommand(help=db_command.HELP, configure=db_command.configure, run=_run_db_command,
+                                        needs_app=False)
+
+
+def _sql_target(config: Config, adapter: str) -> SqlTarget | None:
+    return target_for(adapter, config.data_dir, config["storage.url"],
+                      busy_timeout_ms=config["storage.busy_timeout_ms"],
+                      connect_timeout_s=config["storage.connect_timeout_s"])
+
+
+def _sql_storage(config: Config, adapter: str) -> Any:
+    return open_sql_storage(adapter, config.data_dir, config["storage.url"], orders=config["storage.orders"],
+                            snapshot_every=config["storage.snapshot_every"],
+                            busy_timeout_ms=config["storage.busy_timeout_ms"],
+                            connect_timeout_s=config["storage.connect_timeout_s"])
+
+
 EXTRA_COMMANDS["db"] = cli.ExtraCommand(
     help=db_command.HELP, configure=db_command.configure,
     run=lambda args, app: db_command.run(args, _sql_target(app.config, app.config["storage.adapter"])))

@@ -73,12 +73,13 @@ def sqlite_target(data_dir: Path, url: str, busy_timeout_ms: int = 5000) -> SqlT
 
 def postgres_target(data_dir: Path, url: str, connect_timeout_s: int = 5) -> SqlTarget:
     """A PostgreSQL URL, or `embedded` (also the empty default): a server in `<data_dir>/postgres`."""
-    managed = url in ("", "embedded")
-    if managed:
-        url = start_embedded((data_dir / "postgres").resolve())
+    if url in ("", "embedded"):
+        directory = (data_dir / "postgres").resolve()
+        parsed = _parse(start_embedded(directory), "postgresql").set(drivername="postgresql+psycopg")
+        return SqlTarget(parsed, f"embedded PostgreSQL in {directory}", True, connect_timeout_s=connect_timeout_s)
     parsed = _parse(url, "postgresql").set(drivername="postgresql+psycopg")
     shown = parsed.render_as_string(hide_password=True).replace("postgresql+psycopg", "postgresql", 1)
-    return SqlTarget(parsed, f"PostgreSQL {shown}", managed, connect_timeout_s=connect_timeout_s)
+    return SqlTarget(parsed, f"PostgreSQL {shown}", False, connect_timeout_s=connect_timeout_s)
 
 
 def _parse(url: str, backend: str) -> URL:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.rows import summary_from_row, summary_values
 from adapters.outbound.sql.schema import order_summaries, projection_position
+from adapters.outbound.sql.statements import (
+    ADVANCE_POSITION,
+    INSERT_SUMMARY,
+    SELECT_POSITION,
+    SUMMARY_BY_ID,
+    UPDATE_SUMMARY,
+)
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor
 
-_POSITION = projection_position.c.position
-
 
 def load_summary(connection: Connection, order_id: str) -> OrderSummary | None:
-    row = connection.execute(select(order_summaries).where(order_summaries.c.order_id == order_id)).first()
+    row = connection.execute(SUMMARY_BY_ID, {"order_id": order_id}).first()
     return summary_from_row(row) if row is not None else None
 
 
@@ -22,16 +27,14 @@ def write_summary(connection: Connection, summary: OrderSummary, *, new: bool) -
     """Insert a new order's summary; update an existing one (inserting if it went missing)."""
     values = summary_values(summary)
     if not new:
-        changed = connection.execute(
-            update(order_summaries).where(order_summaries.c.order_id == summary.order_id), values)
+        changed = connection.execute(UPDATE_SUMMARY, {**values, "where_order_id": summary.order_id})
         if changed.rowcount == 1:
             return
-    connection.execute(insert(order_summaries), values)
+    connection.execute(INSERT_SUMMARY, values)
 
 
 def advance_position(connection: Connection, position: int) -> None:
-    connection.execute(update(projection_position).where(projection_position.c.id == 1).values(
-        position=case((position > _POSITION, position), else_=_POSITION)))
+    connection.execute(ADVANCE_POSITION, {"new_position": position})
 
 
 class SqlReadModel:
@@ -72,7 +75,7 @@ class SqlReadModel:
 
     def position(self) -> int:
         with self._db.reading() as connection:
-            return int(connection.execute(select(_POSITION).where(projection_position.c.id == 1)).scalar_one())
+            return int(connection.execute(SELECT_POSITION).scalar_one())
 
     def clear(self) -> None:
         with self._db.writing() as connection:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import Connection, Select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.outbound.sql.database import Database
@@ -20,7 +21,21 @@ from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.event_store import append_events, read_stream
 from adapters.outbound.sql.read_model import SqlReadModel, advance_position, load_summary, write_summary
 from adapters.outbound.sql.rows import line_values, order_from_rows, order_values, outbox_values
-from adapters.outbound.sql.schema import inbox, order_keys, order_lines, orders, outbox, snapshots
+from adapters.outbound.sql.statements import (
+    INBOX_HAS,
+    INSERT_INBOX,
+    INSERT_LINES,
+    INSERT_ORDER,
+    INSERT_ORDER_KEY,
+    INSERT_OUTBOX,
+    INSERT_SNAPSHOT,
+    LATEST_SNAPSHOT,
+    LINES_OF_ORDER,
+    ORDER_BY_ID,
+    ORDER_BY_KEY,
+    ORDER_ID_BY_KEY,
+    SAVE_ORDER,
+)
 from core.envelope import OutboxRecord
 from core.errors import AlreadyProcessed, ConcurrencyConflict
 from core.orders.model import Order
@@ -80,35 +95,33 @@ class StateOrders:
         self._tx = tx
 
     def get(self, order_id: str) -> Order | None:
-        return self._load(orders.c.id == order_id)
+        return self._load(ORDER_BY_ID, {"order_id": order_id})
 
     def get_by_idempotency_key(self, key: str) -> Order | None:
-        return self._load(orders.c.idempotency_key == key)
+        return self._load(ORDER_BY_KEY, {"key": key})
 
-    def _load(self, where: ColumnElement[bool]) -> Order | None:
+    def _load(self, query: Select[Any], params: dict[str, str]) -> Order | None:
         with self._tx.reader() as connection:
-            row = connection.execute(select(orders).where(where)).first()
+            row = connection.execute(query, params).first()
             if row is None:
                 return None
-            lines = connection.execute(
-                select(order_lines).where(order_lines.c.order_id == row.id).order_by(order_lines.c.line_no)).all()
+            lines = connection.execute(LINES_OF_ORDER, {"order_id": row.id}).all()
         return order_from_rows(row, lines)
 
     def add(self, order: Order) -> None:
         connection = self._tx.writer()
         try:
-            connection.execute(insert(orders), order_values(order))
+            connection.execute(INSERT_ORDER, order_values(order))
         except IntegrityError as exc:
             # The id or the idempotency key is taken: someone placed it first.
             raise ConcurrencyConflict(order.id, 0) from exc
-        connection.execute(insert(order_lines), line_values(order))
+        connection.execute(INSERT_LINES, line_values(order))
         self._tx.new_orders.add(order.id)
 
     def save(self, order: Order) -> None:
-        changed = self._tx.writer().execute(
-            update(orders).where(orders.c.id == order.id, orders.c.version == order.persisted_version)
-            .values(status=order.status.value, version=order.version, updated_at=order.updated_at,
-                    reason=order.reason))
+        changed = self._tx.writer().execute(SAVE_ORDER, {
+            "where_id": order.id, "where_version": order.persisted_version, "status": order.status.value,
+            "version": order.version, "updated_at": order.updated_at, "reason": order.reason})
         if changed.rowcount != 1:
             raise ConcurrencyConflict(order.id, order.persisted_version)
 
@@ -123,16 +136,13 @@ class EventSourcedOrders:
 
     def get(self, order_id: str) -> Order | None:
         with self._tx.reader() as connection:
-            data = connection.execute(
-                select(snapshots.c.data).where(snapshots.c.stream_id == order_id)
-                .order_by(snapshots.c.version.desc()).limit(1)).scalar()
+            data = connection.execute(LATEST_SNAPSHOT, {"order_id": order_id}).scalar()
             return rebuild(order_id, json.loads(data) if data is not None else None,
                            lambda stream_id, version: read_stream(connection, stream_id, version))
 
     def get_by_idempotency_key(self, key: str) -> Order | None:
         with self._tx.reader() as connection:
-            order_id = connection.execute(
-                select(order_keys.c.order_id).where(order_keys.c.idempotency_key == key)).scalar()
+            order_id = connection.execute(ORDER_ID_BY_KEY, {"key": key}).scalar()
         return self.get(order_id) if order_id is not None else None
 
     def add(self, order: Order) -> None:
@@ -140,7 +150,7 @@ class EventSourcedOrders:
         self._append(connection, order)
         if order.idempotency_key is not None:
             try:
-                connection.execute(insert(order_keys), {"idempotency_key": order.idempotency_key,
+                connection.execute(INSERT_ORDER_KEY, {"idempotency_key": order.idempotency_key,
                                                         "order_id": order.id})
             except IntegrityError as exc:
                 raise ConcurrencyConflict(order.id, 0) from exc
@@ -152,7 +162,7 @@ class EventSourcedOrders:
     def _append(self, connection: Connection, order: Order) -> None:
         append_events(connection, order.id, order.pending_events, order.persisted_version)
         if snapshot_due(order.persisted_version, order.version, self._every):
-            connection.execute(insert(snapshots), {"stream_id": order.id, "version": order.version,
+            connection.execute(INSERT_SNAPSHOT, {"stream_id": order.id, "version": order.version,
                                                    "data": json.dumps(order_to_snapshot(order))})
 
 
@@ -161,7 +171,7 @@ class _TxOutbox:
         self._tx = tx
 
     def add(self, record: OutboxRecord) -> int:
-        result = self._tx.writer().execute(insert(outbox), outbox_values(record))
+        result = self._tx.writer().execute(INSERT_OUTBOX, outbox_values(record))
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -207,13 +217,13 @@ class SqlInbox:
 
     def add(self, message_id: str) -> None:
         try:
-            self._tx.writer().execute(insert(inbox), {"message_id": message_id})
+            self._tx.writer().execute(INSERT_INBOX, {"message_id": message_id})
         except IntegrityError as exc:
             raise AlreadyProcessed(message_id) from exc
 
     def contains(self, message_id: str) -> bool:
         with self._tx.db.reading() as connection:
-            found = connection.execute(select(inbox.c.message_id).where(inbox.c.message_id == message_id)).first()
+            found = connection.execute(INBOX_HAS, {"message_id": message_id}).first()
         return found is not None
 
 
