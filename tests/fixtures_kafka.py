@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from adapters.outbound.kafka.embedded import TansuBroker
+from core.envelope import Message
+from ports.broker import Messaging
 
 # Group joins take ~3 s with these instead of ~23 s with librdkafka's defaults (FIELD-NOTES).
 SHORT_TIMINGS: dict[str, Any] = {
@@ -64,3 +67,18 @@ def orderhex_env(overrides: dict[str, Any]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
     env.update({"ORDERHEX_" + key.upper().replace(".", "__"): str(value) for key, value in overrides.items()})
     return env
+
+
+def receive(messaging: Messaging, topic: str, group: str, count: int, timeout: float = 40.0) -> list[Message]:
+    """What one new member of `group` gets until it has `count` messages (or the time is up)."""
+    subscriber = messaging.subscriber([topic], group)
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            got.extend(subscriber.poll(0.5))
+        time.sleep(0.3)
+        got.extend(subscriber.poll(0.2))  # anything beyond `count` is a duplicate the test must see
+    finally:
+        subscriber.close()
+    return got

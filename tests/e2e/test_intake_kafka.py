@@ -19,8 +19,7 @@ import bootstrap
 from core.envelope import Message
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
-from ports.broker import Messaging
-from tests.fixtures_kafka import orderhex_env
+from tests.fixtures_kafka import orderhex_env, receive
 
 pytestmark = pytest.mark.kafka
 
@@ -59,25 +58,13 @@ class Intake:
             time.sleep(0.02)
 
     def read(self, topic: str, count: int) -> list[Message]:
-        return receive(self.app.messaging, topic, count)
+        return receive(self.app.messaging, topic, f"reader-{time.time_ns()}", count)
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join(15)
         self.app.close()
         self.client = None  # its connection closes with it, before the session's broker stops
-
-
-def receive(messaging: Messaging, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
-    subscriber = messaging.subscriber([topic], f"reader-{time.time_ns()}")
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < count and time.monotonic() < deadline:
-            got.extend(subscriber.poll(0.5))
-    finally:
-        subscriber.close()
-    return got
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from core.errors import AlreadyProcessed
 from core.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
-from ports.broker import Messaging
-from tests.fixtures_kafka import kafka_overrides, orderhex_env, start_tansu
+from tests.fixtures_kafka import kafka_overrides, orderhex_env, receive, start_tansu
 
 pytestmark = pytest.mark.kafka
 
@@ -37,21 +36,6 @@ def make_app(tmp_path: Path, overrides: dict[str, Any]) -> bootstrap.Application
 def place(app: bootstrap.Application, customer: str) -> str:
     body = {"customer_id": customer, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "9.99"}]}
     return app.ordering.place(place_order_from_json(body)).order_id
-
-
-def receive(messaging: Messaging, topic: str, group: str, count: int, timeout: float = 40.0) -> list[Message]:
-    """What one new member of `group` gets until it has `count` messages (or the time is up)."""
-    subscriber = messaging.subscriber([topic], group)
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(got) < count and time.monotonic() < deadline:
-            got.extend(subscriber.poll(0.5))
-        time.sleep(0.3)
-        got.extend(subscriber.poll(0.2))  # anything beyond `count` is a duplicate the test must see
-    finally:
-        subscriber.close()
-    return got
 
 
 class DedupingConsumer:
