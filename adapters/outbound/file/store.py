@@ -261,7 +261,7 @@ class FileStore:
                 os.fdatasync(self._fd)
             except OSError:
                 self.close()  # the next writer cuts the tail as torn when it reopens
-            raise self._os_error(exc, "commit") from exc
+            raise self._os_error(exc, "commit", self.journal_path) from exc
         self._offset += len(line)
 
     def _compact(self) -> None:
@@ -288,6 +288,6 @@ class FileStore:
                 self._fd = None
             self._writer.release()
 
-    def _os_error(self, exc: OSError, action: str) -> Unavailable:
-        return Unavailable(str(exc.filename or self.directory), f"cannot {action} ({exc.strerror or exc})",
+    def _os_error(self, exc: OSError, action: str, path: Path | None = None) -> Unavailable:
+        return Unavailable(str(exc.filename or path or self.directory), f"cannot {action} ({exc.strerror or exc})",
                            "check that the directory exists, is writable and the disk is not full")

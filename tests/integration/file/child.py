@@ -4,6 +4,8 @@ need real processes (kill -9, the writer lock, writers taking turns). Run as a s
     python child.py zygote                      for each stdin line "DATA_DIR MODE REPORT", fork a process
                                                 that churns (place/approve/ship in a loop, each commit
                                                 reported as a line in REPORT) and print its pid
+    python child.py tear DATA_DIR               place 3 orders, then die by SIGXFSZ halfway through writing the 4th
+    python child.py full DATA_DIR               place, fail one write halfway (file too large), place again
     python child.py hold DATA_DIR               place one order, say "ready", hold the lock until stdin closes
     python child.py turns DATA_DIR MODE ACTION ID...   approve or reject each order, taking turns on the lock
 
@@ -13,6 +15,7 @@ Lines are printed (and flushed) only after the command returned, i.e. after its 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sys
 import time
@@ -76,6 +79,38 @@ def churn(data_dir: str, mode: str, out: TextIO) -> None:
                 say("shipped", order_id, to=out)
 
 
+def tear(data_dir: str) -> None:
+    """A real crash in the middle of writing a record: past the file-size limit the kernel cuts
+    the write short and, with SIGXFSZ at its default (Python ignores it), kills the process on
+    the next one."""
+    app = application(data_dir, "state")
+    for n in range(3):
+        say("placed", app.ordering.place(place_command(n)).order_id)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    _limit_journal(data_dir, extra=100)
+    app.ordering.place(place_command(3))
+    say("survived")
+
+
+def full(data_dir: str) -> None:
+    """A write that fails halfway (file too large, as on a full disk) and the store going on."""
+    app = application(data_dir, "state")
+    say("placed", app.ordering.place(place_command(0)).order_id)
+    _limit_journal(data_dir, extra=100)
+    try:
+        app.ordering.place(place_command(1))
+    except Unavailable as exc:
+        say("unavailable", str(exc))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    say("placed", app.ordering.place(place_command(2)).order_id)
+    app.close()
+
+
+def _limit_journal(data_dir: str, extra: int) -> None:
+    size = os.path.getsize(os.path.join(data_dir, "files", "journal.jsonl"))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + extra, resource.RLIM_INFINITY))
+
+
 def hold(data_dir: str) -> None:
     app = application(data_dir, "state")
     say("placed", app.ordering.place(place_command(0)).order_id)
@@ -116,6 +151,10 @@ if __name__ == "__main__":
     match sys.argv[1:]:
         case ["zygote"]:
             zygote()
+        case ["tear", data_dir]:
+            tear(data_dir)
+        case ["full", data_dir]:
+            full(data_dir)
         case ["hold", data_dir]:
             hold(data_dir)
         case ["turns", data_dir, mode, action, *order_ids]:

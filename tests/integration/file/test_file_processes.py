@@ -87,6 +87,46 @@ def test_writer_processes_taking_turns_on_the_lock_lose_no_update(tmp_path: Path
     store.close()
 
 
+def test_a_process_dying_halfway_through_a_record_leaves_a_torn_tail_that_is_reported_and_cut(
+    tmp_path: Path,
+) -> None:
+    child = run_child("tear", str(tmp_path))
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGXFSZ, err
+    placed = [line.split()[1] for line in out.splitlines()]
+    assert len(placed) == 3
+    path = tmp_path / "files" / journal.JOURNAL
+    assert not path.read_bytes().endswith(b"\n")
+    feed = RingBufferFeed(10)
+
+    store = FileStorage(tmp_path / "files", feed=feed)
+
+    (reported,) = feed.recent()
+    assert reported.kind == FeedKind.ERROR and str(path) in reported.text and "100 bytes" in reported.text
+    assert all(store.read_model.get(order_id) is not None for order_id in placed)
+    assert len(store.read_model.list().items) == 3  # the half-written fourth order is not there
+    place(store)
+    store.close()
+    assert path.read_bytes().endswith(b"\n")
+    assert len((tmp_path / "files" / journal.TORN).read_bytes()) == 100 + 1
+
+
+def test_a_write_failing_halfway_is_taken_back_so_the_store_goes_on_cleanly(tmp_path: Path) -> None:
+    child = run_child("full", str(tmp_path))
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith(f"unavailable {tmp_path / 'files' / journal.JOURNAL}") and "File too large" in lines[1]
+    feed = RingBufferFeed(10)
+
+    store = FileStorage(tmp_path / "files", feed=feed)
+
+    assert not feed.recent()  # no torn tail: the partial line was cut before the error was raised
+    assert sorted(s.order_id for s in store.read_model.list().items) == sorted(
+        line.split()[1] for line in lines if line.startswith("placed"))
+    store.close()
+
+
 def _check_committed(store: FileStorage, lines: list[str]) -> None:
     """Every change the child reported (it reports after commit returned) is in the store."""
     least = {"placed": {OrderStatus.PENDING, OrderStatus.APPROVED, OrderStatus.SHIPPED},
