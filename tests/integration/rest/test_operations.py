@@ -82,3 +82,23 @@ async def test_metrics_label_requests_by_route_template_not_by_id(client: httpx.
     text = (await client.get("/metrics")).text
     assert sample(text, "orderhex_http_requests_total", method="GET", route="/orders/{order_id}", status="404") == 2
     assert 'route="/orders/a"' not in text
+
+
+async def test_a_store_that_is_down_gives_503_with_retry_after_and_metrics_still_answer(tmp_path: Path) -> None:
+    port = free_port()  # a PostgreSQL URL nothing listens on
+    application = make_application(tmp_path, **{
+        "storage.adapter": "postgres", "storage.url": f"postgresql://u:secret@127.0.0.1:{port}/db",
+        "storage.connect_timeout_s": 1,
+    })
+    async for client in open_client(make_api(application)):
+        responses = [await client.post("/orders", json=ORDER), await client.get("/orders/x"),
+                     await client.get("/orders")]
+        metrics = await client.get("/metrics")
+    for response in responses:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert f"127.0.0.1:{port}" in response.json()["detail"]
+        assert "secret" not in response.text
+    assert metrics.status_code == 200
+    assert sample(metrics.text, "orderhex_outbox_up") == 0
