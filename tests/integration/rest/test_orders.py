@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.integration.rest.conftest import ORDER, make_api, open_client
+from tests.integration.rest.conftest import ORDER, make_api, make_application, open_client
 
 pytestmark = pytest.mark.anyio
 PROBLEM = "application/problem+json"
@@ -174,3 +177,15 @@ async def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(applica
 async def test_unknown_routes_and_methods_get_problem_documents(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/nowhere"), 404)
     assert_problem(await client.delete("/orders/x"), 405)
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+async def test_concurrent_posts_with_one_key_place_one_order(tmp_path: Path, storage: str) -> None:
+    application = make_application(tmp_path, **{"storage.adapter": storage})
+    try:
+        async for client in open_client(make_api(application)):
+            responses = await asyncio.gather(*(place(client, "race") for _ in range(8)))
+    finally:
+        application.close()
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert len({r.json()["order_id"] for r in responses}) == 1
