@@ -138,7 +138,12 @@ class FileStore:
 
     def _catch_up(self, state: FileState, *, repair: bool) -> None:
         with self.journal_path.open("rb") as handle:
-            chunk = journal.read(self.journal_path, handle, self._offset)
+            stat = os.fstat(handle.fileno())
+            replaced = (stat.st_dev, stat.st_ino) != self._journal_id
+            chunk = None if replaced else journal.read(self.journal_path, handle, self._offset)
+        if chunk is None:  # a compaction replaced the journal since we looked: our offset means nothing there
+            self._reload(repair=repair)
+            return
         try:
             self._apply_chunk(state, chunk, skip_header=False, repair=repair)
         except Unavailable:

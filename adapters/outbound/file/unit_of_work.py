@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.outbound.file.codec import outbox_to_json, summary_to_json
-from adapters.outbound.file.ports import FileReadModel, numbered
+from adapters.outbound.file.ports import FileReadModel, check_append, numbered
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.envelope import OutboxRecord
@@ -147,6 +147,8 @@ class FileUnitOfWork(UnitOfWorkBase):
             taken = staged.expected_version == 0 and key is not None and key in state.keys
             if taken or current != staged.expected_version:
                 raise ConcurrencyConflict(staged.order_id, staged.expected_version, current)
+            if state.mode == "events":
+                check_append(staged.order_id, current, staged.events, staged.expected_version)
         for message_id in self._inbox_ids:
             if message_id in state.inbox:
                 raise AlreadyProcessed(message_id)

@@ -127,6 +127,32 @@ def test_a_write_failing_halfway_is_taken_back_so_the_store_goes_on_cleanly(tmp_
     store.close()
 
 
+def test_a_reader_follows_a_writer_process_through_its_compactions(tmp_path: Path) -> None:
+    zygote = run_child("zygote", stdin=subprocess.PIPE)
+    assert zygote.stdin is not None and zygote.stdout is not None
+    report = tmp_path / "report.txt"
+    zygote.stdin.write(f"{tmp_path} state {report}\n")
+    zygote.stdin.flush()
+    pid = int(zygote.stdout.readline())
+    try:
+        _wait_for_lines(report, 1, pid)
+        reader = FileStorage(tmp_path / "files", feed=RingBufferFeed(10))
+        seen = 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            count = len(reader.read_model.list(limit=500).items)
+            assert count >= seen  # never a torn or half-compacted view
+            seen = count
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid)
+        placed = [line.split()[1] for line in report.read_text().split("\n")[:-1] if line.startswith("placed")]
+        assert all(reader.read_model.get(order_id) is not None for order_id in placed)
+        assert seen > 0 and (tmp_path / "files" / journal.SNAPSHOT).exists()
+    finally:
+        zygote.kill()
+        zygote.wait(10)
+
+
 def _check_committed(store: FileStorage, lines: list[str]) -> None:
     """Every change the child reported (it reports after commit returned) is in the store."""
     least = {"placed": {OrderStatus.PENDING, OrderStatus.APPROVED, OrderStatus.SHIPPED},
