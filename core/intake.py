@@ -8,6 +8,7 @@ door takes (core/orders/wire.py), e.g.
     {"type": "CancelOrder", "order_id": "...", "reason": "changed my mind"}
 
 The type may come in a `type` header instead; an `idempotency_key` header counts like the field.
+Also here: the unit of work that lets one transaction carry a whole polled batch (group commit).
 """
 
 from __future__ import annotations
