@@ -14,6 +14,8 @@ class Database:
     def __init__(self, target: SqlTarget) -> None:
         self.target = target
         self.engine = open_engine(target)
+        # The same pool; its connections carry the writer option from the start.
+        self._writers = self.engine.execution_options(**WRITER)
 
     @property
     def dialect(self) -> str:
@@ -27,17 +29,14 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A write transaction (`BEGIN IMMEDIATE` on SQLite) that commits when the block ends."""
-        with translated(self.target), self.engine.connect() as connection:
-            connection.execution_options(**WRITER)
-            with connection.begin():
-                yield connection
+        with translated(self.target), self._writers.connect() as connection, connection.begin():
+            yield connection
 
     def writer(self) -> Connection:
         """An open write transaction for the caller to commit or roll back, then close."""
         with translated(self.target):
-            connection = self.engine.connect()
+            connection = self._writers.connect()
             try:
-                connection.execution_options(**WRITER)
                 connection.begin()
             except BaseException:
                 connection.close()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from adapters.outbound.sql.database import Database
+from adapters.outbound.sql.prepared import execute_many
 from adapters.outbound.sql.rows import event_from_row, event_values, stored_event_from_row
 from adapters.outbound.sql.schema import events
+from adapters.outbound.sql.statements import INSERT_EVENTS
 from core.envelope import StoredEvent
 from core.errors import ConcurrencyConflict
 from core.messages import DomainEvent
@@ -40,7 +42,7 @@ def append_events(connection: Connection, stream_id: str, new: Sequence[DomainEv
     if not new:
         return
     try:
-        connection.execute(insert(events), [event_values(event) for event in new])
+        execute_many(connection, INSERT_EVENTS, [event_values(event) for event in new])
     except IntegrityError as exc:
         raise ConcurrencyConflict(stream_id, expected_version) from exc
 

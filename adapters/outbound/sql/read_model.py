@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from adapters.outbound.sql.database import Database
+from adapters.outbound.sql.prepared import execute
 from adapters.outbound.sql.rows import summary_from_row, summary_values
 from adapters.outbound.sql.schema import order_summaries, projection_position
 from adapters.outbound.sql.statements import (
@@ -26,15 +27,13 @@ def load_summary(connection: Connection, order_id: str) -> OrderSummary | None:
 def write_summary(connection: Connection, summary: OrderSummary, *, new: bool) -> None:
     """Insert a new order's summary; update an existing one (inserting if it went missing)."""
     values = summary_values(summary)
-    if not new:
-        changed = connection.execute(UPDATE_SUMMARY, {**values, "where_order_id": summary.order_id})
-        if changed.rowcount == 1:
-            return
-    connection.execute(INSERT_SUMMARY, values)
+    if not new and execute(connection, UPDATE_SUMMARY, {**values, "where_order_id": summary.order_id}) == 1:
+        return
+    execute(connection, INSERT_SUMMARY, values)
 
 
 def advance_position(connection: Connection, position: int) -> None:
-    connection.execute(ADVANCE_POSITION, {"new_position": position})
+    execute(connection, ADVANCE_POSITION, {"new_position": position})
 
 
 class SqlReadModel:

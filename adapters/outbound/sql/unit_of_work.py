@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.event_store import append_events, read_stream
+from adapters.outbound.sql.prepared import execute, execute_many, execute_returning
 from adapters.outbound.sql.read_model import SqlReadModel, advance_position, load_summary, write_summary
 from adapters.outbound.sql.rows import line_values, order_from_rows, order_values, outbox_values
 from adapters.outbound.sql.statements import (
@@ -111,18 +112,18 @@ class StateOrders:
     def add(self, order: Order) -> None:
         connection = self._tx.writer()
         try:
-            connection.execute(INSERT_ORDER, order_values(order))
+            execute(connection, INSERT_ORDER, order_values(order))
         except IntegrityError as exc:
             # The id or the idempotency key is taken: someone placed it first.
             raise ConcurrencyConflict(order.id, 0) from exc
-        connection.execute(INSERT_LINES, line_values(order))
+        execute_many(connection, INSERT_LINES, line_values(order))
         self._tx.new_orders.add(order.id)
 
     def save(self, order: Order) -> None:
-        changed = self._tx.writer().execute(SAVE_ORDER, {
+        changed = execute(self._tx.writer(), SAVE_ORDER, {
             "where_id": order.id, "where_version": order.persisted_version, "status": order.status.value,
             "version": order.version, "updated_at": order.updated_at, "reason": order.reason})
-        if changed.rowcount != 1:
+        if changed != 1:
             raise ConcurrencyConflict(order.id, order.persisted_version)
 
 
@@ -150,7 +151,7 @@ class EventSourcedOrders:
         self._append(connection, order)
         if order.idempotency_key is not None:
             try:
-                connection.execute(INSERT_ORDER_KEY, {"idempotency_key": order.idempotency_key,
+                execute(connection, INSERT_ORDER_KEY, {"idempotency_key": order.idempotency_key,
                                                         "order_id": order.id})
             except IntegrityError as exc:
                 raise ConcurrencyConflict(order.id, 0) from exc
@@ -162,7 +163,7 @@ class EventSourcedOrders:
     def _append(self, connection: Connection, order: Order) -> None:
         append_events(connection, order.id, order.pending_events, order.persisted_version)
         if snapshot_due(order.persisted_version, order.version, self._every):
-            connection.execute(INSERT_SNAPSHOT, {"stream_id": order.id, "version": order.version,
+            execute(connection, INSERT_SNAPSHOT, {"stream_id": order.id, "version": order.version,
                                                    "data": json.dumps(order_to_snapshot(order))})
 
 
@@ -171,10 +172,7 @@ class _TxOutbox:
         self._tx = tx
 
     def add(self, record: OutboxRecord) -> int:
-        result = self._tx.writer().execute(INSERT_OUTBOX, outbox_values(record))
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return int(execute_returning(self._tx.writer(), INSERT_OUTBOX, outbox_values(record)))
 
 
 class _TxReadModel(SqlReadModel):
@@ -217,7 +215,7 @@ class SqlInbox:
 
     def add(self, message_id: str) -> None:
         try:
-            self._tx.writer().execute(INSERT_INBOX, {"message_id": message_id})
+            execute(self._tx.writer(), INSERT_INBOX, {"message_id": message_id})
         except IntegrityError as exc:
             raise AlreadyProcessed(message_id) from exc
 
