@@ -472,24 +472,6 @@ def _run_db_command(args: Any, _app: Any) -> int:
 EXTRA_COMMANDS["db"] = cli.ExtraCommand(help=db_command.HELP, configure=db_command.configure, run=_run_db_command,
                                         needs_app=False)
 
-
-def _sql_target(config: Config, adapter: str) -> SqlTarget | None:
-    return target_for(adapter, config.data_dir, config["storage.url"],
-                      busy_timeout_ms=config["storage.busy_timeout_ms"],
-                      connect_timeout_s=config["storage.connect_timeout_s"])
-
-
-def _sql_storage(config: Config, adapter: str) -> Any:
-    return open_sql_storage(adapter, config.data_dir, config["storage.url"], orders=config["storage.orders"],
-                            snapshot_every=config["storage.snapshot_every"],
-                            busy_timeout_ms=config["storage.busy_timeout_ms"],
-                            connect_timeout_s=config["storage.connect_timeout_s"])
-
-
-EXTRA_COMMANDS["db"] = cli.ExtraCommand(
-    help=db_command.HELP, configure=db_command.configure,
-    run=lambda args, app: db_command.run(args, _sql_target(app.config, app.config["storage.adapter"])))
-
 # Workers `orderhex serve` runs beside the HTTP server: each factory takes the Application and
 # returns a worker (start(), and stop() that finishes its batch) or None when not configured.
 # The outbox relay and the Kafka intake register here.
