@@ -32,7 +32,8 @@ def open_messaging(overrides: dict[str, Any], tmp_path: Path) -> KafkaMessaging:
 
 def test_the_configured_topics_exist_once_the_adapter_is_built(kafka_config: dict[str, Any], tmp_path: Path) -> None:
     messaging = open_messaging(kafka_config, tmp_path)
-    topics = AdminClient({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]}).list_topics(timeout=10).topics
+    admin = AdminClient({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
+    topics = admin.list_topics(timeout=10).topics
     messaging.close()
     for key in ("messaging.events_topic", "messaging.commands_topic", "messaging.dead_letter_topic"):
         assert kafka_config[key] in topics
