@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,6 +37,8 @@ from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 from tui.panels.place import PlaceOrderPanel
 from tui.panels.ports import PortsPanel
+
+PanelT = TypeVar("PanelT", bound=Widget)
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,21 @@ class DashboardApp(App[None]):
         self.pump = LivePump(ordering, control, FeedBuffer(), self.post_message, poll_interval)
         self.ports_snapshot: PortsSnapshot | None = None
         self.connection_ok = True
+        # The panels by id. Kept here because `query_one` searches the screen on top, which is a
+        # detail or help screen while one is open, and messages keep arriving meanwhile.
+        self.panels: dict[str, Widget] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial=PANELS[0].id):
             for n, spec in enumerate(PANELS, start=1):
                 with TabPane(f"{n} {spec.title}", id=spec.id):
-                    yield spec.build(self)
+                    self.panels[spec.id] = spec.build(self)
+                    yield self.panels[spec.id]
         yield Footer()
 
     def on_mount(self) -> None:
+        self.tabs = self.query_one(TabbedContent)
         self.sub_title = self.source
         if self.notice:
             self.notify(self.notice, severity="warning", timeout=10)
@@ -106,20 +113,36 @@ class DashboardApp(App[None]):
 
     # -- routing messages from workers to panels -------------------------------------------
 
+    def panel(self, kind: type[PanelT]) -> PanelT:
+        return next(p for p in self.panels.values() if isinstance(p, kind))
+
+    @property
+    def exiting(self) -> bool:
+        # Workers keep posting until they see the cancellation; once the app is exiting its
+        # widgets are being torn down, so late data is dropped instead of shown.
+        return self._exit or not self.is_running
+
     def on_feed_batch(self, message: FeedBatch) -> None:
-        fresh = self.query_one(FeedPanel).add(message)
-        self.query_one(OutboxPanel).count_published(fresh)
+        if self.exiting:
+            return
+        fresh = self.panel(FeedPanel).add(message)
+        self.panel(OutboxPanel).count_published(fresh)
 
     def on_orders_snapshot(self, message: OrdersSnapshot) -> None:
-        self.query_one(OrdersPanel).show(message.page)
+        if self.exiting:
+            return
+        self.panel(OrdersPanel).show(message.page)
 
     def on_outbox_snapshot(self, message: OutboxSnapshot) -> None:
-        self.query_one(OutboxPanel).show(message.status, message.rows)
-        self.refresh_bindings()
+        if self.exiting:
+            return
+        self.panel(OutboxPanel).show(message.status, message.rows)
 
     def on_ports_snapshot(self, message: PortsSnapshot) -> None:
+        if self.exiting:
+            return
         self.ports_snapshot = message
-        self.query_one(PortsPanel).show(message.ports, message.health)
+        self.panel(PortsPanel).show(message.ports, message.health)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         self.connection_ok = message.ok
@@ -131,7 +154,7 @@ class DashboardApp(App[None]):
             self.notify(message.detail, title="Not answering, retrying", severity="error", timeout=6)
 
     def on_switch_progress(self, message: SwitchProgress) -> None:
-        self.query_one(PortsPanel).show_switch(message)
+        self.panel(PortsPanel).show_switch(message)
         if message.done and message.error is not None:
             self.notify(message.error, title=f"Switch of {message.port} failed", severity="error", timeout=8)
         elif message.done:
@@ -154,10 +177,10 @@ class DashboardApp(App[None]):
 
     def switch_adapter(self, port: str, adapter: str) -> None:
         """Switch in a worker: a server-backed adapter may take seconds to start its server."""
-        if self.query_one(PortsPanel).switching is not None:
+        if self.panel(PortsPanel).switching is not None:
             self.notify("a switch is already running", severity="warning")
             return
-        self.query_one(PortsPanel).show_switch(SwitchProgress(port, adapter, done=False))
+        self.panel(PortsPanel).show_switch(SwitchProgress(port, adapter, done=False))
         self._switch(port, adapter)
 
     @work(thread=True, exclusive=True, group="switch", exit_on_error=False)
@@ -185,20 +208,20 @@ class DashboardApp(App[None]):
 
     @property
     def active_panel(self) -> str:
-        return self.query_one(TabbedContent).active
+        return self.tabs.active
 
     def action_show_panel(self, panel_id: str) -> None:
-        self.query_one(TabbedContent).active = panel_id
+        self.tabs.active = panel_id
         self._focus_panel(panel_id)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.exiting:
+            return
         if event.pane.id is not None:
             self._focus_panel(event.pane.id)
 
     def _focus_panel(self, panel_id: str) -> None:
-        pane = self.query_one(f"#{panel_id}", TabPane)
-        panel: Any = pane.children[0] if pane.children else None
-        primary = getattr(panel, "primary", None)
+        primary = getattr(self.panels.get(panel_id), "primary", None)
         if isinstance(primary, Widget):
             primary.focus()
         self.refresh_bindings()
@@ -227,7 +250,7 @@ class DashboardApp(App[None]):
                 if adapter != port.active:
                     yield SystemCommand(f"Switch {port.name} to {adapter}", f"{port.name} is served by {port.active}",
                                         partial(self.switch_adapter, port.name, adapter))
-        outbox = self.query_one(OutboxPanel)
+        outbox = self.panel(OutboxPanel)
         if outbox.check_action("pause_relay", ()):
             yield SystemCommand("Pause relay", "stop publishing; the outbox backlog grows",
                                 partial(self._toggle_relay, True))
@@ -235,7 +258,7 @@ class DashboardApp(App[None]):
             yield SystemCommand("Resume relay", "publish again; the backlog drains",
                                 partial(self._toggle_relay, False))
         yield SystemCommand("Load random orders", "place the Place panel's number of random orders",
-                            self.query_one(PlaceOrderPanel).action_load)
+                            self.panel(PlaceOrderPanel).action_load)
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()

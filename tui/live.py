@@ -27,7 +27,7 @@ FEED_TICK = 0.1
 # Refreshes caused by events are throttled to this interval: under load the tables redraw a
 # few times a second instead of once per event.
 REFRESH_EVERY = 0.3
-ORDERS_SHOWN = 200
+ORDERS_SHOWN = 100
 OUTBOX_ROWS_SHOWN = 40
 BACKLOG = 500
 

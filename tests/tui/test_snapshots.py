@@ -16,6 +16,7 @@ from core.orders.commands import CancelOrder
 from tests.tui.conftest import dashboard, make_application, place, until
 from tui.app import DashboardApp
 from tui.panels.feed import FeedPanel
+from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 
 
@@ -37,8 +38,8 @@ def settled(*keys: str, then: Callable[[Pilot[Any]], Awaitable[None]] | None = N
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, DashboardApp)
-        await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 3
-                    and app.query_one(OutboxPanel).status is not None
+        await until(pilot, lambda: (page := app.panel(OrdersPanel).page) is not None and len(page.items) == 3
+                    and app.panel(OutboxPanel).status is not None
                     and app.query_one("#ports-table", DataTable).row_count == len(bootstrap.REGISTRY)
                     and app.query_one(FeedPanel).received > 0)
         for field in app.query(Input).results(Input):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +12,7 @@ from textual.widgets import Input, RichLog, Static
 
 from core.feed import FeedEvent, FeedKind
 from tui.messages import FeedBatch
+from tui.visibility import shown
 
 # The log keeps this many lines; the panel remembers more events so a new filter has
 # something to show. Both are caps: memory stays bounded whatever the event rate.
@@ -21,6 +21,8 @@ KEPT_EVENTS = 5000
 # A burst bigger than this is written as its newest lines plus one line saying how many were
 # folded: nobody reads 2,000 lines a second, and writing them would starve the key presses.
 LINES_PER_BATCH = 60
+# What a filter change, a resume or a return to the tab redraws: a few screens, not the whole history.
+REWRITE_LINES = 200
 
 KIND_STYLE = {
     FeedKind.COMMAND: "cyan",
@@ -64,6 +66,8 @@ class FeedPanel(Vertical):
         self._folded = 0
         self.paused = False
         self.received = 0
+        # Events arrived that the log does not show yet (paused, or in a hidden tab).
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="feed-bar"):
@@ -83,7 +87,9 @@ class FeedPanel(Vertical):
         self._events.extend(fresh)
         self.received += len(fresh)
         self._folded += batch.dropped
-        if not self.paused:
+        if self.paused or not shown(self):
+            self._stale = self._stale or bool(fresh)
+        else:
             self._write([e for e in fresh if matches(e, self._needle)])
         self._show_state()
         return fresh
@@ -100,9 +106,13 @@ class FeedPanel(Vertical):
     def _rewrite(self) -> None:
         log = self.primary
         log.clear()
-        shown: Iterable[FeedEvent] = [e for e in self._events if matches(e, self._needle)][-LOG_LINES:]
-        for event in shown:
+        self._stale = False
+        for event in [e for e in self._events if matches(e, self._needle)][-REWRITE_LINES:]:
             log.write(feed_line(event))
+
+    def on_show(self) -> None:
+        if self._stale and not self.paused:
+            self._rewrite()
 
     def _show_state(self) -> None:
         state = f"{self.received} events"

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary
 from tui.tables import sync_rows
+from tui.visibility import shown
 
 COLUMNS = (("order", "Order"), ("customer", "Customer"), ("status", "Status"), ("total", "Total"),
            ("lines", "Lines"), ("created", "Created"))
@@ -40,6 +41,10 @@ class OrdersPanel(Vertical):
             super().__init__()
             self.order_id = order_id
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.page: OrderPage | None = None
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="orders-bar"):
             yield Select([(s.value.lower(), s) for s in OrderStatus], prompt="any status", id="status-filter")
@@ -55,6 +60,18 @@ class OrdersPanel(Vertical):
         return self.query_one("#orders-table", DataTable)
 
     def show(self, page: OrderPage) -> None:
+        """Keep the newest page; draw it now if the panel is shown, else when it is."""
+        self.page = page
+        if shown(self):
+            self._draw()
+
+    def on_show(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        page = self.page
+        if page is None:
+            return
         rows = {s.order_id: order_row(s) for s in page.items}
         table = self.primary
         if sync_rows(table, rows, [key for key, _ in COLUMNS]):

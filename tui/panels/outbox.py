@@ -15,6 +15,7 @@ from core.envelope import OutboxRecord
 from core.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus
 from tui.tables import sync_rows
+from tui.visibility import shown
 
 COLUMNS = (("seq", "Seq"), ("type", "Event"), ("order", "Order"), ("created", "Created"), ("state", "State"))
 BACKLOG_HISTORY = 120
@@ -48,6 +49,7 @@ class OutboxPanel(Vertical):
         super().__init__(id=id)
         self.status: OutboxStatus | None = None
         self.published = 0
+        self._rows: tuple[OutboxRecord, ...] = ()
         self._backlog: deque[float] = deque([0.0], maxlen=BACKLOG_HISTORY)
 
     def compose(self) -> ComposeResult:
@@ -67,16 +69,32 @@ class OutboxPanel(Vertical):
         self.published += sum(int(e.data.get("count", 0)) for e in events if e.kind is FeedKind.OUTBOX_PUBLISHED)
 
     def show(self, status: OutboxStatus, rows: tuple[OutboxRecord, ...]) -> None:
+        relay_changed = self.status is None or (self.status.relay_running, self.status.relay_paused) != (
+            status.relay_running, status.relay_paused)
         self.status = status
         lag = "-" if status.lag_seconds is None else f"{status.lag_seconds:.1f} s"
         self.query_one("#outbox-counters", Static).update(
             f"pending {status.pending}   published {self.published}   lag {lag}   relay {relay_state(status)}")
         self._backlog.append(float(status.pending))
-        self.query_one("#outbox-backlog", Sparkline).data = list(self._backlog)
+        self._rows = rows
+        if self.display_rows():
+            self.query_one("#outbox-backlog", Sparkline).data = list(self._backlog)
+        if relay_changed:
+            # Rebuilding the footer is not free: only when what it offers changes.
+            self.app.refresh_bindings()
+
+    def display_rows(self) -> bool:
+        """Put the newest rows in the table, if the panel is shown (a hidden table is filled on show)."""
+        if not shown(self):
+            return False
         table = self.primary
-        if sync_rows(table, {str(r.seq): outbox_row(r) for r in rows}, [key for key, _ in COLUMNS]):
+        if sync_rows(table, {str(r.seq): outbox_row(r) for r in self._rows}, [key for key, _ in COLUMNS]):
             table.sort("seq", key=int, reverse=True)
-        self.refresh_bindings()
+        return True
+
+    def on_show(self) -> None:
+        self.display_rows()
+        self.query_one("#outbox-backlog", Sparkline).data = list(self._backlog)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         status = self.status
