@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from adapters.outbound.kafka.embedded import TansuBroker
+from adapters.outbound.kafka.messaging import record_to_message
 from core.envelope import Message
 from ports.broker import Messaging
 
@@ -81,4 +83,22 @@ def receive(messaging: Messaging, topic: str, group: str, count: int, timeout: f
         got.extend(subscriber.poll(0.2))  # anything beyond `count` is a duplicate the test must see
     finally:
         subscriber.close()
+    return got
+
+
+def read_topic(servers: str, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
+    """The first `count` messages of a one-partition topic, read without joining a group (no ~3 s
+    join), plus any that follow within a moment (so a test sees duplicates too)."""
+    consumer = Consumer({"bootstrap.servers": servers, "group.id": "unused", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            records = consumer.consume(1000, 0.3 if len(got) >= count else 0.5)
+            got.extend(record_to_message(r) for r in records if r.error() is None)
+            if len(got) >= count and not records:
+                break
+    finally:
+        consumer.close()
     return got

@@ -19,7 +19,7 @@ import bootstrap
 from core.envelope import Message
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
-from tests.fixtures_kafka import orderhex_env, receive
+from tests.fixtures_kafka import orderhex_env, read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -58,7 +58,7 @@ class Intake:
             time.sleep(0.02)
 
     def read(self, topic: str, count: int) -> list[Message]:
-        return receive(self.app.messaging, topic, f"reader-{time.time_ns()}", count)
+        return read_topic(self.config["messaging.bootstrap_servers"], topic, count)
 
     def close(self) -> None:
         self.stop.set()

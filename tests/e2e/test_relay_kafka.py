@@ -20,7 +20,7 @@ from core.errors import AlreadyProcessed
 from core.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
-from tests.fixtures_kafka import kafka_overrides, orderhex_env, receive, start_tansu
+from tests.fixtures_kafka import kafka_overrides, orderhex_env, read_topic, receive, start_tansu
 
 pytestmark = pytest.mark.kafka
 
@@ -130,7 +130,7 @@ def test_a_relay_killed_between_publish_and_mark_duplicates_but_loses_nothing(
     checker = make_app(tmp_path, overrides)
     try:
         assert checker.storage.outbox.pending_count() == 0
-        messages = receive(checker.messaging, overrides["messaging.events_topic"], "after-crash", 10)
+        messages = read_topic(overrides["messaging.bootstrap_servers"], overrides["messaging.events_topic"], 10)
     finally:
         checker.close()
     assert len(messages) == 10, "each row published twice: once before the kill, once after"
@@ -148,7 +148,7 @@ def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing_committed(tmp_p
     try:
         worker = bootstrap.start_relay(app)
         before = [place(app, f"before-{i}") for i in range(10)]
-        seen_before = receive(app.messaging, topic, "watcher-1", 10)
+        seen_before = read_topic(broker.bootstrap_servers, topic, 10)
         assert [m.key for m in seen_before] == before
 
         broker.stop()
@@ -161,7 +161,7 @@ def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing_committed(tmp_p
         broker.start()
         wait_until(lambda: app.control.outbox_status().pending == 0, 60)
         after = [place(app, f"after-{i}") for i in range(5)]
-        seen_after = receive(app.messaging, topic, "watcher-2", 15)
+        seen_after = read_topic(broker.bootstrap_servers, topic, 15)
     finally:
         if app.relay is not None:
             app.relay.pause()

@@ -14,7 +14,7 @@ import bootstrap
 from core.envelope import Message
 from core.orders.commands import ApproveOrder
 from core.orders.wire import place_order_from_json
-from tests.fixtures_kafka import receive
+from tests.fixtures_kafka import read_topic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
@@ -39,7 +39,8 @@ def test_two_relays_share_the_outbox_without_publishing_a_row_twice(
         while writer.storage.outbox.pending_count():
             assert time.monotonic() < deadline, "the relays did not drain the outbox"
             time.sleep(0.05)
-        messages = receive(writer.messaging, kafka_config["messaging.events_topic"], "pg-check", expected)
+        messages = read_topic(kafka_config["messaging.bootstrap_servers"], kafka_config["messaging.events_topic"],
+                              expected)
     finally:
         for worker in workers:
             worker.stop()

@@ -206,7 +206,7 @@ class KafkaSubscriber:
                 # Only what is already fetched: the caller gets its batch without waiting longer.
                 records.extend(self._consumer.consume(max_messages - 1, 0))
             records = [r for r in records if self._usable(r)]
-        return [_message(r) for r in records]
+        return [record_to_message(r) for r in records]
 
     def _usable(self, record: KafkaRecord) -> bool:
         error = record.error()
@@ -257,7 +257,8 @@ class KafkaMessaging:
         return f"Kafka {self._describe_as}"
 
 
-def _message(record: KafkaRecord) -> Message:
+def record_to_message(record: KafkaRecord) -> Message:
+    """A Kafka record as the Subscriber port hands it out."""
     headers: dict[str, str] = {}
     for name, value in record.headers() or []:
         headers[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
