@@ -3,7 +3,6 @@ lag reports, purging, pause/resume and the one-relay rule."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -192,34 +191,12 @@ def test_the_relay_lock_is_released_when_its_holder_is_killed(tmp_path: Path) ->
     lock.release()
 
 
-def test_orderhex_relay_refuses_to_start_beside_another_on_a_file_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["relay", "consume"])
+def test_the_worker_commands_refuse_the_in_memory_broker(tmp_path: Path, command: str) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")},
-           "ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__ADAPTER": "file"}
-    first = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        assert first.stderr is not None and "relay publishing" in first.stderr.readline()
-        second = subprocess.run([sys.executable, "-m", "bootstrap", "relay"], check=False, env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert second.returncode == 1
-        [line] = second.stderr.strip().splitlines()
-        assert "another relay" in line and f"pid {first.pid}" in line and "only one relay" in line
-    finally:
-        first.terminate()
-        assert first.wait(30) == 0, "SIGTERM stops the relay cleanly"
-
-
-def test_relay_until_empty_drains_and_exits(tmp_path: Path) -> None:
-    app = make_app(tmp_path, **{"storage.adapter": "file"})
-    for i in range(3):
-        place(app, f"c-{i}")
-    app.close()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")},
-           "ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__ADAPTER": "file"}
-    done = subprocess.run([sys.executable, "-m", "bootstrap", "relay", "--until-empty"], check=False, env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "after publishing 3 message(s)" in done.stderr
-    reopened = make_app(tmp_path, **{"storage.adapter": "file"})
-    assert reopened.storage.outbox.pending_count() == 0
-    assert json.loads(reopened.storage.outbox.recent(1)[0].payload)["type"] == "OrderPlaced"
-    reopened.close()
+           "ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_MESSAGING__ADAPTER": "memory"}
+    done = subprocess.run([sys.executable, "-m", "bootstrap", command], check=False, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert "messaging.adapter: is memory" in line and "set it to kafka" in line

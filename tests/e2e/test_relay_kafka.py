@@ -177,3 +177,20 @@ def wait_until(condition: Any, timeout: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_orderhex_relay_refuses_to_start_beside_another_on_a_file_store(
+    tmp_path: Path, kafka_config: dict[str, Any]
+) -> None:
+    env = orderhex_env({**kafka_config, "data_dir": str(tmp_path), "storage.adapter": "file"})
+    first = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stderr is not None and "relay publishing" in first.stderr.readline()
+        second = subprocess.run([sys.executable, "-m", "bootstrap", "relay"], check=False, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert "another relay" in line and f"pid {first.pid}" in line and "only one relay" in line
+    finally:
+        first.terminate()
+        assert first.wait(30) == 0, "SIGTERM stops the relay cleanly"

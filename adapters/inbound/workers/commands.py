@@ -11,6 +11,7 @@ from typing import Any
 from adapters.inbound.kafka.intake import CommandIntake
 from adapters.inbound.workers.foreground import stop_on_signals
 from adapters.inbound.workers.relay import RelayWorker
+from core.errors import ValidationError
 
 
 def configure_relay(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,9 @@ def configure_relay(parser: argparse.ArgumentParser) -> None:
 
 
 def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWorker]) -> int:
+    # The in-memory broker lives and dies with this process: rows marked published into it would
+    # reach no one. In-process relays (serve, dashboard) may use it; this command may not.
+    _require_a_real_broker(app, "orderhex relay publishes the outbox to a broker other processes read")
     worker = build(app)
     with stop_on_signals() as stop:
         worker.start()
@@ -43,6 +47,7 @@ def configure_consume(parser: argparse.ArgumentParser) -> None:
 
 
 def run_consume(args: argparse.Namespace, app: Any, build: Callable[[Any], CommandIntake]) -> int:
+    _require_a_real_broker(app, "orderhex consume reads commands other processes send")
     intake = build(app)
     settings = intake.settings
     print(f"orderhex: consuming {settings.topic} as group {settings.group} on {app.messaging.describe()}",
@@ -55,6 +60,12 @@ def run_consume(args: argparse.Namespace, app: Any, build: Callable[[Any], Comma
     print(f"orderhex: consumer stopped: {counts.accepted} accepted, {counts.duplicates} duplicate(s), "
           f"{counts.rejected} rejected", file=sys.stderr)
     return 0
+
+
+def _require_a_real_broker(app: Any, why: str) -> None:
+    if app.config["messaging.adapter"] == "memory":
+        raise ValidationError("messaging.adapter", f"is memory, but {why}: set it to kafka "
+                                                   "(ORDERHEX_MESSAGING__ADAPTER=kafka)")
 
 
 def _stop_after(intake: CommandIntake, limit: int, stop: threading.Event) -> None:
