@@ -4,6 +4,8 @@ per command as one transaction each. Runs on the in-memory broker over every loc
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 import bootstrap
+from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.outbound.memory.messaging import MemoryMessaging
 from core.envelope import Message
 from core.orders.queries import ListOrders
@@ -85,3 +88,44 @@ def test_a_batch_replayed_after_its_commit_has_no_second_effect(app: bootstrap.A
     again = run_batch(app, [("r1", place("a")), ("r2", place("b"))])
     assert customers(app) == ["a", "b"]
     assert again["counts"].duplicates == 2 and again["counts"].accepted == 0
+
+
+class BuggyOrdering:
+    """The real Ordering, except that one customer's orders hit a bug (an error the domain never raises)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.attempts = 0
+
+    def place(self, command: Any, message_id: str | None = None) -> Any:
+        if command.customer_id == "boom":
+            self.attempts += 1
+            raise KeyError("a bug")
+        return self.inner.place(command, message_id=message_id)
+
+    def cancel(self, command: Any, message_id: str | None = None) -> None:
+        self.inner.cancel(command, message_id=message_id)
+
+
+def test_a_command_that_keeps_failing_unexpectedly_is_retried_then_dead_lettered(tmp_path: Path) -> None:
+    app = bootstrap.Application(bootstrap.load_config(env={}, overrides={"data_dir": str(tmp_path)}))
+    messaging = app.messaging
+    assert isinstance(messaging, MemoryMessaging)
+    messaging.publisher.publish(COMMANDS, [
+        Message(id=i, key=i, type="", payload=json.dumps(place(c)).encode()) for i, c in (("b", "boom"), ("g", "a"))])
+    ordering = BuggyOrdering(app.ordering)
+    intake = CommandIntake(messaging=lambda: messaging, ordering=ordering, feed=app.feed, now=app.clock.now,
+                           settings=IntakeSettings(topic=COMMANDS, dead_letter_topic=DEAD, group="g", poll_timeout=0.05,
+                                                   backoff_initial=0.01, backoff_max=0.01))
+    stop = threading.Event()
+    runner = threading.Thread(target=intake.run, args=(stop,))
+    runner.start()
+    deadline = time.monotonic() + 10
+    while intake.counts.accepted < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    runner.join(10)
+    assert ordering.attempts == 3 and (intake.counts.rejected, intake.counts.accepted) == (1, 1)
+    [dead] = messaging.broker.messages(DEAD)
+    assert dead.id == "b" and "KeyError" in dead.headers["error"]
+    assert customers(app) == ["a"]

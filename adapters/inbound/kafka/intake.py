@@ -47,6 +47,7 @@ class IntakeSettings:
     max_batch: int = 100
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class CommandIntake:
         self._feed = feed
         self._now = now
         self.counts = IntakeCounts()
+        # Failed attempts per message id, for errors that are neither the domain's nor an outage.
+        self._attempts: dict[str, int] = {}
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; leaves the group on the way out."""
@@ -146,6 +149,9 @@ class CommandIntake:
                         break
                     outcomes.append(_Outcome(message, command, None, created=False, error=exc))
                     continue
+                except Exception:  # not the domain's verdict: the one-by-one path retries, then dead-letters
+                    uow.tainted = True
+                    break
                 outcomes.append(_Outcome(message, command, order_id, created=created))
             committed = not uow.tainted and self._flush(uow)
             if not committed:
@@ -186,6 +192,16 @@ class CommandIntake:
         except DomainError as exc:
             self._reject(message, command, exc)
             return
+        except Exception as exc:  # a bug, or a store error nobody translated: maybe transient
+            self._attempts[message.id] = attempts = self._attempts.get(message.id, 0) + 1
+            if attempts >= self.settings.max_attempts:
+                del self._attempts[message.id]
+                self._reject(message, command, exc)
+                return
+            raise Unavailable("the command intake", f"handling message {message.id} failed "
+                              f"({type(exc).__name__}: {exc}), attempt {attempts} of {self.settings.max_attempts}",
+                              "it is retried after a back-off, then dead-lettered") from exc
+        self._attempts.pop(message.id, None)
         if created:
             self.counts.accepted += 1
         else:
@@ -200,7 +216,7 @@ class CommandIntake:
             uow.flush()
         except Unavailable:
             raise
-        except DomainError:
+        except Exception:  # whatever stops the batch's commit, one by one finds the culprit
             return False
         return True
 
