@@ -99,6 +99,12 @@ async def press_latencies(pilot: Pilot[Any], app: DashboardApp, seconds: float) 
     return latencies
 
 
+async def sample_rss(samples: list[float]) -> None:
+    while True:
+        samples.append(rss_mib())
+        await asyncio.sleep(1.0)
+
+
 def summary(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {"presses": len(ordered), "p50_ms": round(statistics.median(ordered), 2),
@@ -122,7 +128,10 @@ async def run(rate: int, seconds: float) -> dict[str, Any]:
                 driver.start()
                 await asyncio.sleep(min(3.0, seconds / 4))
                 warm_rss = rss_mib()
+                samples: list[float] = []
+                sampler = asyncio.create_task(sample_rss(samples))
                 loaded = await press_latencies(pilot, app, seconds)
+                sampler.cancel()
                 stop.set()
                 driver.join(10)
                 elapsed = time.perf_counter() - started
@@ -142,6 +151,11 @@ async def run(rate: int, seconds: float) -> dict[str, Any]:
         "ratio_p50_loaded_over_idle": round(loaded_s["p50_ms"] / idle_s["p50_ms"], 2),
         "rss_mib_after_warmup": round(warm_rss, 1), "rss_mib_at_end": round(end_rss, 1),
         "rss_growth_mib": round(end_rss - warm_rss, 1), "loaded_seconds": round(elapsed, 1),
+        # Bounded memory shows as a flat second half: the feed's ring buffer, the panel's event
+        # deque and the log's line cap are full by then.
+        "rss_growth_second_half_mib": round(samples[-1] - samples[len(samples) // 2], 1),
+        "rss_samples_mib": [round(x, 1) for x in samples],
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -161,7 +175,9 @@ def main() -> None:
               f"max {s['max_ms']} ms  ({s['presses']} presses)")
     print(f"ratio p50 loaded/idle: {result['ratio_p50_loaded_over_idle']}")
     print(f"memory: {result['rss_mib_after_warmup']} MiB after warm-up -> {result['rss_mib_at_end']} MiB "
-          f"at end (+{result['rss_growth_mib']} MiB over {result['loaded_seconds']} s)")
+          f"at end (+{result['rss_growth_mib']} MiB over {result['loaded_seconds']} s; "
+          f"+{result['rss_growth_second_half_mib']} MiB in its second half)")
+    print(f"machine load average (1 min) during the run: {result['load_average_1min']:.1f} on {os.cpu_count()} CPUs")
     print(f"results: {RESULTS}")
 
 

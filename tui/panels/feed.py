@@ -20,7 +20,7 @@ LOG_LINES = 1000
 KEPT_EVENTS = 5000
 # A burst bigger than this is written as its newest lines plus one line saying how many were
 # folded: nobody reads 2,000 lines a second, and writing them would starve the key presses.
-LINES_PER_BATCH = 60
+LINES_PER_BATCH = 30
 # What a filter change, a resume or a return to the tab redraws: a few screens, not the whole history.
 REWRITE_LINES = 200
 
@@ -95,20 +95,22 @@ class FeedPanel(Vertical):
         return fresh
 
     def _write(self, events: list[FeedEvent]) -> None:
-        log = self.primary
         folded = self._folded + max(0, len(events) - LINES_PER_BATCH)
         self._folded = 0
+        lines = [feed_line(e) for e in events[-LINES_PER_BATCH:]]
         if folded:
-            log.write(Text(f"… {folded} events folded (burst)", style="dim italic"))
-        for event in events[-LINES_PER_BATCH:]:
-            log.write(feed_line(event))
+            lines.insert(0, Text(f"… {folded} events folded (burst)", style="dim italic"))
+        self._write_lines(lines)
+
+    def _write_lines(self, lines: list[Text]) -> None:
+        # One write per batch: RichLog's cost is mostly per call, not per line.
+        if lines:
+            self.primary.write(Text("\n").join(lines))
 
     def _rewrite(self) -> None:
-        log = self.primary
-        log.clear()
+        self.primary.clear()
         self._stale = False
-        for event in [e for e in self._events if matches(e, self._needle)][-REWRITE_LINES:]:
-            log.write(feed_line(event))
+        self._write_lines([feed_line(e) for e in self._events if matches(e, self._needle)][-REWRITE_LINES:])
 
     def on_show(self) -> None:
         if self._stale and not self.paused:
