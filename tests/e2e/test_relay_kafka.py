@@ -4,6 +4,7 @@ publish and mark, and across a broker stop and restart."""
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -194,3 +195,32 @@ def test_orderhex_relay_refuses_to_start_beside_another_on_a_file_store(
     finally:
         first.terminate()
         assert first.wait(30) == 0, "SIGTERM stops the relay cleanly"
+
+
+@pytest.mark.skipif("sqlite" not in bootstrap.STORAGE_ADAPTERS, reason="needs the sqlite store")
+def test_a_relay_killed_at_random_moments_under_load_loses_nothing(
+    tmp_path: Path, kafka_config: dict[str, Any]
+) -> None:
+    overrides = {**kafka_config, "storage.adapter": "sqlite", "data_dir": str(tmp_path), "relay.batch_size": 5,
+                 "relay.idle_ms": 5}
+    app = make_app(tmp_path, overrides)
+    rng = random.Random(4)
+    placed: list[str] = []
+    try:
+        for round_ in range(3):
+            relay = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=orderhex_env(overrides),
+                                     stderr=subprocess.PIPE, text=True)
+            assert relay.stderr is not None and "relay publishing" in relay.stderr.readline()
+            kill_at = time.monotonic() + rng.uniform(0.1, 0.6)
+            while time.monotonic() < kill_at:
+                placed.append(place(app, f"r{round_}-{len(placed)}"))
+            relay.send_signal(signal.SIGKILL)
+            relay.wait(10)
+    finally:
+        app.close()
+    again = subprocess.run([sys.executable, "-m", "bootstrap", "relay", "--until-empty"], check=False,
+                           env=orderhex_env(overrides), capture_output=True, text=True, timeout=90)
+    assert again.returncode == 0, again.stderr
+    messages = read_topic(overrides["messaging.bootstrap_servers"], overrides["messaging.events_topic"], len(placed))
+    assert {m.key for m in messages} == set(placed), "every committed order's event reached the broker"
+    assert len({m.id for m in messages}) == len(placed), "copies share the event's id, so consumers drop them"
