@@ -97,11 +97,12 @@ class OutboxRelay:
         lag = max(0.0, (self._now() - oldest).total_seconds()) if oldest is not None else None
         return RelayLag(outbox.pending_count(), lag)
 
-    def report_lag(self) -> RelayLag:
+    def report_lag(self, *, resumed: bool = False) -> RelayLag:
         lag = self.lag()
         shown = "-" if lag.lag_seconds is None else f"{lag.lag_seconds:.1f}s"
-        self._report(FeedKind.RELAY_LAG, f"outbox backlog {lag.pending}, lag {shown}",
-                     pending=lag.pending, lag_seconds=lag.lag_seconds)
+        prefix = "relay resumed after an outage: " if resumed else ""
+        self._report(FeedKind.RELAY_LAG, f"{prefix}outbox backlog {lag.pending}, lag {shown}",
+                     pending=lag.pending, lag_seconds=lag.lag_seconds, resumed=resumed)
         return lag
 
     def purge(self) -> int:
@@ -145,8 +146,7 @@ class RelayLoop:
                 self.relay.report_error(f"relay paused by an outage, retrying: {exc}", error=type(exc).__name__)
             return self._backoff.next_delay()
         if self.failing:
-            self.relay.report_error("relay resumed: store and broker answer again", recovered=True)
-            self._next_report = 0.0
+            self.relay.report_lag(resumed=True)
         self._backoff.reset()
         self.published += count
         return 0.0 if count else settings.idle_wait

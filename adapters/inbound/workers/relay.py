@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 from adapters.inbound.workers.relay_lock import RelayLock
 from core.relay import RelayLoop
@@ -16,11 +15,9 @@ class RelayWorker:
     before the first round and held until the worker stops.
     """
 
-    def __init__(self, loop: RelayLoop, lock: RelayLock | None = None,
-                 on_stop: Callable[[], None] | None = None) -> None:
+    def __init__(self, loop: RelayLoop, lock: RelayLock | None = None) -> None:
         self.loop = loop
         self._lock = lock
-        self._on_stop = on_stop
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,10 +48,6 @@ class RelayWorker:
         self.paused = False
         self._wake.set()
 
-    def nudge(self) -> None:
-        """Start the next round now (e.g. after a command committed new rows)."""
-        self._wake.set()
-
     def _acquire(self) -> None:
         if self._lock is not None:
             self._lock.acquire()
@@ -77,5 +70,3 @@ class RelayWorker:
             self.running = False
             if self._lock is not None:
                 self._lock.release()
-            if self._on_stop is not None:
-                self._on_stop()
