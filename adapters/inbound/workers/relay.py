@@ -21,6 +21,8 @@ class RelayWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Held for the length of one round, so pause() can wait for the round under way.
+        self._round = threading.Lock()
         self.running = False
         self.paused = False
 
@@ -41,8 +43,12 @@ class RelayWorker:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def pause(self) -> None:
+    def pause(self, timeout: float = 5.0) -> None:
+        """No round starts after this; returns once the round under way (if any) is done, or after
+        `timeout` seconds when that round is stuck waiting for the broker."""
         self.paused = True
+        if self._round.acquire(timeout=timeout):
+            self._round.release()
 
     def resume(self) -> None:
         self.paused = False
@@ -56,13 +62,14 @@ class RelayWorker:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if self.paused:
-                    delay = self.loop.relay.settings.idle_wait
-                else:
-                    try:
-                        delay = self.loop.step()
-                    except Exception as exc:  # the relay must outlive any one bad round
-                        delay = self.loop.fail(exc)
+                with self._round:
+                    if self.paused:
+                        delay = self.loop.relay.settings.idle_wait
+                    else:
+                        try:
+                            delay = self.loop.step()
+                        except Exception as exc:  # the relay must outlive any one bad round
+                            delay = self.loop.fail(exc)
                 if delay > 0:
                     self._wake.wait(delay)
                     self._wake.clear()
