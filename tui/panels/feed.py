@@ -115,6 +115,8 @@ class FeedPanel(Vertical):
     def on_show(self) -> None:
         if self._stale and not self.paused:
             self._rewrite()
+        # Lines written while the tab was hidden were laid out with no height: show the newest.
+        self.call_after_refresh(self.primary.scroll_end, animate=False)
 
     def _show_state(self) -> None:
         state = f"{self.received} events"

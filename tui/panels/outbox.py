@@ -17,13 +17,14 @@ from ports.control import OutboxStatus
 from tui.tables import sync_rows
 from tui.visibility import shown
 
-COLUMNS = (("seq", "Seq"), ("type", "Event"), ("order", "Order"), ("created", "Created"), ("state", "State"))
+# State comes second so that it stays in view next to long order ids on a narrow terminal.
+COLUMNS = (("seq", "Seq"), ("state", "State"), ("type", "Event"), ("order", "Order"), ("created", "Created"))
 BACKLOG_HISTORY = 120
 
 
 def outbox_row(record: OutboxRecord) -> tuple[str, ...]:
     state = "pending" if record.published_at is None else f"published {record.published_at:%H:%M:%S}"
-    return (str(record.seq), record.type, record.aggregate_id, f"{record.created_at:%H:%M:%S}", state)
+    return (str(record.seq), state, record.type, record.aggregate_id, f"{record.created_at:%H:%M:%S}")
 
 
 def relay_state(status: OutboxStatus) -> str:
