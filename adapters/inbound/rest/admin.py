@@ -13,15 +13,25 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from adapters.inbound.rest.bodies import read_json
+from adapters.inbound.rest.bodies import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
-from adapters.inbound.rest.representations import SWITCH_SCHEMA, OutboxOut, PortOut, json_body, outbox_json, port_json
+from adapters.inbound.rest.representations import (
+    SWITCH_SCHEMA,
+    OutboxOut,
+    OutboxRowOut,
+    PortOut,
+    json_body,
+    outbox_json,
+    outbox_row_json,
+    port_json,
+)
 from adapters.inbound.rest.security import admin_guard
 from core.errors import ValidationError
 from core.feed import FeedEvent
 from ports.control import Control
 
 SSE_BATCH = 500
+MAX_OUTBOX_ROWS = 1000
 # How often a waiting stream checks whether the server is stopping.
 STOP_POLL_SECONDS = 0.25
 
@@ -48,6 +58,12 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
     async def outbox() -> JSONResponse:
         return JSONResponse(outbox_json(await run_in_threadpool(control.outbox_status)))
 
+    @router.get("/outbox/recent", response_model=list[OutboxRowOut], summary="The newest outbox rows, newest first",
+                responses=problem_responses(422, 503), dependencies=[Depends(refuse_unknown_query)])
+    async def recent_outbox(limit: Annotated[int, Query(ge=1, le=MAX_OUTBOX_ROWS)] = 50) -> JSONResponse:
+        rows = await run_in_threadpool(control.recent_outbox, limit)
+        return JSONResponse([outbox_row_json(r) for r in rows])
+
     @router.post("/relay/pause", response_model=OutboxOut, summary="Stop publishing (rows stay in the outbox)",
                  responses=problem_responses(422, 503))
     async def pause_relay() -> JSONResponse:
@@ -62,7 +78,7 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
 
     @router.get(
         "/events", summary="The EventFeed as Server-Sent Events",
-        response_class=StreamingResponse,
+        response_class=StreamingResponse, dependencies=[Depends(refuse_unknown_query)],
         responses={200: {"description": "one SSE event per feed event; `id` is its seq",
                          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                    **problem_responses(422)},

@@ -1,4 +1,5 @@
-"""Reading a JSON request body: every way a body can be unreadable becomes a 422 naming `body`."""
+"""Reading a request: a JSON body whose every way of being unreadable becomes a 422 naming
+`body`, and query parameters the route does not declare, refused like unknown body fields."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from core.errors import ValidationError
 
@@ -20,3 +23,28 @@ async def read_json(request: Request) -> Any:
         raise ValidationError("body", "is nested too deeply") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise ValidationError("body", f"is not valid JSON: {exc}") from exc
+
+
+_declared: dict[int, frozenset[str]] = {}
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """A dependency of routes that take query parameters: a misspelt one must not silently widen
+    a filter, so it is refused like an unknown body field."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _declared.get(id(route))
+    if allowed is None:
+        allowed = _declared[id(route)] = frozenset(_query_names(route.dependant))
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ValidationError(f"query.{unknown[0]}", f"unknown query parameter; allowed: {known}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

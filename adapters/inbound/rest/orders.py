@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # their Annotated dependencies refer to local variables a string annotation cannot resolve.
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -9,11 +10,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from adapters.inbound.rest.bodies import read_json
+from adapters.inbound.rest.bodies import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
-    CANCEL_SCHEMA,
     PLACE_ORDER_SCHEMA,
+    REASON_SCHEMA,
     EventOut,
     OrderOut,
     OrderPageOut,
@@ -24,13 +25,12 @@ from adapters.inbound.rest.representations import (
 )
 from adapters.inbound.rest.security import api_key_guard
 from core.errors import ValidationError
+from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderSummary
 from core.orders.results import PlaceResult
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
 from ports.ordering import Ordering
-
-LIST_PARAMETERS = {"customer", "status", "cursor", "limit"}
 
 
 def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
@@ -77,35 +77,52 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         return JSONResponse(order_json(await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))))
 
     @router.get("/orders", response_model=OrderPageOut, summary="List orders, newest first",
-                responses=problem_responses(*auth, 422, 503))
+                responses=problem_responses(*auth, 422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def list_orders(
-        request: Request,
         customer: Annotated[str | None, Query(description="only this customer's orders")] = None,
         status: Annotated[OrderStatus | None, Query(description="only orders in this state")] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
-        unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
-        if unknown:
-            # Refused rather than ignored, like unknown body fields: a typo must not widen a filter.
-            raise ValidationError(unknown[0], f"unknown query parameter; allowed: {', '.join(sorted(LIST_PARAMETERS))}")
         query = ListOrders(customer_id=customer, status=status, cursor=cursor, limit=limit)
         return JSONResponse(page_json(await run_in_threadpool(ordering.list, query)))
 
-    @router.post("/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an order",
-                 responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(CANCEL_SCHEMA))
-    async def cancel_order(order_id: str, request: Request) -> JSONResponse:
+    async def change(order_id: str, act: Callable[[], None]) -> JSONResponse:
+        def act_and_read() -> OrderSummary:  # one trip to the thread pool, not two
+            act()
+            return ordering.get(GetOrder(order_id=order_id))
+
+        return JSONResponse(order_json(await run_in_threadpool(act_and_read)))
+
+    async def with_reason(order_id: str, request: Request) -> CancelOrder:
+        # Cancel and reject take the same body, {"reason"}: both go through the one wire parser.
         data = await read_json(request)
         if isinstance(data, dict) and "order_id" in data:
             raise ValidationError("order_id", "comes from the URL, not the body")
-        body = {**data, "order_id": order_id} if isinstance(data, dict) else data
-        command = cancel_order_from_json(body)
+        return cancel_order_from_json({**data, "order_id": order_id} if isinstance(data, dict) else data)
 
-        def cancel_and_read() -> OrderSummary:
-            ordering.cancel(command)
-            return ordering.get(GetOrder(order_id=order_id))
+    @router.post("/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an order",
+                 responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
+    async def cancel_order(order_id: str, request: Request) -> JSONResponse:
+        command = await with_reason(order_id, request)
+        return await change(order_id, lambda: ordering.cancel(command))
 
-        return JSONResponse(order_json(await run_in_threadpool(cancel_and_read)))
+    @router.post("/orders/{order_id}/reject", response_model=OrderOut, summary="Reject a pending order",
+                 responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
+    async def reject_order(order_id: str, request: Request) -> JSONResponse:
+        parsed = await with_reason(order_id, request)
+        command = RejectOrder(order_id=parsed.order_id, reason=parsed.reason)
+        return await change(order_id, lambda: ordering.reject(command))
+
+    @router.post("/orders/{order_id}/approve", response_model=OrderOut, summary="Approve a pending order",
+                 responses=problem_responses(*auth, 404, 409, 422, 503))
+    async def approve_order(order_id: str) -> JSONResponse:
+        return await change(order_id, lambda: ordering.approve(ApproveOrder(order_id=order_id)))
+
+    @router.post("/orders/{order_id}/ship", response_model=OrderOut, summary="Ship an approved order",
+                 responses=problem_responses(*auth, 404, 409, 422, 503))
+    async def ship_order(order_id: str) -> JSONResponse:
+        return await change(order_id, lambda: ordering.ship(ShipOrder(order_id=order_id)))
 
     @router.get("/orders/{order_id}/history", response_model=list[EventOut], summary="An order's domain events",
                 responses=problem_responses(*auth, 404, 422, 503))

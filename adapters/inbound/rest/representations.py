@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.envelope import OutboxRecord
 from core.messages import DomainEvent
 from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
 from core.orders.queries import OrderPage, OrderSummary
@@ -63,6 +64,17 @@ class OutboxOut(BaseModel):
     relay_paused: bool
 
 
+class OutboxRowOut(BaseModel):
+    seq: int
+    event_id: str
+    aggregate_id: str
+    aggregate_version: int
+    type: str
+    payload: str
+    created_at: datetime
+    published_at: datetime | None
+
+
 class HealthOut(BaseModel):
     status: str
 
@@ -103,7 +115,7 @@ PLACE_ORDER_SCHEMA: dict[str, Any] = {
     "example": {"customer_id": "c-1", "currency": "EUR",
                 "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]},
 }
-CANCEL_SCHEMA: dict[str, Any] = {
+REASON_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["reason"], "additionalProperties": False,
     "properties": {"reason": _TEXT}, "example": {"reason": "changed my mind"},
 }
@@ -138,6 +150,13 @@ def event_json(event: DomainEvent) -> dict[str, Any]:
 
 def port_json(p: PortInfo) -> dict[str, Any]:
     return {"port": p.name, "active": p.active, "available": list(p.available), "switchable": p.switchable}
+
+
+def outbox_row_json(r: OutboxRecord) -> dict[str, Any]:
+    return {"seq": r.seq, "event_id": r.event_id, "aggregate_id": r.aggregate_id,
+            "aggregate_version": r.aggregate_version, "type": r.type, "payload": r.payload,
+            "created_at": r.created_at.isoformat(),
+            "published_at": r.published_at.isoformat() if r.published_at else None}
 
 
 def outbox_json(s: OutboxStatus) -> dict[str, Any]:

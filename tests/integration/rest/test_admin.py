@@ -95,6 +95,15 @@ def test_the_outbox_status_shows_the_backlog(http: httpx.Client) -> None:
         "pending": 1, "lag_seconds": pytest.approx(0, abs=60), "relay_running": False, "relay_paused": False}
 
 
+def test_the_recent_outbox_rows_come_newest_first(http: httpx.Client) -> None:
+    order_id = http.post("/orders", json=ORDER).json()["order_id"]
+    http.post(f"/orders/{order_id}/cancel", json={"reason": "x"})
+    rows = http.get("/admin/outbox/recent", params={"limit": 5}, headers=ADMIN).json()
+    assert [(r["type"], r["aggregate_version"], r["published_at"]) for r in rows] == [
+        ("OrderCancelled", 2, None), ("OrderPlaced", 1, None)]
+    assert json.loads(rows[1]["payload"])["aggregate_id"] == order_id
+
+
 def test_pausing_a_relay_this_process_does_not_run_is_refused(http: httpx.Client) -> None:
     response = http.post("/admin/relay/pause", headers=ADMIN)
     assert response.status_code == 422

@@ -189,3 +189,31 @@ async def test_concurrent_posts_with_one_key_place_one_order(tmp_path: Path, sto
         application.close()
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["order_id"] for r in responses}) == 1
+
+
+async def test_approve_then_ship_moves_the_order_along(client: httpx.AsyncClient) -> None:
+    order_id = (await place(client)).json()["order_id"]
+    approved = await client.post(f"/orders/{order_id}/approve")
+    shipped = await client.post(f"/orders/{order_id}/ship")
+    assert (approved.status_code, approved.json()["status"]) == (200, "APPROVED")
+    assert (shipped.status_code, shipped.json()["status"]) == (200, "SHIPPED")
+
+
+async def test_shipping_a_pending_order_is_409_with_its_state(client: httpx.AsyncClient) -> None:
+    order_id = (await place(client)).json()["order_id"]
+    problem = assert_problem(await client.post(f"/orders/{order_id}/ship"), 409)
+    assert problem["state"] == "PENDING"
+
+
+async def test_rejecting_records_the_reason(client: httpx.AsyncClient) -> None:
+    order_id = (await place(client)).json()["order_id"]
+    rejected = (await client.post(f"/orders/{order_id}/reject", json={"reason": "out of stock"})).json()
+    assert (rejected["status"], rejected["reason"]) == ("REJECTED", "out of stock")
+    assert_problem(await client.post(f"/orders/{order_id}/reject", json={"reason": "again"}), 409)
+    assert_problem(await client.post(f"/orders/{order_id}/reject", json={"reason": 7}), 422)
+
+
+async def test_a_misspelt_list_parameter_is_422_not_an_unfiltered_list(client: httpx.AsyncClient) -> None:
+    await place(client, customer_id="alice")
+    problem = assert_problem(await client.get("/orders", params={"costumer": "bob"}), 422)
+    assert problem["errors"][0]["field"] == "query.costumer"  # type: ignore[index]
