@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from adapters.inbound.rest.bodies import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
     SWITCH_SCHEMA,

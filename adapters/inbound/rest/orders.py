@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from adapters.inbound.rest.bodies import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
     PLACE_ORDER_SCHEMA,

@@ -1,4 +1,4 @@
-"""Reading a request: a JSON body whose every way of being unreadable becomes a 422 naming
+"""A request's inputs: a JSON body whose every way of being unreadable becomes a 422 naming
 `body`, and query parameters the route does not declare, refused like unknown body fields."""
 
 from __future__ import annotations
