@@ -193,3 +193,19 @@ def _content_length(data: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value)
     return 0
+
+
+def test_a_port_already_taken_exits_1_naming_the_address(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
+        env.update({"ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__ADAPTER": "memory",
+                    "ORDERHEX_API__ADMIN_TOKEN": TOKEN})
+        result = subprocess.run([str(ORDERHEX), "serve", "--port", str(port)], env=env, capture_output=True,
+                                text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"orderhex: the API address 127.0.0.1:{port} is unavailable: uvicorn could not start there (its log "
+        "says why). choose another --port / api.port, or stop what holds this one")

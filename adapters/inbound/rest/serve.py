@@ -18,6 +18,7 @@ import uvicorn
 
 from adapters.inbound.rest.app import RestSettings, create_app
 from adapters.inbound.rest.security import generate_token
+from core.errors import Unavailable
 from ports.control import Control
 from ports.ordering import Ordering
 
@@ -70,10 +71,12 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
     settings = RestSettings(admin_token=token, api_key=config["api.api_key"],
                             max_body_bytes=config["api.max_body_bytes"])
     stopping = threading.Event()
+    host = args.host or config["api.host"]
+    port = config["api.port"] if args.port is None else args.port
     server = GracefulServer(uvicorn.Config(
         create_app(app.ordering, app.control, settings, stopping),
-        host=args.host or config["api.host"],
-        port=config["api.port"] if args.port is None else args.port,
+        host=host,
+        port=port,
         access_log=config["api.access_log"],
         timeout_graceful_shutdown=config["api.shutdown_timeout"],
         lifespan="on",
@@ -87,12 +90,16 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
                 worker.start()
                 running.append(worker)
                 print(f"orderhex serve: started {_name(worker)}", file=err, flush=True)
-        server.run()
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits the process when it cannot bind or start
+            raise Unavailable(f"the API address {host}:{port}", "uvicorn could not start there (its log says why)",
+                              "choose another --port / api.port, or stop what holds this one") from exc
     finally:
         for worker in reversed(running):
             worker.stop()
             print(f"orderhex serve: stopped {_name(worker)}", file=err, flush=True)
-    return 0 if server.started else 1
+    return 0
 
 
 def _name(worker: BackgroundWorker) -> str:
