@@ -14,6 +14,7 @@ import httpx
 import pytest
 from textual.widgets import DataTable, Input, Static
 
+import bootstrap
 from adapters.outbound.http.remote import RemoteService
 from core.errors import NotFound, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
@@ -195,3 +196,9 @@ async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Pat
     finally:
         remote.close()
         server.stop()
+
+
+def test_attach_without_a_token_is_one_line_on_stderr_and_exit_2(capsys: pytest.CaptureFixture[str]):
+    assert bootstrap.main(["dashboard", "--attach", "http://127.0.0.1:1", "--token", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--token" in err
