@@ -149,3 +149,12 @@ def test_a_malformed_last_event_id_is_422(http: httpx.Client) -> None:
     response = http.get("/admin/events", headers={**ADMIN, "Last-Event-ID": "abc"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "header.Last-Event-ID"
+
+
+def test_an_idle_stream_sends_keep_alive_comments(http: httpx.Client) -> None:
+    deadline = time.monotonic() + 5
+    with http.stream("GET", "/admin/events", headers=ADMIN) as response:
+        for line in response.iter_lines():
+            assert time.monotonic() < deadline, "no keep-alive within 5 s (heartbeat is 0.5 s)"
+            if line.startswith(":"):
+                break
