@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import bootstrap
+from adapters.outbound.kafka.embedded import TansuBroker
 from adapters.outbound.memory.storage import MemoryStorage
 from core.envelope import Message
 from core.errors import AlreadyProcessed
@@ -224,3 +225,23 @@ def test_a_relay_killed_at_random_moments_under_load_loses_nothing(
     messages = read_topic(overrides["messaging.bootstrap_servers"], overrides["messaging.events_topic"], len(placed))
     assert {m.key for m in messages} == set(placed), "every committed order's event reached the broker"
     assert len({m.id for m in messages}) == len(placed), "copies share the event's id, so consumers drop them"
+
+
+def test_a_relay_started_before_its_broker_waits_and_then_drains(tmp_path: Path) -> None:
+    broker = TansuBroker(tmp_path / "late-broker")  # its port is chosen, nothing listens there yet
+    overrides = {**kafka_overrides(broker), "messaging.delivery_timeout_ms": 1000}
+    app = make_app(tmp_path, overrides)
+    try:
+        worker = bootstrap.start_relay(app)
+        orders = [place(app, f"early-{i}") for i in range(3)]
+        wait_until(lambda: worker.loop.failing, 30)
+        assert app.control.outbox_status().pending == 3
+        broker.start()
+        wait_until(lambda: app.control.outbox_status().pending == 0, 60)
+        messages = read_topic(broker.bootstrap_servers, overrides["messaging.events_topic"], 3)
+    finally:
+        if app.relay is not None:
+            app.relay.pause()
+        app.close()
+        broker.stop()
+    assert [m.key for m in messages] == orders
