@@ -16,6 +16,7 @@ import bootstrap
 from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.outbound.memory.messaging import MemoryMessaging
 from core.envelope import Message
+from core.feed import FeedKind
 from core.orders.queries import ListOrders
 
 STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
@@ -129,3 +130,10 @@ def test_a_command_that_keeps_failing_unexpectedly_is_retried_then_dead_lettered
     [dead] = messaging.broker.messages(DEAD)
     assert dead.id == "b" and "KeyError" in dead.headers["error"]
     assert customers(app) == ["a"]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_the_batch_events_reach_the_feed(app: bootstrap.Application, store: str) -> None:
+    run_batch(app, [("f1", place("a")), ("f2", place("b"))])
+    placed = [e for e in app.feed.recent() if e.kind == FeedKind.DOMAIN_EVENT and e.data["type"] == "OrderPlaced"]
+    assert len(placed) == 2

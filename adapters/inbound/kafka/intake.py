@@ -30,6 +30,7 @@ from core.intake import (
     parse_command,
     rejected,
 )
+from core.messages import DomainEvent
 from core.orders.commands import PlaceOrder
 from core.relay import Backoff
 from ports.broker import Messaging
@@ -153,13 +154,17 @@ class CommandIntake:
                     uow.tainted = True
                     break
                 outcomes.append(_Outcome(message, command, order_id, created=created))
-            committed = not uow.tainted and self._flush(uow)
-            if not committed:
+            events = None if uow.tainted else self._flush(uow)
+            if events is None:
                 uow.abandon()
-        if not committed:
+        if events is None:
             for message, _ in commands:
                 self.handle(message)
             return
+        for event in events:
+            # The batch bypassed the bus's event dispatch, so the feed hears of its events here.
+            self._report(FeedKind.DOMAIN_EVENT, f"{event.type} {event.aggregate_id} v{event.aggregate_version}",
+                         type=event.type, aggregate_id=event.aggregate_id, version=event.aggregate_version)
         for outcome in outcomes:
             if outcome.error is not None:
                 self._reject(outcome.message, outcome.command, outcome.error)
@@ -211,14 +216,14 @@ class CommandIntake:
                      message_id=message.id, order_id=order_id, ms=round((time.perf_counter() - started) * 1000, 3))
 
     @staticmethod
-    def _flush(uow: BatchUnitOfWork) -> bool:
+    def _flush(uow: BatchUnitOfWork) -> list[DomainEvent] | None:
+        """The batch's events once committed; None when it cannot commit."""
         try:
-            uow.flush()
+            return uow.flush()
         except Unavailable:
             raise
         except Exception:  # whatever stops the batch's commit, one by one finds the culprit
-            return False
-        return True
+            return None
 
     def _apply(self, command: IntakeCommand, message_id: str,
                ordering: Ordering | None = None) -> tuple[str | None, bool]:
