@@ -145,27 +145,29 @@ def test_sigterm_finishes_requests_in_flight_ends_streams_and_exits_0(tmp_path: 
     server = Serve(tmp_path, {"api.admin_token": TOKEN})
     try:
         body = json.dumps(ORDER).encode()
-        # A request in flight: headers and half the body sent, the rest to follow after SIGTERM.
+        # A request in flight: the app has started reading its body (uvicorn answers the
+        # 100-continue only then) when the signal arrives; the body follows after it.
         slow = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         slow.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:20])
-        stream_ended = threading.Event()
+                     b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert slow.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+        stream_open, stream_ended = threading.Event(), threading.Event()
 
         def follow_feed() -> None:
             with httpx.Client(base_url=server.url, timeout=10) as http, \
                     http.stream("GET", "/admin/events", headers=ADMIN) as response:
                 for _ in response.iter_lines():
-                    pass
+                    stream_open.set()
             stream_ended.set()
 
         threading.Thread(target=follow_feed, daemon=True).start()
-        time.sleep(0.5)  # both requests reach the app before the signal
+        assert stream_open.wait(10)
 
         server.process.send_signal(signal.SIGTERM)
         assert stream_ended.wait(10), "the event stream held up shutdown"
         with pytest.raises(httpx.TransportError):  # no longer accepting
             httpx.get(f"{server.url}/health", timeout=2)
-        slow.sendall(body[20:])
+        slow.sendall(body)
         response = _read_http_response(slow)
         assert response.startswith(b"HTTP/1.1 201"), response[:200]
         assert server.process.wait(20) == 0
