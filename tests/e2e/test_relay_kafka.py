@@ -187,7 +187,7 @@ def test_orderhex_relay_refuses_to_start_beside_another_on_a_file_store(
     env = orderhex_env({**kafka_config, "data_dir": str(tmp_path), "storage.adapter": "file"})
     first = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        assert first.stderr is not None and "relay publishing" in first.stderr.readline()
+        started(first)
         second = subprocess.run([sys.executable, "-m", "bootstrap", "relay"], check=False, env=env,
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
@@ -211,7 +211,7 @@ def test_a_relay_killed_at_random_moments_under_load_loses_nothing(
         for round_ in range(3):
             relay = subprocess.Popen([sys.executable, "-m", "bootstrap", "relay"], env=orderhex_env(overrides),
                                      stderr=subprocess.PIPE, text=True)
-            assert relay.stderr is not None and "relay publishing" in relay.stderr.readline()
+            started(relay)
             kill_at = time.monotonic() + rng.uniform(0.1, 0.6)
             while time.monotonic() < kill_at:
                 placed.append(place(app, f"r{round_}-{len(placed)}"))
@@ -245,3 +245,14 @@ def test_a_relay_started_before_its_broker_waits_and_then_drains(tmp_path: Path)
         app.close()
         broker.stop()
     assert [m.key for m in messages] == orders
+
+
+def started(relay: subprocess.Popen[str]) -> None:
+    """Wait for `orderhex relay` to say it runs (warnings may come first on stderr)."""
+    assert relay.stderr is not None
+    for _ in range(50):
+        line = relay.stderr.readline()
+        assert line, f"orderhex relay ended before it started (exit {relay.poll()})"
+        if "relay publishing" in line:
+            return
+    raise AssertionError("orderhex relay never said it started")
