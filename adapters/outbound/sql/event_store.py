@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.outbound.sql.database import Database
-from adapters.outbound.sql.prepared import execute_many
+from adapters.outbound.sql.prepared import Driver, execute_many, scalar
 from adapters.outbound.sql.rows import event_from_row, event_values, stored_event_from_row
 from adapters.outbound.sql.schema import events
-from adapters.outbound.sql.statements import INSERT_EVENTS
+from adapters.outbound.sql.statements import APPEND_LOCK, INSERT_EVENTS, STREAM_VERSION
 from core.envelope import StoredEvent
 from core.errors import ConcurrencyConflict
 from core.messages import DomainEvent
@@ -20,7 +20,7 @@ from core.messages import DomainEvent
 _APPEND_LOCK = 0x6F72646572686578
 
 
-def append_events(connection: Connection, stream_id: str, new: Sequence[DomainEvent], expected_version: int) -> None:
+def append_events(driver: Driver, stream_id: str, new: Sequence[DomainEvent], expected_version: int) -> None:
     """Append in the caller's transaction.
 
     On PostgreSQL appends take a transaction-scoped advisory lock first: positions come from a
@@ -29,10 +29,9 @@ def append_events(connection: Connection, stream_id: str, new: Sequence[DomainEv
     serialized by `BEGIN IMMEDIATE` already.) The unique (stream_id, version) index stays the
     last word on conflicts.
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-    current = connection.execute(
-        select(func.coalesce(func.max(events.c.version), 0)).where(events.c.stream_id == stream_id)).scalar_one()
+    if driver.dialect.name == "postgresql":
+        scalar(driver, APPEND_LOCK, {"key": _APPEND_LOCK})
+    current = scalar(driver, STREAM_VERSION, {"stream_id": stream_id})
     if current != expected_version:
         raise ConcurrencyConflict(stream_id, expected_version, current)
     for offset, event in enumerate(new, start=1):
@@ -42,7 +41,7 @@ def append_events(connection: Connection, stream_id: str, new: Sequence[DomainEv
     if not new:
         return
     try:
-        execute_many(connection, INSERT_EVENTS, [event_values(event) for event in new])
+        execute_many(driver, INSERT_EVENTS, [event_values(event) for event in new])
     except IntegrityError as exc:
         raise ConcurrencyConflict(stream_id, expected_version) from exc
 
@@ -62,8 +61,8 @@ class SqlEventStore:
         self._db = db
 
     def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> None:
-        with self._db.writing() as connection:
-            append_events(connection, stream_id, events, expected_version)
+        with self._db.driving() as driver:
+            append_events(driver, stream_id, events, expected_version)
 
     def read_stream(self, stream_id: str, from_version: int = 1) -> list[DomainEvent]:
         with self._db.reading() as connection:

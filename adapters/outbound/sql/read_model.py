@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from adapters.outbound.sql.database import Database
-from adapters.outbound.sql.prepared import execute
+from adapters.outbound.sql.prepared import Driver, execute
 from adapters.outbound.sql.rows import summary_from_row, summary_values
 from adapters.outbound.sql.schema import order_summaries, projection_position
 from adapters.outbound.sql.statements import (
@@ -24,16 +24,16 @@ def load_summary(connection: Connection, order_id: str) -> OrderSummary | None:
     return summary_from_row(row) if row is not None else None
 
 
-def write_summary(connection: Connection, summary: OrderSummary, *, new: bool) -> None:
+def write_summary(driver: Driver, summary: OrderSummary, *, new: bool) -> None:
     """Insert a new order's summary; update an existing one (inserting if it went missing)."""
     values = summary_values(summary)
-    if not new and execute(connection, UPDATE_SUMMARY, {**values, "where_order_id": summary.order_id}) == 1:
+    if not new and execute(driver, UPDATE_SUMMARY, {**values, "where_order_id": summary.order_id}) == 1:
         return
-    execute(connection, INSERT_SUMMARY, values)
+    execute(driver, INSERT_SUMMARY, values)
 
 
-def advance_position(connection: Connection, position: int) -> None:
-    execute(connection, ADVANCE_POSITION, {"new_position": position})
+def advance_position(driver: Driver, position: int) -> None:
+    execute(driver, ADVANCE_POSITION, {"new_position": position})
 
 
 class SqlReadModel:
@@ -43,9 +43,9 @@ class SqlReadModel:
         self._db = db
 
     def put(self, summary: OrderSummary, position: int) -> None:
-        with self._db.writing() as connection:
-            write_summary(connection, summary, new=False)
-            advance_position(connection, position)
+        with self._db.driving() as driver:
+            write_summary(driver, summary, new=False)
+            advance_position(driver, position)
 
     def get(self, order_id: str) -> OrderSummary | None:
         with self._db.reading() as connection:

@@ -3,7 +3,7 @@ reads through `Connection.execute`, which memoizes a prebuilt statement's cache 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, bindparam, case, insert, select, update
+from sqlalchemy import BigInteger, bindparam, case, func, insert, select, update
 
 from adapters.outbound.sql.schema import (
     events,
@@ -25,6 +25,9 @@ INSERT_INBOX = insert(inbox)
 INSERT_ORDER_KEY = insert(order_keys)
 INSERT_SNAPSHOT = insert(snapshots)
 INSERT_EVENTS = insert(events)
+STREAM_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(
+    events.c.stream_id == bindparam("stream_id"))
+APPEND_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 # WHERE parameters carry a `where_` prefix so they never collide with the SET values.
 SAVE_ORDER = (update(orders)

@@ -1,16 +1,19 @@
 """The unit of work on SQL, and the repositories, outbox writer, read model and inbox bound to it.
 
-Reads before `commit()` run in short read transactions of their own; the first write (which
-comes from `commit()` itself) opens the write transaction that `commit()` ends. So a unit of
-work holds no lock while a handler thinks, SQLite's single writer lock is held only for the
-writes, and a stale read is caught by the version checks at write time.
+Reads run in short read transactions of their own; the first write (which comes from
+`commit()` itself) opens the write transaction that `commit()` ends (see prepared.py for why it
+runs on the driver). So a unit of work holds no lock while a handler thinks, SQLite's single
+writer lock is held only for the writes, and a stale read is caught by the version checks at
+write time. The one read inside `commit()`, an existing order's summary, sees committed data,
+which is the data it needs: the order's row (or stream) lock that `commit()` took first keeps
+every other writer of that order, and so of its summary, waiting.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Select
@@ -19,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.event_store import append_events, read_stream
-from adapters.outbound.sql.prepared import execute, execute_many, execute_returning
+from adapters.outbound.sql.prepared import Driver, execute, execute_many, scalar
 from adapters.outbound.sql.read_model import SqlReadModel, advance_position, load_summary, write_summary
 from adapters.outbound.sql.rows import line_values, order_from_rows, order_values, outbox_values
 from adapters.outbound.sql.statements import (
@@ -46,47 +49,34 @@ from core.unit_of_work import UnitOfWorkBase
 
 
 class _Transaction:
-    """The unit of work's connection: none until the first write, then one write transaction."""
+    """The unit of work's write transaction: none until the first write."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.connection: Connection | None = None
+        self.driver: Driver | None = None
         # Orders inserted in this transaction: they cannot have a summary yet.
         self.new_orders: set[str] = set()
 
-    def writer(self) -> Connection:
-        if self.connection is None:
-            self.connection = self.db.writer()
-        return self.connection
+    def writer(self) -> Driver:
+        if self.driver is None:
+            self.driver = self.db.driver()
+        return self.driver
 
-    @contextmanager
-    def reader(self) -> Iterator[Connection]:
-        if self.connection is not None:
-            with translated(self.db.target):
-                yield self.connection
-        else:
-            with self.db.reading() as connection:
-                yield connection
+    def reader(self) -> AbstractContextManager[Connection]:
+        return self.db.reading()
 
     def commit(self) -> None:
-        if self.connection is not None:
-            with translated(self.db.target):
-                self.connection.commit()
-            self._close()
+        self._end(commit=True)
 
     def rollback(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.rollback()
-            finally:
-                self._close()
-        self.new_orders.clear()
+        self._end(commit=False)
 
-    def _close(self) -> None:
-        connection, self.connection = self.connection, None
+    def _end(self, commit: bool) -> None:
+        driver, self.driver = self.driver, None
         self.new_orders.clear()
-        if connection is not None:
-            connection.close()
+        if driver is not None:
+            with translated(self.db.target):
+                driver.end(commit)
 
 
 class StateOrders:
@@ -110,13 +100,13 @@ class StateOrders:
         return order_from_rows(row, lines)
 
     def add(self, order: Order) -> None:
-        connection = self._tx.writer()
+        driver = self._tx.writer()
         try:
-            execute(connection, INSERT_ORDER, order_values(order))
+            execute(driver, INSERT_ORDER, order_values(order))
         except IntegrityError as exc:
             # The id or the idempotency key is taken: someone placed it first.
             raise ConcurrencyConflict(order.id, 0) from exc
-        execute_many(connection, INSERT_LINES, line_values(order))
+        execute_many(driver, INSERT_LINES, line_values(order))
         self._tx.new_orders.add(order.id)
 
     def save(self, order: Order) -> None:
@@ -147,11 +137,11 @@ class EventSourcedOrders:
         return self.get(order_id) if order_id is not None else None
 
     def add(self, order: Order) -> None:
-        connection = self._tx.writer()
-        self._append(connection, order)
+        driver = self._tx.writer()
+        self._append(driver, order)
         if order.idempotency_key is not None:
             try:
-                execute(connection, INSERT_ORDER_KEY, {"idempotency_key": order.idempotency_key,
+                execute(driver, INSERT_ORDER_KEY, {"idempotency_key": order.idempotency_key,
                                                         "order_id": order.id})
             except IntegrityError as exc:
                 raise ConcurrencyConflict(order.id, 0) from exc
@@ -160,10 +150,10 @@ class EventSourcedOrders:
     def save(self, order: Order) -> None:
         self._append(self._tx.writer(), order)
 
-    def _append(self, connection: Connection, order: Order) -> None:
-        append_events(connection, order.id, order.pending_events, order.persisted_version)
+    def _append(self, driver: Driver, order: Order) -> None:
+        append_events(driver, order.id, order.pending_events, order.persisted_version)
         if snapshot_due(order.persisted_version, order.version, self._every):
-            execute(connection, INSERT_SNAPSHOT, {"stream_id": order.id, "version": order.version,
+            execute(driver, INSERT_SNAPSHOT, {"stream_id": order.id, "version": order.version,
                                                    "data": json.dumps(order_to_snapshot(order))})
 
 
@@ -172,7 +162,7 @@ class _TxOutbox:
         self._tx = tx
 
     def add(self, record: OutboxRecord) -> int:
-        return int(execute_returning(self._tx.writer(), INSERT_OUTBOX, outbox_values(record)))
+        return int(scalar(self._tx.writer(), INSERT_OUTBOX, outbox_values(record)))
 
 
 class _TxReadModel(SqlReadModel):
@@ -199,10 +189,10 @@ class _TxReadModel(SqlReadModel):
     def flush(self) -> None:
         if not self.staged:
             return
-        connection = self._tx.writer()
+        driver = self._tx.writer()
         for order_id, summary in self.staged.items():
-            write_summary(connection, summary, new=order_id in self._tx.new_orders)
-        advance_position(connection, self.position_seen)
+            write_summary(driver, summary, new=order_id in self._tx.new_orders)
+        advance_position(driver, self.position_seen)
 
     def discard(self) -> None:
         self.staged.clear()

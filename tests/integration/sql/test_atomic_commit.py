@@ -16,8 +16,9 @@ from tests.integration.sql.conftest import make_app
 TABLES = (orders, order_lines, outbox, order_summaries, events)
 
 
-def _counts(connection: Any) -> dict[str, int]:
-    return {t.name: connection.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES}
+def _counts(driver: Any) -> dict[str, int]:
+    """Row counts as the open write transaction itself sees them."""
+    return {t.name: driver.run(str(select(func.count()).select_from(t))).fetchone()[0] for t in TABLES}
 
 
 @pytest.mark.parametrize("mode", ["state", "events"])
@@ -30,7 +31,7 @@ def test_an_error_after_the_order_write_and_before_commit_leaves_no_order_and_no
 
     def fail_before_commit(self: Any) -> None:
         # Runs where the transaction's COMMIT would: every row is written in it by now.
-        seen_inside.append(_counts(self.connection))
+        seen_inside.append(_counts(self.driver))
         raise RuntimeError("injected between the writes and COMMIT")
 
     try:
