@@ -23,7 +23,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 Params = Mapping[str, Any]
-_Slot = tuple[str, Callable[[Any], Any] | None, Any]
 
 
 @dataclass(frozen=True)
@@ -72,18 +71,18 @@ class Prepared:
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup or ()) if dialect.positional else list(binds)
         self._positional = dialect.positional
-        self._slots: list[_Slot] = [
-            (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect), binds[name].value)
-            for name in names
-        ]
+        self._names = names
+        self._defaults = [binds[name].value for name in names]
+        processors = [binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+        self._processors: list[tuple[int, Callable[[Any], Any]]] = [
+            (index, processor) for index, processor in enumerate(processors) if processor is not None]
 
     def driver_params(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
-        processed = [(name, processor(value) if processor is not None else value)
-                     for name, processor, default in self._slots
-                     for value in (params.get(name, default),)]
-        if self._positional:
-            return tuple(value for _, value in processed)
-        return dict(processed)
+        get = params.get
+        values = [get(name, default) for name, default in zip(self._names, self._defaults, strict=True)]
+        for index, processor in self._processors:
+            values[index] = processor(values[index])
+        return tuple(values) if self._positional else dict(zip(self._names, values, strict=True))
 
 
 _prepared: dict[tuple[int, str, tuple[str, ...]], Prepared] = {}
