@@ -3,10 +3,10 @@
 The server is one `orderhex serve` process (one uvicorn worker, the outbox relay running beside
 it) on a fresh SQLite store (memory when no "sqlite" adapter is registered), on a free loopback
 port. Concurrent httpx clients in this process POST /orders, each request timed on its own. The
-baseline, in this same process, places the same orders by calling `Application.ordering.place`
-(the wire-format parser plus the use case) on its own fresh store of the same kind, one after
-another. Reported, for each number of concurrent clients: requests/s and p50/p99 latency for
-both, and the ratio HTTP / in-process.
+baseline, in this same process, does what the endpoint does without HTTP: the wire-format
+parser, `Application.ordering.place`, then `get` for the response body, on its own fresh store
+of the same kind, one order after another. Reported, for each number of concurrent clients:
+requests/s and p50/p99 latency for both, and the ratio HTTP / in-process.
 The clients share the machine's cores with the server, so the ratio is a floor, not the cost of
 HTTP alone. Results go to bench/results/rest.json.
 
@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 import bootstrap
+from core.orders.queries import GetOrder
 from core.orders.wire import place_order_from_json
 
 RESULTS = Path(__file__).parent / "results" / "rest.json"
@@ -58,13 +59,17 @@ def in_process(storage: str, requests: int) -> dict[str, Any]:
     app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
         "storage.adapter": storage, "messaging.adapter": "memory", "data_dir": str(data_dir)}))
     try:
+        def place(number: int) -> None:
+            result = app.ordering.place(place_order_from_json(body(number)))
+            app.ordering.get(GetOrder(order_id=result.order_id))
+
         for number in range(WARM_UP):
-            app.ordering.place(place_order_from_json(body(number)))
+            place(number)
         latencies = []
         started = time.perf_counter()
         for number in range(requests):
             t0 = time.perf_counter()
-            app.ordering.place(place_order_from_json(body(number)))
+            place(number)
             latencies.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
     finally:
@@ -130,6 +135,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
     storage = "sqlite" if "sqlite" in bootstrap.STORAGE_ADAPTERS else "memory"
+    load = round(os.getloadavg()[0], 2)  # other work on the machine skews both sides; recorded with them
 
     baseline = in_process(storage, args.requests)
     data_dir = Path(tempfile.mkdtemp(prefix="orderhex-bench-serve-"))
@@ -147,10 +153,11 @@ def main() -> None:
               for c, figures in http.items()]
     result = {
         "benchmark": "rest", "storage": storage, "requests_per_level": args.requests, "uvicorn_workers": 1,
-        "python": platform.python_version(), "cpus": os.cpu_count(), "in_process": baseline, "http": levels,
+        "python": platform.python_version(), "cpus": os.cpu_count(), "load_average_at_start": load,
+        "in_process": baseline, "http": levels,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    print(f"place order on {storage}, {args.requests} orders per row")
+    print(f"place order on {storage}, {args.requests} orders per row, load average {load} on {os.cpu_count()} cpus")
     print(f"  in-process            {baseline['per_s']:>8.1f} orders/s   p50 {baseline['p50_ms']:>7.2f} ms   "
           f"p99 {baseline['p99_ms']:>7.2f} ms")
     for level in levels:
