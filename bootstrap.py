@@ -46,6 +46,8 @@ from core.feed import FeedEvent, FeedKind
 from core.intake import GroupCommit
 from core.messages import DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
+from core.orders.model import Order
+from core.orders.projection import rebuild_from_events, rebuild_from_orders
 from core.orders.service import OrderingService
 from core.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.broker import Messaging
@@ -319,13 +321,14 @@ class Application:
             now=self.clock.now,
         )
         self.ordering = OrderingService(self.bus, lambda: self.storage.read_model, self._history)
+        self._opened: dict[tuple[str, str], Any] = {}
         self.control = ControlService(self)
         # The outbox relay worker, when this process runs one (serve, dashboard, relay).
         self.relay: RelayHandle | None = None
 
     @property
     def storage(self) -> Storage:
-        storage: Storage = self.container.storage()
+        storage: Storage = self._provider("storage")
         return storage
 
     def _unit_of_work(self) -> UnitOfWork:
@@ -334,7 +337,7 @@ class Application:
 
     @property
     def messaging(self) -> Messaging:
-        messaging: Messaging = self.container.messaging()
+        messaging: Messaging = self._provider("messaging")
         return messaging
 
     def _history(self, order_id: str) -> list[DomainEvent]:
@@ -344,11 +347,14 @@ class Application:
         return [event_from_dict(json.loads(r.payload)) for r in storage.outbox.history(order_id)]
 
     def close(self) -> None:
-        for port in SWITCHABLE:
-            self._provider(port).close()
+        """Close every adapter this application opened (and only those: nothing is started here)."""
+        for adapter in self._opened.values():
+            adapter.close()
 
     def _provider(self, port: str) -> Any:
-        return getattr(self.container, port)()
+        adapter = getattr(self.container, port)()
+        self._opened[(port, self.config[CONFIG_KEY[port]])] = adapter
+        return adapter
 
 
 class ControlService:
@@ -385,6 +391,7 @@ class ControlService:
                                       f"{old} stays active; check the {key} settings") from exc
                 self._app.config.sources[key] = "switched at run time"
                 old_instance.close()
+                self._app._opened.pop((port, old), None)
             self._app.feed.publish(FeedEvent(
                 kind=FeedKind.ADAPTER_SWITCHED, text=f"{port}: {old} -> {adapter}", at=self._app.clock.now(),
                 data={"port": port, "from": old, "to": adapter},
@@ -419,6 +426,16 @@ class ControlService:
             raise ValidationError("relay", "no relay runs in this process")
         self._app.relay.resume()
 
+    def rebuild_projections(self) -> int:
+        storage = self._app.storage
+        if self._app.config["storage.orders"] == "events":
+            count = rebuild_from_events(storage.read_model, storage.event_store)
+        else:
+            count = rebuild_from_orders(storage.read_model, storage.order_ids(), partial(_load_order, storage))
+        self._app.feed.publish(FeedEvent(kind=FeedKind.COMMAND, text=f"projections rebuilt from {count} items",
+                                         at=self._app.clock.now(), data={"command": "RebuildProjections"}))
+        return count
+
     def check_health(self) -> dict[str, str]:
         health: dict[str, str] = {}
         for port in SWITCHABLE:
@@ -428,6 +445,11 @@ class ControlService:
             except Exception as exc:  # health reports every failure, whatever its type
                 health[port] = str(exc)
         return health
+
+
+def _load_order(storage: Storage, order_id: str) -> Order | None:
+    with storage.unit_of_work() as uow:
+        return uow.orders.get(order_id)
 
 
 # ---------------------------------------------------------------------------------------------

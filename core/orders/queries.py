@@ -64,9 +64,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, order_id = raw.split("|", 1)
-        return datetime.fromisoformat(created_at), order_id
+        when = datetime.fromisoformat(created_at)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError("cursor", "is not a cursor this service returned") from exc
+    if when.tzinfo is None:  # every stored time is aware; a naive one cannot be compared with them
+        raise ValidationError("cursor", "is not a cursor this service returned")
+    return when, order_id
 
 
 def sort_key(summary: OrderSummary) -> tuple[datetime, str]:

@@ -179,3 +179,11 @@ def test_projections_rebuild_gives_the_same_listing(run: Cli) -> None:
     code, out, _ = run("projections", "rebuild")
     assert (code, out.strip()) == (0, "read model rebuilt from 3 items")
     assert run("orders", "--json")[1] == before
+
+
+def test_config_never_prints_secrets(tmp_path: Path) -> None:
+    env = {"ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_API__ADMIN_TOKEN": "s3cret-token",
+           "ORDERHEX_API__API_KEY": "s3cret-key"}
+    for argv in (("config",), ("config", "--json")):
+        done = _console(*argv, env=env)
+        assert done.returncode == 0 and "s3cret" not in done.stdout and "***" in done.stdout

@@ -66,3 +66,12 @@ def test_switching_to_something_unknown_is_refused(port: str, adapter: str, fiel
     with pytest.raises(ValidationError) as info:
         memory_app().control.switch(port, adapter)
     assert info.value.field == field
+
+
+def test_closing_an_application_closes_what_it_opened_and_starts_nothing() -> None:
+    from tests.unit.app_fixtures import memory_app
+
+    app = memory_app(**{"messaging.adapter": "kafka", "messaging.bootstrap_servers": "127.0.0.1:1"})
+    app.storage.unit_of_work()
+    app.close()  # the Kafka adapter was never opened, so closing must not try to reach it
+    assert list(app._opened) == [("storage", "memory")]

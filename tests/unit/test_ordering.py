@@ -90,3 +90,14 @@ def test_event_sourced_orders_behave_the_same_and_keep_full_history() -> None:
     app.ordering.ship(ShipOrder(order_id=order_id))
     assert app.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
     assert [e.aggregate_version for e in app.ordering.history(order_id)] == [1, 2, 3]
+
+
+def test_a_cursor_with_a_time_of_no_timezone_is_refused_not_crashed_on() -> None:
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"2020-01-01T00:00:00|x").decode().rstrip("=")
+    app = memory_app()
+    app.ordering.place(place_cmd())
+    with pytest.raises(ValidationError) as info:
+        app.ordering.list(ListOrders(cursor=forged))
+    assert info.value.field == "cursor"

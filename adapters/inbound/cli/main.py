@@ -211,12 +211,17 @@ def _timestamp(raw: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _secret(key: str) -> bool:
+    return key.endswith(("token", "key", "password"))
+
+
 def _print_config(rows: Sequence[tuple[str, Any, str]], as_json: bool, out: TextIO) -> int:
     if as_json:
-        print(json.dumps({k: {"value": v, "source": s} for k, v, s in rows}, indent=2), file=out)
+        shown = {k: {"value": "***" if _secret(k) and v else v, "source": s} for k, v, s in rows}
+        print(json.dumps(shown, indent=2), file=out)
         return EXIT_OK
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
-        shown = "***" if key.endswith("token") and value else json.dumps(value)
+        shown = "***" if _secret(key) and value else json.dumps(value)
         print(f"{key:<{width}}  {shown:<32}  {source}", file=out)
     return EXIT_OK
