@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, ClassVar
 
 
@@ -44,7 +45,7 @@ class DomainEvent:
 
     def payload(self) -> dict[str, Any]:
         """The event's own fields (not the metadata) as JSON-ready values."""
-        return {f.name: _to_json(getattr(self, f.name)) for f in fields(self) if f.name not in self._META}
+        return {name: _to_json(getattr(self, name)) for name in _payload_fields(type(self))}
 
     def to_dict(self) -> dict[str, Any]:
         """Metadata and payload together, as they travel on the wire."""
@@ -78,6 +79,12 @@ def event_from_dict(data: dict[str, Any]) -> DomainEvent:
         occurred_at=datetime.fromisoformat(data["occurred_at"]),
         payload=data["payload"],
     )
+
+
+@cache
+def _payload_fields(cls: type[DomainEvent]) -> tuple[str, ...]:
+    # Introspecting dataclass fields costs more than the rest of payload(); events are hot.
+    return tuple(f.name for f in fields(cls) if f.name not in DomainEvent._META)
 
 
 def _to_json(value: Any) -> Any:

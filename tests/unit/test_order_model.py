@@ -198,3 +198,11 @@ def test_replaying_the_events_rebuilds_the_same_order() -> None:
     rebuilt = Order.from_events(order.pending_events)
     assert (rebuilt.id, rebuilt.customer_id, rebuilt.lines, rebuilt.status, rebuilt.version) == (
         order.id, order.customer_id, order.lines, order.status, order.version)
+
+
+def test_a_copy_is_private_it_shares_no_pending_events_with_the_original() -> None:
+    order = placed()
+    clone = order.copy()
+    clone.approve(now=T0, event_id="e-2")
+    assert (order.status, order.version, len(order.pending_events)) == (OrderStatus.PENDING, 1, 1)
+    assert (clone.status, clone.version, len(clone.pending_events)) == (OrderStatus.APPROVED, 2, 2)

@@ -6,7 +6,6 @@ after checking versions: that gives the same atomicity and conflict behaviour as
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import threading
@@ -183,7 +182,7 @@ class _StagedOrders:
     def get(self, order_id: str) -> Order | None:
         with self._store.lock:
             order = self._store.orders.get(order_id)
-            return copy.deepcopy(order) if order is not None else None
+            return order.copy() if order is not None else None
 
     def get_by_idempotency_key(self, key: str) -> Order | None:
         with self._store.lock:
@@ -191,10 +190,10 @@ class _StagedOrders:
         return self.get(order_id) if order_id is not None else None
 
     def add(self, order: Order) -> None:
-        self._staged[order.id] = (copy.deepcopy(order), 0)
+        self._staged[order.id] = (order.copy(), 0)
 
     def save(self, order: Order) -> None:
-        self._staged[order.id] = (copy.deepcopy(order), order.persisted_version)
+        self._staged[order.id] = (order.copy(), order.persisted_version)
 
 
 class _EventSourcedOrders(_StagedOrders):
@@ -306,7 +305,7 @@ class MemoryUnitOfWork(UnitOfWorkBase):
 
 def _snapshot(order: Order) -> Order:
     """A stored copy: no events pending, persisted at its current version."""
-    stored = copy.deepcopy(order)
+    stored = order.copy()
     stored.pending_events = []
     stored.persisted_version = stored.version
     return stored
