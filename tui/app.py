@@ -16,12 +16,13 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.widgets import Header, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ports.control import Control
 from ports.ordering import Ordering
 from tui.help import HelpScreen
+from tui.keybar import KeyBar
 from tui.live import FeedBuffer, LivePump, OrderFilter
 from tui.messages import (
     ConnectionChanged,
@@ -84,7 +85,7 @@ class DashboardApp(App[None]):
         self.load_seed = load_seed
         self.pump = LivePump(ordering, control, FeedBuffer(), self.post_message, poll_interval)
         self.ports_snapshot: PortsSnapshot | None = None
-        self.connection_ok = True
+        self.tabs: TabbedContent
         # The panels by id. Kept here because `query_one` searches the screen on top, which is a
         # detail or help screen while one is open, and messages keep arriving meanwhile.
         self.panels: dict[str, Widget] = {}
@@ -96,7 +97,7 @@ class DashboardApp(App[None]):
                 with TabPane(f"{n} {spec.title}", id=spec.id):
                     self.panels[spec.id] = spec.build(self)
                     yield self.panels[spec.id]
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.tabs = self.query_one(TabbedContent)
@@ -145,7 +146,6 @@ class DashboardApp(App[None]):
         self.panel(PortsPanel).show(message.ports, message.health)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
-        self.connection_ok = message.ok
         if message.ok:
             self.sub_title = self.source
             self.notify(f"{self.source}: answering again", title="Connection")
@@ -259,6 +259,12 @@ class DashboardApp(App[None]):
                                 partial(self._toggle_relay, False))
         yield SystemCommand("Load random orders", "place the Place panel's number of random orders",
                             self.panel(PlaceOrderPanel).action_load)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A worker that dies of a bug is reported where a person sees it, and the app stays up.
+        if event.state is WorkerState.ERROR and not self.exiting:
+            self.notify(f"{event.worker.name or event.worker.group} failed: {event.worker.error}",
+                        title="Internal error", severity="error", timeout=15)
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()

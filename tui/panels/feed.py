@@ -122,7 +122,7 @@ class FeedPanel(Vertical):
         state = f"{self.received} events"
         if self.paused:
             state += " · PAUSED (p resumes)"
-        self.query_one("#feed-state", Static).update(state)
+        self.query_one("#feed-state", Static).update(state, layout=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "feed-filter":

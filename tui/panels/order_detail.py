@@ -8,11 +8,12 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from core.messages import DomainEvent
 from core.orders.queries import GetOrder, OrderSummary
 from ports.ordering import Ordering
+from tui.keybar import KeyBar
 
 
 def describe(event: DomainEvent) -> str:
@@ -55,12 +56,12 @@ class OrderDetailScreen(Screen[None]):
                 history: DataTable[str] = DataTable(id="detail-history", cursor_type="none")
                 history.add_columns("Version", "Event", "At", "Detail")
                 yield history
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="detail")
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load(self) -> None:
         # Errors (NotFound after a storage switch, a lost server) are shown, never raised.
         try:

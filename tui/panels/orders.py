@@ -77,7 +77,7 @@ class OrdersPanel(Vertical):
         if sync_rows(table, rows, [key for key, _ in COLUMNS]):
             table.sort("created", "order", reverse=True)
         more = " (newest shown)" if page.next_cursor else ""
-        self.query_one("#orders-count", Static).update(f"{len(rows)} orders{more}")
+        self.query_one("#orders-count", Static).update(f"{len(rows)} orders{more}", layout=False)
 
     def selected_order(self) -> str | None:
         table = self.primary

@@ -75,7 +75,8 @@ class OutboxPanel(Vertical):
         self.status = status
         lag = "-" if status.lag_seconds is None else f"{status.lag_seconds:.1f} s"
         self.query_one("#outbox-counters", Static).update(
-            f"pending {status.pending}   published {self.published}   lag {lag}   relay {relay_state(status)}")
+            f"pending {status.pending}   published {self.published}   lag {lag}   relay {relay_state(status)}",
+            layout=False)
         self._backlog.append(float(status.pending))
         self._rows = rows
         if self.display_rows():

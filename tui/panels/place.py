@@ -132,7 +132,7 @@ class PlaceOrderPanel(VerticalScroll):
         self.query_one("#place-result", Static).update("placing…")
         self._place(command, rows)
 
-    @work(thread=True, group="place")
+    @work(thread=True, group="place", exit_on_error=False)
     def _place(self, command: PlaceOrder, rows: tuple[int, ...]) -> None:
         try:
             result = self._ordering.place(command)
@@ -212,7 +212,7 @@ class PlaceOrderPanel(VerticalScroll):
         bar.display = True
         self._load(count)
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self, count: int) -> None:
         worker = get_current_worker()
         rng = random.Random(self._load_seed)
