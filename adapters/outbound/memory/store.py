@@ -15,6 +15,7 @@ from typing import Any
 
 from core.envelope import OutboxRecord, StoredEvent
 from core.errors import AlreadyProcessed, ConcurrencyConflict
+from core.event_streams import check_append
 from core.messages import DomainEvent
 from core.orders.model import Order, OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
@@ -158,18 +159,6 @@ class MemoryEventStore:
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         with self._store.lock:
             return self._store.all_events[after_position:after_position + limit]
-
-
-def check_append(stream_id: str, current: int, events: Sequence[DomainEvent], expected_version: int) -> None:
-    """The EventStore's append rule, shared by every store: optimistic version, no gaps."""
-    if current != expected_version:
-        raise ConcurrencyConflict(stream_id, expected_version, current)
-    for offset, event in enumerate(events, start=1):
-        if event.aggregate_version != expected_version + offset:
-            raise ValueError(
-                f"{stream_id}: event {event.type} has version {event.aggregate_version}, "
-                f"expected {expected_version + offset}"
-            )
 
 
 class _StagedOrders:

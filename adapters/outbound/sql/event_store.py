@@ -14,6 +14,7 @@ from adapters.outbound.sql.schema import events
 from adapters.outbound.sql.statements import APPEND_LOCK, INSERT_EVENTS, STREAM_VERSION
 from core.envelope import StoredEvent
 from core.errors import ConcurrencyConflict
+from core.event_streams import check_append
 from core.messages import DomainEvent
 
 # Any constant: the key of the PostgreSQL advisory lock that orders appends (see append_events).
@@ -31,13 +32,7 @@ def append_events(driver: Driver, stream_id: str, new: Sequence[DomainEvent], ex
     """
     if driver.dialect.name == "postgresql":
         scalar(driver, APPEND_LOCK, {"key": _APPEND_LOCK})
-    current = scalar(driver, STREAM_VERSION, {"stream_id": stream_id})
-    if current != expected_version:
-        raise ConcurrencyConflict(stream_id, expected_version, current)
-    for offset, event in enumerate(new, start=1):
-        if event.aggregate_id != stream_id or event.aggregate_version != expected_version + offset:
-            raise ValueError(f"{stream_id}: event {event.type} of {event.aggregate_id} has version "
-                             f"{event.aggregate_version}, expected {expected_version + offset}")
+    check_append(stream_id, scalar(driver, STREAM_VERSION, {"stream_id": stream_id}), new, expected_version)
     if not new:
         return
     try:
