@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from adapters.outbound.file import journal
 from adapters.outbound.file.lock import WriterLock
@@ -34,8 +34,6 @@ from core.feed import FeedEvent, FeedKind
 from ports.feed import EventFeed
 
 T = TypeVar("T")
-# A reader that loses the race against a compaction several times in a row gives up.
-_RELOAD_ATTEMPTS = 5
 # How long a would-be writer waits for the lock: long enough to outlast a reader's probe.
 _WRITER_PATIENCE = 0.2
 
@@ -51,7 +49,8 @@ class FileStore:
         self.journal_path = directory / journal.JOURNAL
         self.snapshot_path = directory / journal.SNAPSHOT
         self._writer = WriterLock(directory / journal.LOCK)
-        self._journal_id: tuple[int, int] | None = None
+        self._reader: BinaryIO | None = None
+        self._loaded = False
         self._offset = 0
         self._fd: int | None = None
         self._reported_tail: int | None = None
@@ -95,8 +94,8 @@ class FileStore:
         try:
             stat = os.stat(self.journal_path)
         except FileNotFoundError:
-            if self.snapshot_path.exists() or self._journal_id is not None:
-                why = "is missing while snapshot.json exists" if self._journal_id is None else "has disappeared"
+            if self.snapshot_path.exists() or self._loaded:
+                why = "has disappeared" if self._loaded else "is missing while snapshot.json exists"
                 raise Unavailable(str(self.journal_path), why,
                                   "restore journal.jsonl from a backup; nothing was changed") from None
             if repair:
@@ -104,51 +103,51 @@ class FileStore:
                 stat = os.stat(self.journal_path)
             else:
                 return
-        if (stat.st_dev, stat.st_ino) != self._journal_id or stat.st_size < self._offset:
+        # The loaded journal is kept open, so its inode number cannot be reused by a later one.
+        if self._reader is None or not os.path.samestat(stat, os.fstat(self._reader.fileno())) \
+                or stat.st_size < self._offset:
             self._reload(repair=repair)
         elif stat.st_size > self._offset:
-            self._catch_up(self.state, repair=repair)
+            self._catch_up(self._reader, repair=repair)
 
     def _reload(self, *, repair: bool) -> None:
-        for _ in range(_RELOAD_ATTEMPTS):
+        # The journal is opened before the snapshot is read: a compaction writes its snapshot
+        # before its journal, so the snapshot read next is at least as new as this journal's
+        # start, however many compactions run meanwhile.
+        handle = self.journal_path.open("rb")
+        try:
             state = FileState(self.mode)
             snapshot = journal.read_snapshot(self.snapshot_path)
             if snapshot is not None:
                 self._check_mode(self.snapshot_path, snapshot)
                 self._apply(state, self.snapshot_path, 0, snapshot.get("state"))
-            with self.journal_path.open("rb") as handle:
-                stat = os.fstat(handle.fileno())
-                chunk = journal.read(self.journal_path, handle, 0)
+            chunk = journal.read(self.journal_path, handle, 0)
             if not chunk.records:
                 raise journal.damaged(self.journal_path, 0, "the header line is missing")
             header = chunk.records[0][1]
             self._check_mode(self.journal_path, header)
             if int(header.get("base_txn", 0)) > state.txn:
-                # Either a compaction ran between reading the snapshot and the journal (retry),
-                # or, when no writer is active, the snapshot really is behind its journal.
-                if repair or self._writer.while_free(lambda: True):
-                    raise journal.damaged(self.journal_path, 0, f"it continues from transaction "
-                                          f"{header['base_txn']} but snapshot.json holds only {state.txn}")
-                continue
+                raise journal.damaged(self.journal_path, 0, f"it continues from transaction {header['base_txn']} "
+                                                            f"but snapshot.json holds only {state.txn}")
             self._apply_chunk(state, chunk, skip_header=True, repair=repair)
-            self.state, self._journal_id = state, (stat.st_dev, stat.st_ino)
-            return
-        raise Unavailable(str(self.directory), "the writer compacts faster than this process can read",
-                          "retry, or read from the writing process")
-
-    def _catch_up(self, state: FileState, *, repair: bool) -> None:
-        with self.journal_path.open("rb") as handle:
-            stat = os.fstat(handle.fileno())
-            replaced = (stat.st_dev, stat.st_ino) != self._journal_id
-            chunk = None if replaced else journal.read(self.journal_path, handle, self._offset)
-        if chunk is None:  # a compaction replaced the journal since we looked: our offset means nothing there
-            self._reload(repair=repair)
-            return
-        try:
-            self._apply_chunk(state, chunk, skip_header=False, repair=repair)
-        except Unavailable:
-            self._journal_id = None  # partly applied: the next look starts over (and fails the same way)
+        except BaseException:
+            handle.close()
             raise
+        self._forget_reader()
+        self.state, self._reader, self._loaded = state, handle, True
+
+    def _catch_up(self, handle: BinaryIO, *, repair: bool) -> None:
+        try:
+            self._apply_chunk(self.state, journal.read(self.journal_path, handle, self._offset), skip_header=False,
+                              repair=repair)
+        except Unavailable:
+            self._forget_reader()  # partly applied: the next look starts over (and fails the same way)
+            raise
+
+    def _forget_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _apply_chunk(self, state: FileState, chunk: journal.Chunk, *, skip_header: bool, repair: bool) -> None:
         for offset, record in chunk.records[1 if skip_header else 0:]:
@@ -274,20 +273,29 @@ class FileStore:
         try:
             snapshot = {"format": journal.FORMAT, "orders": self.mode, "last_txn": state.txn, "state": state.dump()}
             journal.write_atomically(self.snapshot_path, journal.encode(snapshot))
+        except OSError as exc:
+            # The commit is already durable in the old journal: report, keep going, retry next time.
+            self._report_compaction_failure(exc)
+            return
+        try:
             journal.write_atomically(self.journal_path, journal.encode(self._header(state.txn)))
             old, self._fd = self._fd, os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
             if old is not None:
                 os.close(old)
-            stat = os.fstat(self._fd)
-            self._journal_id, self._offset = (stat.st_dev, stat.st_ino), stat.st_size
+            self._offset = os.fstat(self._fd).st_size
         except OSError as exc:
-            # The commit is already durable in the old journal: report, keep going, retry next time.
-            self.feed.publish(FeedEvent(kind=FeedKind.ERROR, at=datetime.now(UTC),
-                                        text=f"{self.directory}: compaction failed ({exc}); the journal keeps growing",
-                                        data={"file": str(self.snapshot_path)}))
+            # Which journal is in place is unclear now: stop writing; the next write reopens it.
+            self.close()
+            self._report_compaction_failure(exc)
+
+    def _report_compaction_failure(self, exc: OSError) -> None:
+        self.feed.publish(FeedEvent(kind=FeedKind.ERROR, at=datetime.now(UTC),
+                                    text=f"{self.directory}: compaction failed ({exc}); the journal keeps growing",
+                                    data={"file": str(self.snapshot_path)}))
 
     def close(self) -> None:
         with self.lock:
+            self._forget_reader()
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
