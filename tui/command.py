@@ -23,5 +23,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run_app(ordering: Ordering, control: Control, *, source: str, notice: str | None = None) -> int:
     from tui.app import DashboardApp
 
-    DashboardApp(ordering, control, source=source, notice=notice).run()
-    return 0
+    app = DashboardApp(ordering, control, source=source, notice=notice)
+    app.run()
+    return app.return_code or 0

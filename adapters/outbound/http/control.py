@@ -13,7 +13,7 @@ import httpx
 
 from adapters.outbound.http.api import ServedApi
 from core.envelope import OutboxRecord
-from core.errors import Unavailable
+from core.errors import DomainError
 from core.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus, PortInfo
 
@@ -63,7 +63,6 @@ class FeedStream:
         self._thread: threading.Thread | None = None
         self.last_seq = 0
         self.connected = False
-        self.last_error = ""
 
     def start(self) -> None:
         with self._lock:
@@ -96,8 +95,8 @@ class FeedStream:
             try:
                 self._read_stream()
                 delay = RETRY_MIN
-            except (httpx.HTTPError, Unavailable, ValueError, KeyError) as exc:
-                self.last_error = str(exc) or type(exc).__name__
+            except (httpx.HTTPError, DomainError, ValueError, KeyError):
+                pass  # a lost stream is retried below; `connected` says it is down meanwhile
             self.connected = False
             self._stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
