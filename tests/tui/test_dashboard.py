@@ -457,3 +457,22 @@ async def test_load_refuses_a_count_that_is_not_a_number(application):
         await pilot.press("ctrl+l")
         assert "must be a whole number" in text(app, "#error-load")
         assert application.ordering.list(ListOrders()).items == ()
+
+
+@pytest.mark.postgres
+async def test_a_switch_to_embedded_postgres_shows_progress_then_serves_the_next_order(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.switch_adapter("storage", "postgres")
+        await pilot.pause()
+        panel = app.query_one(PortsPanel)
+        assert panel.switching is not None
+        assert app.query_one("#switch-spinner").display
+        assert "switching storage to postgres" in text(app, "#switch-status")
+        await pilot.press("2")
+        assert app.query_one(TabbedContent).active == "orders"  # the app answers while the server starts
+        await until(pilot, lambda: panel.switching is None, timeout=90)
+        assert "now served by postgres" in text(app, "#switch-status"), text(app, "#switch-status")
+        order_id = place(application, "c-pg")
+        await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 1)
+        assert app.query_one("#orders-table", DataTable).get_row_at(0)[0] == order_id
