@@ -10,7 +10,7 @@ from adapters.outbound.file.codec import summary_to_json
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.envelope import OutboxRecord, StoredEvent
-from core.errors import ConcurrencyConflict
+from core.event_streams import check_append
 from core.messages import DomainEvent
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
@@ -110,16 +110,6 @@ class FileEventStore:
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         # Positions are gap-free from 1, so position p sits at index p - 1.
         return self._store.read(lambda state: state.all_events[max(after_position, 0):max(after_position, 0) + limit])
-
-
-def check_append(stream_id: str, current: int, events: Sequence[DomainEvent], expected_version: int) -> None:
-    """The EventStore's append rule: optimistic version, then versions that follow on without gaps."""
-    if current != expected_version:
-        raise ConcurrencyConflict(stream_id, expected_version, current)
-    for offset, event in enumerate(events, start=1):
-        if event.aggregate_version != expected_version + offset:
-            raise ValueError(f"{stream_id}: event {event.type} has version {event.aggregate_version}, "
-                             f"expected {expected_version + offset}")
 
 
 def numbered(state: FileState, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.outbound.file.codec import outbox_to_json, summary_to_json
-from adapters.outbound.file.ports import FileReadModel, check_append, numbered
+from adapters.outbound.file.ports import FileReadModel, numbered
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.envelope import OutboxRecord
 from core.errors import AlreadyProcessed, ConcurrencyConflict
+from core.event_streams import check_append
 from core.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.queries import OrderSummary
