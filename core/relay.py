@@ -97,8 +97,8 @@ class OutboxRelay:
         lag = max(0.0, (self._now() - oldest).total_seconds()) if oldest is not None else None
         return RelayLag(outbox.pending_count(), lag)
 
-    def report_lag(self, *, resumed: bool = False) -> RelayLag:
-        lag = self.lag()
+    def report_lag(self, lag: RelayLag | None = None, *, resumed: bool = False) -> RelayLag:
+        lag = lag or self.lag()
         shown = "-" if lag.lag_seconds is None else f"{lag.lag_seconds:.1f}s"
         prefix = "relay resumed after an outage: " if resumed else ""
         self._report(FeedKind.RELAY_LAG, f"{prefix}outbox backlog {lag.pending}, lag {shown}",
@@ -129,6 +129,7 @@ class RelayLoop:
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self._next_report = 0.0
         self._next_purge = 0.0
+        self._last_pending: int | None = None
         self.published = 0
 
     @property
@@ -159,7 +160,11 @@ class RelayLoop:
     def _housekeeping(self, settings: RelaySettings) -> None:
         now = self._monotonic()
         if now >= self._next_report:
-            self.relay.report_lag()
+            lag = self.relay.lag()
+            # An idle outbox is reported once, not every second: the feed is for what changes.
+            if lag.pending or self._last_pending != 0:
+                self.relay.report_lag(lag)
+            self._last_pending = lag.pending
             self._next_report = now + settings.report_every.total_seconds()
         if now >= self._next_purge:
             self.relay.purge()

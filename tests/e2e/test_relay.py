@@ -201,3 +201,21 @@ def test_the_worker_commands_refuse_the_in_memory_broker(tmp_path: Path, command
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert "messaging.adapter: is memory" in line and "set it to kafka" in line
+
+
+def test_an_idle_relay_reports_its_empty_backlog_once_then_stays_quiet(app: bootstrap.Application) -> None:
+    seconds = iter(float(n) for n in range(100))  # each step one second later: every step is due a report
+    loop = RelayLoop(bootstrap.relay_worker(app).loop.relay, lambda: next(seconds))
+
+    def lag_reports() -> list[int]:
+        return [e.data["pending"] for e in app.feed.recent() if e.kind == FeedKind.RELAY_LAG]
+
+    for _ in range(5):
+        loop.step()
+    assert lag_reports() == [0]
+    place(app)
+    loop.step()  # reports the backlog of 1, then publishes it
+    loop.step()  # reports the drained backlog once more
+    for _ in range(5):
+        loop.step()
+    assert lag_reports() == [0, 1, 0]
