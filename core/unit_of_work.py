@@ -7,7 +7,9 @@ inbox entry are staged in the same transaction, and that events reach the bus on
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -15,11 +17,12 @@ from core.envelope import OutboxRecord
 from core.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.projection import project
+from core.orders.queries import OrderSummary
 
 if TYPE_CHECKING:
     from ports.inbox import Inbox
     from ports.outbox import OutboxWriter
-    from ports.read_model import ReadModel
+    from ports.read_model import SummaryWriter
     from ports.repository import OrderRepository
 
 
@@ -49,6 +52,40 @@ class TrackingRepository:
         return order
 
 
+class StagedOutbox:
+    """An OutboxWriter for stores that apply a whole unit of work at commit: rows wait in `staged`.
+
+    Sequence numbers are taken at once from `next_seq`, like a database sequence: never reused,
+    with gaps where a unit of work rolled back.
+    """
+
+    def __init__(self, next_seq: Callable[[], int], staged: list[OutboxRecord]) -> None:
+        self._next_seq = next_seq
+        self._staged = staged
+
+    def add(self, record: OutboxRecord) -> int:
+        seq = self._next_seq()
+        self._staged.append(dataclasses.replace(record, seq=seq))
+        return seq
+
+
+class StagedSummaries:
+    """A SummaryWriter for stores that apply a whole unit of work at commit: summaries wait in
+    `staged` (with their position) and reads fall through to the committed read model."""
+
+    def __init__(self, committed: Callable[[str], OrderSummary | None],
+                 staged: dict[str, tuple[OrderSummary, int]]) -> None:
+        self._committed = committed
+        self._staged = staged
+
+    def put(self, summary: OrderSummary, position: int) -> None:
+        self._staged[summary.order_id] = (summary, position)
+
+    def get(self, order_id: str) -> OrderSummary | None:
+        staged = self._staged.get(order_id)
+        return staged[0] if staged else self._committed(order_id)
+
+
 class UnitOfWorkBase(ABC):
     """Implements the UnitOfWork port given a store's transaction and port objects."""
 
@@ -70,7 +107,7 @@ class UnitOfWorkBase(ABC):
 
     @property
     @abstractmethod
-    def _read_model(self) -> ReadModel: ...
+    def _read_model(self) -> SummaryWriter: ...
 
     @property
     @abstractmethod

@@ -6,6 +6,15 @@ from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary
 
 
+class SummaryWriter(Protocol):
+    """The read model as a unit of work writes it: `put` stages a summary in the transaction,
+    `get` sees what this transaction staged, else what is committed."""
+
+    def put(self, summary: OrderSummary, position: int) -> None: ...
+
+    def get(self, order_id: str) -> OrderSummary | None: ...
+
+
 class ReadModel(Protocol):
     """Order summaries for queries (the CQRS read side) and the projection's position.
 

@@ -16,7 +16,7 @@ INBOUND = {"Ordering", "Control"}
 # Which suite holds each outbound port's contract.
 SUITES = {
     "OrderRepository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",
-    "OutboxWriter": "test_unit_of_work", "Storage": "test_projection_rebuild",
+    "OutboxWriter": "test_unit_of_work", "SummaryWriter": "test_unit_of_work", "Storage": "test_projection_rebuild",
     "Outbox": "test_outbox", "ReadModel": "test_read_model", "EventStore": "test_event_store",
     "Publisher": "test_messaging", "Subscriber": "test_messaging", "Messaging": "test_messaging",
     "Clock": "test_clock_and_ids", "IdGenerator": "test_clock_and_ids", "EventFeed": "test_feed",

@@ -3,7 +3,6 @@ line, after the version checks, under the writer lock."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from core.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.queries import OrderSummary
 from core.orders.snapshots import order_from_snapshot, order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import UnitOfWorkBase
+from core.unit_of_work import StagedOutbox, StagedSummaries, UnitOfWorkBase
 
 
 @dataclass(frozen=True)
@@ -66,31 +65,6 @@ class _StagedOrders:
         self._staged[order.id] = _StagedOrder(order_to_snapshot(order), expected, tuple(order.pending_events))
 
 
-class _StagedOutbox:
-    def __init__(self, store: FileStore, staged: list[OutboxRecord]) -> None:
-        self._store = store
-        self._staged = staged
-
-    def add(self, record: OutboxRecord) -> int:
-        # Like a database sequence: taken at once, never reused in this process, gaps on rollback.
-        seq = self._store.next_seq()
-        self._staged.append(dataclasses.replace(record, seq=seq))
-        return seq
-
-
-class _StagedReadModel(FileReadModel):
-    def __init__(self, store: FileStore, staged: dict[str, tuple[OrderSummary, int]]) -> None:
-        super().__init__(store)
-        self._staged = staged
-
-    def put(self, summary: OrderSummary, position: int) -> None:
-        self._staged[summary.order_id] = (summary, position)
-
-    def get(self, order_id: str) -> OrderSummary | None:
-        staged = self._staged.get(order_id)
-        return staged[0] if staged else super().get(order_id)
-
-
 class _StagedInbox:
     def __init__(self, store: FileStore, staged: list[str]) -> None:
         self._store = store
@@ -120,12 +94,12 @@ class FileUnitOfWork(UnitOfWorkBase):
         return _StagedOrders(self._store, self._orders)
 
     @property
-    def _outbox(self) -> _StagedOutbox:
-        return _StagedOutbox(self._store, self._outbox_rows)
+    def _outbox(self) -> StagedOutbox:
+        return StagedOutbox(self._store.next_seq, self._outbox_rows)
 
     @property
-    def _read_model(self) -> _StagedReadModel:
-        return _StagedReadModel(self._store, self._summaries)
+    def _read_model(self) -> StagedSummaries:
+        return StagedSummaries(FileReadModel(self._store).get, self._summaries)
 
     @property
     def inbox(self) -> _StagedInbox:

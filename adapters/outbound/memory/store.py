@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from core.envelope import OutboxRecord, StoredEvent
@@ -20,7 +21,7 @@ from core.messages import DomainEvent
 from core.orders.model import Order, OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
 from core.orders.snapshots import order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import UnitOfWorkBase
+from core.unit_of_work import StagedOutbox, StagedSummaries, UnitOfWorkBase
 
 
 class MemoryStore:
@@ -194,31 +195,6 @@ class _EventSourcedOrders(_StagedOrders):
             return rebuild(order_id, snapshot, MemoryEventStore(self._store).read_stream)
 
 
-class _StagedOutbox:
-    def __init__(self, store: MemoryStore, staged: list[OutboxRecord]) -> None:
-        self._store = store
-        self._staged = staged
-
-    def add(self, record: OutboxRecord) -> int:
-        # Like a database sequence: taken at once, never reused, gaps left by rollbacks.
-        seq = next(self._store.outbox_seq)
-        self._staged.append(dataclasses.replace(record, seq=seq))
-        return seq
-
-
-class _StagedReadModel(MemoryReadModel):
-    def __init__(self, store: MemoryStore, staged: dict[str, tuple[OrderSummary, int]]) -> None:
-        super().__init__(store)
-        self._staged = staged
-
-    def put(self, summary: OrderSummary, position: int) -> None:
-        self._staged[summary.order_id] = (summary, position)
-
-    def get(self, order_id: str) -> OrderSummary | None:
-        staged = self._staged.get(order_id)
-        return staged[0] if staged else super().get(order_id)
-
-
 class MemoryUnitOfWork(UnitOfWorkBase):
     def __init__(self, store: MemoryStore, event_sourced: bool = False, snapshot_every: int = 50) -> None:
         super().__init__()
@@ -237,12 +213,12 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         return _StagedOrders(self._store, self._orders)
 
     @property
-    def _outbox(self) -> _StagedOutbox:
-        return _StagedOutbox(self._store, self._outbox_rows)
+    def _outbox(self) -> StagedOutbox:
+        return StagedOutbox(partial(next, self._store.outbox_seq), self._outbox_rows)
 
     @property
-    def _read_model(self) -> _StagedReadModel:
-        return _StagedReadModel(self._store, self._summaries)
+    def _read_model(self) -> StagedSummaries:
+        return StagedSummaries(MemoryReadModel(self._store).get, self._summaries)
 
     @property
     def inbox(self) -> MemoryInbox:
