@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from textual.widgets import DataTable
+
+# (key, label, width). Widths are fixed wherever a cell can be wider than its label: a DataTable
+# measures new rows only when it next goes idle, and a frame drawn before that keeps the
+# label-wide columns in its line cache (seen as truncated columns that never recover).
+ColumnSpec = tuple[str, str, int | None]
+
+
+def add_columns(table: DataTable[str], columns: Iterable[ColumnSpec]) -> None:
+    for key, label, width in columns:
+        table.add_column(label, key=key, width=width)
+
+
+def keys(columns: Iterable[ColumnSpec]) -> list[str]:
+    return [key for key, _, _ in columns]
 
 
 def sync_rows(table: DataTable[str], rows: Mapping[str, Sequence[str]], columns: Sequence[str]) -> bool:

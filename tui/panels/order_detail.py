@@ -14,6 +14,7 @@ from core.messages import DomainEvent
 from core.orders.queries import GetOrder, OrderSummary
 from ports.ordering import Ordering
 from tui.keybar import KeyBar
+from tui.tables import add_columns
 
 
 def describe(event: DomainEvent) -> str:
@@ -21,7 +22,8 @@ def describe(event: DomainEvent) -> str:
     if "reason" in payload:
         return str(payload["reason"])
     if "lines" in payload:
-        return f"{len(payload['lines'])} lines, customer {payload.get('customer_id', '?')}"
+        count = len(payload["lines"])
+        return f"{count} line{'' if count == 1 else 's'}, customer {payload.get('customer_id', '?')}"
     return ""
 
 
@@ -49,12 +51,14 @@ class OrderDetailScreen(Screen[None]):
             with Vertical(classes="detail-section"):
                 yield Static("Lines", classes="section-title")
                 lines: DataTable[str] = DataTable(id="detail-lines", cursor_type="none")
-                lines.add_columns("SKU", "Quantity", "Unit price", "Line total")
+                add_columns(lines, (("sku", "SKU", 20), ("quantity", "Quantity", None), ("unit", "Unit price", 16),
+                                    ("total", "Line total", 16)))
                 yield lines
             with Vertical(classes="detail-section"):
                 yield Static("History", classes="section-title")
                 history: DataTable[str] = DataTable(id="detail-history", cursor_type="none")
-                history.add_columns("Version", "Event", "At", "Detail")
+                add_columns(history, (("version", "Version", None), ("event", "Event", 16), ("at", "At", 19),
+                                      ("detail", "Detail", 40)))
                 yield history
         yield KeyBar()
 

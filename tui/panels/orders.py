@@ -10,11 +10,11 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary
-from tui.tables import sync_rows
+from tui.tables import ColumnSpec, add_columns, keys, sync_rows
 from tui.visibility import shown
 
-COLUMNS = (("order", "Order"), ("customer", "Customer"), ("status", "Status"), ("total", "Total"),
-           ("lines", "Lines"), ("created", "Created"))
+COLUMNS: tuple[ColumnSpec, ...] = (("order", "Order", 36), ("customer", "Customer", 12), ("status", "Status", 9),
+                                   ("total", "Total", 16), ("lines", "Lines", None), ("created", "Created", 19))
 
 
 def order_row(summary: OrderSummary) -> tuple[str, ...]:
@@ -51,8 +51,7 @@ class OrdersPanel(Vertical):
             yield Input(placeholder="/ customer", id="customer-filter")
             yield Static("", id="orders-count")
         table: DataTable[str] = DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        add_columns(table, COLUMNS)
         yield table
 
     @property
@@ -74,8 +73,11 @@ class OrdersPanel(Vertical):
             return
         rows = {s.order_id: order_row(s) for s in page.items}
         table = self.primary
-        if sync_rows(table, rows, [key for key, _ in COLUMNS]):
+        had_rows = table.row_count > 0
+        if sync_rows(table, rows, keys(COLUMNS)):
             table.sort("created", "order", reverse=True)
+        if had_rows != (table.row_count > 0):
+            self.app.refresh_bindings()  # "details" applies only when there is a row
         more = " (newest shown)" if page.next_cursor else ""
         self.query_one("#orders-count", Static).update(f"{len(rows)} orders{more}", layout=False)
 

@@ -14,11 +14,12 @@ from textual.widgets import DataTable, Sparkline, Static
 from core.envelope import OutboxRecord
 from core.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus
-from tui.tables import sync_rows
+from tui.tables import ColumnSpec, add_columns, keys, sync_rows
 from tui.visibility import shown
 
 # State comes second so that it stays in view next to long order ids on a narrow terminal.
-COLUMNS = (("seq", "Seq"), ("state", "State"), ("type", "Event"), ("order", "Order"), ("created", "Created"))
+COLUMNS: tuple[ColumnSpec, ...] = (("seq", "Seq", 7), ("state", "State", 18), ("type", "Event", 16),
+                                   ("order", "Order", 36), ("created", "Created", 8))
 BACKLOG_HISTORY = 120
 
 
@@ -57,8 +58,7 @@ class OutboxPanel(Vertical):
         yield Static("outbox: waiting for the first read…", id="outbox-counters")
         yield Sparkline(list(self._backlog), id="outbox-backlog")
         table: DataTable[str] = DataTable(id="outbox-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        add_columns(table, COLUMNS)
         yield table
 
     @property
@@ -90,7 +90,7 @@ class OutboxPanel(Vertical):
         if not shown(self):
             return False
         table = self.primary
-        if sync_rows(table, {str(r.seq): outbox_row(r) for r in self._rows}, [key for key, _ in COLUMNS]):
+        if sync_rows(table, {str(r.seq): outbox_row(r) for r in self._rows}, keys(COLUMNS)):
             table.sort("seq", key=int, reverse=True)
         return True
 

@@ -14,9 +14,10 @@ from textual.widgets.option_list import Option
 
 from ports.control import PortInfo
 from tui.messages import SwitchProgress
-from tui.tables import sync_rows
+from tui.tables import ColumnSpec, add_columns, keys, sync_rows
 
-COLUMNS = (("port", "Port"), ("active", "Active"), ("available", "Available"), ("health", "Health"))
+COLUMNS: tuple[ColumnSpec, ...] = (("port", "Port", 10), ("active", "Active", 10), ("available", "Available", 36),
+                                   ("health", "Health", 40))
 
 
 def port_row(port: PortInfo, health: dict[str, str]) -> tuple[str, ...]:
@@ -63,8 +64,7 @@ class PortsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(id="ports-table", cursor_type="row")
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        add_columns(table, COLUMNS)
         yield table
         yield LoadingIndicator(id="switch-spinner")
         yield Static("Press s on a port to switch its adapter; it serves the next command.", id="switch-status")
@@ -78,7 +78,7 @@ class PortsPanel(Vertical):
 
     def show(self, ports: tuple[PortInfo, ...], health: dict[str, str]) -> None:
         self.ports = {p.name: p for p in ports}
-        sync_rows(self.primary, {p.name: port_row(p, health) for p in ports}, [key for key, _ in COLUMNS])
+        sync_rows(self.primary, {p.name: port_row(p, health) for p in ports}, keys(COLUMNS))
         self.refresh_bindings()
 
     def show_switch(self, progress: SwitchProgress) -> None:
