@@ -18,14 +18,15 @@ from tui.tables import ColumnSpec, add_columns, keys, sync_rows
 from tui.visibility import shown
 
 # State comes second so that it stays in view next to long order ids on a narrow terminal.
-COLUMNS: tuple[ColumnSpec, ...] = (("seq", "Seq", 7), ("state", "State", 18), ("type", "Event", 16),
-                                   ("order", "Order", 36), ("created", "Created", 8))
+COLUMNS: tuple[ColumnSpec, ...] = (("seq", "Seq", 5), ("state", "State", 9), ("type", "Event", 14),
+                                   ("order", "Order", 36), ("created", "Created", 8), ("published", "Published", 9))
 BACKLOG_HISTORY = 120
 
 
 def outbox_row(record: OutboxRecord) -> tuple[str, ...]:
-    state = "pending" if record.published_at is None else f"published {record.published_at:%H:%M:%S}"
-    return (str(record.seq), state, record.type, record.aggregate_id, f"{record.created_at:%H:%M:%S}")
+    published = record.published_at
+    return (str(record.seq), "pending" if published is None else "published", record.type, record.aggregate_id,
+            f"{record.created_at:%H:%M:%S}", "" if published is None else f"{published:%H:%M:%S}")
 
 
 def relay_state(status: OutboxStatus) -> str:
