@@ -18,7 +18,8 @@ import bootstrap
 from adapters.outbound.http.remote import RemoteService
 from core.errors import NotFound, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
-from core.orders.commands import CancelOrder
+from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
+from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from core.orders.wire import place_order_from_json
 from tests.tui.conftest import until
@@ -202,3 +203,24 @@ def test_attach_without_a_token_is_one_line_on_stderr_and_exit_2(capsys: pytest.
     assert bootstrap.main(["dashboard", "--attach", "http://127.0.0.1:1", "--token", ""]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--token" in err
+
+
+def test_remote_ordering_runs_the_whole_lifecycle_and_rebuilds_past_states(remote: RemoteService):
+    order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
+    remote.ordering.approve(ApproveOrder(order_id=order_id))
+    remote.ordering.ship(ShipOrder(order_id=order_id))
+    assert remote.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
+    assert remote.ordering.as_of(order_id, version=2).status is OrderStatus.APPROVED
+    other = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
+    remote.ordering.reject(RejectOrder(order_id=other, reason="no stock"))
+    assert remote.ordering.get(GetOrder(order_id=other)).reason == "no stock"
+
+
+def test_remote_control_shows_outbox_rows_and_rebuilds_projections(remote: RemoteService):
+    order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-rows"})).order_id
+    rows = remote.control.recent_outbox(limit=200)
+    assert any(r.aggregate_id == order_id and r.type == "OrderPlaced" and r.seq > 0 for r in rows)
+    assert rows == sorted(rows, key=lambda r: r.seq, reverse=True)
+    before = remote.ordering.get(GetOrder(order_id=order_id))
+    assert remote.control.rebuild_projections() >= 1
+    assert remote.ordering.get(GetOrder(order_id=order_id)) == before

@@ -20,6 +20,7 @@ from adapters.inbound.rest.representations import (
     OutboxOut,
     OutboxRowOut,
     PortOut,
+    RebuiltOut,
     json_body,
     outbox_json,
     outbox_row_json,
@@ -75,6 +76,12 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
     async def resume_relay() -> JSONResponse:
         control.resume_relay()
         return JSONResponse(outbox_json(await run_in_threadpool(control.outbox_status)))
+
+    @router.post("/projections/rebuild", response_model=RebuiltOut,
+                 summary="Recompute the CQRS read model from the event store or the orders",
+                 responses=problem_responses(503))
+    async def rebuild_projections() -> JSONResponse:
+        return JSONResponse({"rebuilt_from": await run_in_threadpool(control.rebuild_projections)})
 
     @router.get(
         "/events", summary="The EventFeed as Server-Sent Events",

@@ -75,6 +75,10 @@ class OutboxRowOut(BaseModel):
     published_at: datetime | None
 
 
+class RebuiltOut(BaseModel):
+    rebuilt_from: int
+
+
 class HealthOut(BaseModel):
     status: str
 

@@ -157,14 +157,18 @@ class HttpControl:
         return _outbox(self._api.request("GET", "/admin/outbox").json())
 
     def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
-        # The admin API publishes the outbox's counters, not its rows.
-        return []
+        rows = self._api.request("GET", "/admin/outbox/recent", params={"limit": limit}).json()
+        return [_outbox_row(row) for row in rows]
 
     def pause_relay(self) -> None:
         self._api.request("POST", "/admin/relay/pause")
 
     def resume_relay(self) -> None:
         self._api.request("POST", "/admin/relay/resume")
+
+    def rebuild_projections(self) -> int:
+        rebuilt: int = self._api.request("POST", "/admin/projections/rebuild").json()["rebuilt_from"]
+        return rebuilt
 
     def check_health(self) -> dict[str, str]:
         # /ready answers 503 with the same checks when something is down: read them either way.
@@ -184,3 +188,13 @@ def _port(data: dict[str, Any]) -> PortInfo:
 def _outbox(data: dict[str, Any]) -> OutboxStatus:
     return OutboxStatus(pending=int(data["pending"]), lag_seconds=data["lag_seconds"],
                         relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
+
+
+def _outbox_row(data: dict[str, Any]) -> OutboxRecord:
+    published = data.get("published_at")
+    return OutboxRecord(
+        seq=int(data["seq"]), event_id=data["event_id"], aggregate_id=data["aggregate_id"],
+        aggregate_version=int(data["aggregate_version"]), type=data["type"], payload=data["payload"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        published_at=datetime.fromisoformat(published) if published else None,
+    )

@@ -8,13 +8,15 @@ from typing import Any
 from urllib.parse import quote
 
 from adapters.outbound.http.api import ServedApi
-from core.errors import Unavailable
+from core.errors import NotFound
 from core.messages import DomainEvent, event_from_dict
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.events import PlacedLine
 from core.orders.model import OrderStatus
+from core.orders.projection import summarise
 from core.orders.queries import GetOrder, ListOrders, OrderPage, OrderSummary
 from core.orders.results import PlaceResult
+from core.orders.snapshots import as_of
 from core.orders.wire import place_order_to_json
 
 
@@ -49,13 +51,13 @@ class HttpOrdering:
         self._api.request("POST", _path(command.order_id, "/cancel"), json={"reason": command.reason})
 
     def approve(self, command: ApproveOrder, message_id: str | None = None) -> None:
-        raise self._no_route("approve")
+        self._api.request("POST", _path(command.order_id, "/approve"))
 
     def reject(self, command: RejectOrder, message_id: str | None = None) -> None:
-        raise self._no_route("reject")
+        self._api.request("POST", _path(command.order_id, "/reject"), json={"reason": command.reason})
 
     def ship(self, command: ShipOrder, message_id: str | None = None) -> None:
-        raise self._no_route("ship")
+        self._api.request("POST", _path(command.order_id, "/ship"))
 
     def get(self, query: GetOrder) -> OrderSummary:
         return summary_from_json(self._api.request("GET", _path(query.order_id)).json())
@@ -75,6 +77,9 @@ class HttpOrdering:
     def history(self, order_id: str) -> list[DomainEvent]:
         return [event_from_dict(item) for item in self._api.request("GET", _path(order_id, "/history")).json()]
 
-    def _no_route(self, action: str) -> Unavailable:
-        return Unavailable(f"{action} over the REST API", "the served API has no route for it",
-                           f"run `orderhex {action}` on the serving machine")
+    def as_of(self, order_id: str, *, version: int | None = None, at: datetime | None = None) -> OrderSummary:
+        # The served history is all a past state needs: rebuild it here, as the server would.
+        order = as_of(self.history(order_id), version=version, at=at)
+        if order is None:
+            raise NotFound("order", f"{order_id} as of {at.isoformat() if at else f'version {version}'}")
+        return summarise(order)
