@@ -39,12 +39,12 @@ from adapters.outbound.sql.engine import SqlTarget, target_for
 from adapters.outbound.sql.storage import open_sql_storage
 from adapters.outbound.system.clock import SystemClock
 from adapters.outbound.system.ids import Uuid7Ids
-from core.bus import MessageBus
+from core.bus import CommandHandler, MessageBus
 from core.envelope import OutboxRecord
 from core.errors import DomainError, Unavailable, ValidationError
 from core.feed import FeedEvent, FeedKind
 from core.intake import GroupCommit
-from core.messages import DomainEvent, event_from_dict
+from core.messages import Command, DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
 from core.orders.model import Order
 from core.orders.projection import rebuild_from_events, rebuild_from_orders
@@ -292,6 +292,11 @@ Container.clock = _selector("clock")
 Container.ids = _selector("ids")
 
 
+def command_handlers(clock: Clock, ids: IdGenerator) -> dict[type[Command], CommandHandler]:
+    """Every command's handler with its dependencies bound: what a bus is built from."""
+    return {cmd: partial(handler, now=clock.now, new_id=ids.new_id) for cmd, handler in COMMAND_HANDLERS.items()}
+
+
 class RelayHandle(Protocol):
     """What Control needs of a running relay worker."""
 
@@ -314,8 +319,7 @@ class Application:
         self.ids: IdGenerator = self.container.ids()
         self.bus = MessageBus(
             uow_factory=self._unit_of_work,
-            command_handlers={cmd: partial(h, now=self.clock.now, new_id=self.ids.new_id)
-                              for cmd, h in COMMAND_HANDLERS.items()},
+            command_handlers=command_handlers(self.clock, self.ids),
             event_handlers={},
             feed=self.feed,
             now=self.clock.now,
@@ -456,14 +460,18 @@ def _load_order(storage: Storage, order_id: str) -> Order | None:
 # The console script.
 
 
-def build(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Application:
+def load_from(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """The configuration from `--config PATH`, else ORDERHEX_CONFIG, else defaults and environment."""
     path = config_path or os.environ.get("ORDERHEX_CONFIG")
-    return Application(load_config(Path(path) if path else None, overrides=overrides))
+    return load_config(Path(path) if path else None, overrides=overrides)
+
+
+def build(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Application:
+    return Application(load_from(config_path, overrides))
 
 
 def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
-    path = config_path or os.environ.get("ORDERHEX_CONFIG")
-    config = load_config(Path(path) if path else None)
+    config = load_from(config_path)
     return [(key, config.values[key], config.sources[key]) for key in SETTINGS]
 
 
@@ -486,8 +494,7 @@ def _sql_storage(config: Config, adapter: str) -> Any:
 
 def _run_db_command(args: Any, _app: Any) -> int:
     # Without an Application: opening the store is what a schema check would refuse.
-    path = args.config or os.environ.get("ORDERHEX_CONFIG")
-    config = load_config(Path(path) if path else None)
+    config = load_from(args.config)
     return db_command.run(args, _sql_target(config, config["storage.adapter"]))
 
 
@@ -525,10 +532,9 @@ def relay_worker(app: Application) -> RelayWorker:
 
 
 def start_relay(app: Application) -> RelayWorker:
-    """Run the relay in a background thread of this process (serve, dashboard); Control sees it."""
-    worker = relay_worker(app)
+    """Run the relay in a background thread of this process (the dashboard); Control sees it."""
+    worker = serve_relay(app)
     worker.start()
-    app.relay = worker
     return worker
 
 
@@ -547,8 +553,7 @@ def _group_commit(app: Application) -> GroupCommit:
     def ordering_over(unit_of_work: Callable[[], UnitOfWork]) -> OrderingService:
         bus = MessageBus(
             uow_factory=unit_of_work,
-            command_handlers={cmd: partial(h, now=app.clock.now, new_id=app.ids.new_id)
-                              for cmd, h in COMMAND_HANDLERS.items()},
+            command_handlers=command_handlers(app.clock, app.ids),
             event_handlers={}, feed=app.feed, now=app.clock.now,
         )
         return OrderingService(bus, lambda: app.storage.read_model, app.ordering.history)
@@ -569,6 +574,7 @@ EXTRA_COMMANDS["consume"] = cli.ExtraCommand(
 
 
 def serve_relay(app: Application) -> RelayWorker:
+    """The relay as this application's own (not started): the admin API, metrics and Control see it."""
     worker = relay_worker(app)
     app.relay = worker  # so the admin API and metrics see and control the relay serve runs
     return worker
