@@ -12,7 +12,8 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
-from tests.e2e.test_serve import ADMIN, TOKEN, Serve
+from tests.e2e.test_serve import ADMIN, TOKEN
+from tests.served import Serve
 
 pytestmark = pytest.mark.kafka
 

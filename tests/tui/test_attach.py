@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from textual.widgets import DataTable, Input, Static
 
@@ -22,58 +17,25 @@ from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrd
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from core.orders.wire import place_order_from_json
+from tests.served import Serve, free_port
 from tests.tui.conftest import until
 from tui.app import DashboardApp
 from tui.panels.outbox import OutboxPanel
 
 TOKEN = "attach-admin-token-0123456789"
-ORDERHEX = Path(sys.executable).with_name("orderhex")
+SETTINGS = {"api.admin_token": TOKEN}
 ORDER = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
 
 pytestmark = pytest.mark.anyio
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
-class Serve:
-    """One `orderhex serve` on a loopback port, in-memory stores, its output in a file."""
-
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-        env.update({"ORDERHEX_DATA_DIR": str(data_dir), "ORDERHEX_API__PORT": str(self.port),
-                    "ORDERHEX_API__ADMIN_TOKEN": TOKEN, "ORDERHEX_STORAGE__ADAPTER": "memory",
-                    "ORDERHEX_MESSAGING__ADAPTER": "memory", "ORDERHEX_RELAY__IDLE_MS": "20"})
-        self.log = data_dir / f"serve-{self.port}.log"
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(ORDERHEX), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"serve did not come up: {self.log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    server = Serve(tmp_path_factory.mktemp("served"))
+    server = Serve(tmp_path_factory.mktemp("served"), SETTINGS)
     yield server
     server.stop()
 
@@ -183,7 +145,7 @@ async def test_the_attached_dashboard_shows_the_same_panels_and_places_orders(re
 
 
 async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Path):
-    server = Serve(tmp_path)
+    server = Serve(tmp_path, SETTINGS)
     remote = RemoteService(server.url, TOKEN)
     try:
         app = DashboardApp(remote.ordering, remote.control, source="attached", poll_interval=0.1)
@@ -191,7 +153,7 @@ async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Pat
             await until(pilot, lambda: app.query_one(OutboxPanel).status is not None)
             server.stop()
             await until(pilot, lambda: "NOT ANSWERING" in app.sub_title)
-            server = Serve(tmp_path, port=server.port)
+            server = Serve(tmp_path, SETTINGS, port=server.port)
             await until(pilot, lambda: "NOT ANSWERING" not in app.sub_title, timeout=20)
             await until(pilot, lambda: remote.control.feed.connected, timeout=20)
     finally:

@@ -4,7 +4,6 @@ and the same app under a real uvicorn on a free loopback port for streaming test
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 
 import bootstrap
 from adapters.inbound.rest.app import RestSettings, create_app
+from tests.served import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -61,11 +61,6 @@ async def client(application: bootstrap.Application) -> AsyncIterator[httpx.Asyn
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class LiveServer:

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.rest.conftest import ORDER, free_port, make_api, make_application, open_client
+from tests.integration.rest.conftest import ORDER, make_api, make_application, open_client
+from tests.served import free_port
 
 pytestmark = pytest.mark.anyio
 
