@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from core.envelope import OutboxRecord
+from core.errors import AlreadyProcessed
 from core.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.projection import project
@@ -84,6 +85,23 @@ class StagedSummaries:
     def get(self, order_id: str) -> OrderSummary | None:
         staged = self._staged.get(order_id)
         return staged[0] if staged else self._committed(order_id)
+
+
+class StagedInbox:
+    """An Inbox for stores that apply a whole unit of work at commit: ids wait in `staged`; a
+    repeat of a committed or staged id is refused at once (the store checks again at commit)."""
+
+    def __init__(self, committed: Callable[[str], bool], staged: list[str]) -> None:
+        self._committed = committed
+        self._staged = staged
+
+    def add(self, message_id: str) -> None:
+        if message_id in self._staged or self._committed(message_id):
+            raise AlreadyProcessed(message_id)
+        self._staged.append(message_id)
+
+    def contains(self, message_id: str) -> bool:
+        return self._committed(message_id)
 
 
 class UnitOfWorkBase(ABC):

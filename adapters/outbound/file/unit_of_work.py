@@ -4,6 +4,7 @@ line, after the version checks, under the writer lock."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from adapters.outbound.file.codec import outbox_to_json, summary_to_json
@@ -17,7 +18,7 @@ from core.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.queries import OrderSummary
 from core.orders.snapshots import order_from_snapshot, order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import StagedOutbox, StagedSummaries, UnitOfWorkBase
+from core.unit_of_work import StagedInbox, StagedOutbox, StagedSummaries, UnitOfWorkBase
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,6 @@ class _StagedOrders:
         self._staged[order.id] = _StagedOrder(order_to_snapshot(order), expected, tuple(order.pending_events))
 
 
-class _StagedInbox:
-    def __init__(self, store: FileStore, staged: list[str]) -> None:
-        self._store = store
-        self._staged = staged
-
-    def add(self, message_id: str) -> None:
-        if self.contains(message_id) or message_id in self._staged:
-            raise AlreadyProcessed(message_id)
-        self._staged.append(message_id)
-
-    def contains(self, message_id: str) -> bool:
-        return self._store.read(lambda state: message_id in state.inbox)
-
 
 class FileUnitOfWork(UnitOfWorkBase):
     def __init__(self, store: FileStore, snapshot_every: int) -> None:
@@ -102,8 +90,8 @@ class FileUnitOfWork(UnitOfWorkBase):
         return StagedSummaries(FileReadModel(self._store).get, self._summaries)
 
     @property
-    def inbox(self) -> _StagedInbox:
-        return _StagedInbox(self._store, self._inbox_ids)
+    def inbox(self) -> StagedInbox:
+        return StagedInbox(partial(_inbox_has, self._store), self._inbox_ids)
 
     def _begin(self) -> None:
         self._discard()
@@ -154,3 +142,7 @@ class FileUnitOfWork(UnitOfWorkBase):
 
     def _discard(self) -> None:
         self._orders, self._outbox_rows, self._summaries, self._inbox_ids = {}, [], {}, []
+
+
+def _inbox_has(store: FileStore, message_id: str) -> bool:
+    return store.read(lambda state: message_id in state.inbox)

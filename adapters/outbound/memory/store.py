@@ -21,7 +21,7 @@ from core.messages import DomainEvent
 from core.orders.model import Order, OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
 from core.orders.snapshots import order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import StagedOutbox, StagedSummaries, UnitOfWorkBase
+from core.unit_of_work import StagedInbox, StagedOutbox, StagedSummaries, UnitOfWorkBase
 
 
 class MemoryStore:
@@ -122,21 +122,9 @@ class MemoryOutbox:
         return sorted(rows, key=lambda r: r.aggregate_version)
 
 
-class MemoryInbox:
-    """The Inbox port: committed ids from the store, plus the ids staged by one unit of work."""
-
-    def __init__(self, store: MemoryStore, staged: list[str]) -> None:
-        self._store = store
-        self._staged = staged
-
-    def add(self, message_id: str) -> None:
-        if self.contains(message_id) or message_id in self._staged:
-            raise AlreadyProcessed(message_id)
-        self._staged.append(message_id)
-
-    def contains(self, message_id: str) -> bool:
-        with self._store.lock:
-            return message_id in self._store.inbox
+def _inbox_has(store: MemoryStore, message_id: str) -> bool:
+    with store.lock:
+        return message_id in store.inbox
 
 
 class MemoryEventStore:
@@ -221,8 +209,8 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         return StagedSummaries(MemoryReadModel(self._store).get, self._summaries)
 
     @property
-    def inbox(self) -> MemoryInbox:
-        return MemoryInbox(self._store, self._inbox_ids)
+    def inbox(self) -> StagedInbox:
+        return StagedInbox(partial(_inbox_has, self._store), self._inbox_ids)
 
     def _begin(self) -> None:
         self._discard()
