@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.messages import DomainEvent
 
@@ -43,6 +44,25 @@ class OutboxRecord:
             aggregate_version=event.aggregate_version, type=event.type,
             payload=json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
             created_at=event.occurred_at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as the admin API shows it and the file store keeps it."""
+        return {
+            "seq": self.seq, "event_id": self.event_id, "aggregate_id": self.aggregate_id,
+            "aggregate_version": self.aggregate_version, "type": self.type, "payload": self.payload,
+            "created_at": self.created_at.isoformat(),
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutboxRecord:
+        published = data.get("published_at")
+        return cls(
+            seq=int(data["seq"]), event_id=data["event_id"], aggregate_id=data["aggregate_id"],
+            aggregate_version=int(data["aggregate_version"]), type=data["type"], payload=data["payload"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            published_at=datetime.fromisoformat(published) if published else None,
         )
 
     def to_message(self, *, topic: str = "", correlation_id: str | None = None) -> Message:

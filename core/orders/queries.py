@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from core.errors import ValidationError
 from core.messages import Query
@@ -43,6 +44,26 @@ class OrderSummary:
     version: int
     lines: tuple[PlacedLine, ...] = ()
     reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as every door shows it (CLI --json, REST, the file store's records)."""
+        return {
+            "order_id": self.order_id, "customer_id": self.customer_id, "status": self.status.value,
+            "total": str(self.total), "currency": self.currency, "line_count": self.line_count,
+            "lines": [ln.to_json() for ln in self.lines], "reason": self.reason, "version": self.version,
+            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OrderSummary:
+        return cls(
+            order_id=data["order_id"], customer_id=data["customer_id"], status=OrderStatus(data["status"]),
+            total=Decimal(data["total"]), currency=data["currency"], line_count=int(data["line_count"]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            updated_at=datetime.fromisoformat(data["updated_at"]), version=int(data["version"]),
+            reason=data.get("reason"),
+            lines=tuple(PlacedLine(ln["sku"], int(ln["quantity"]), Decimal(ln["unit_price"])) for ln in data["lines"]),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -101,3 +101,19 @@ def test_a_cursor_with_a_time_of_no_timezone_is_refused_not_crashed_on() -> None
     with pytest.raises(ValidationError) as info:
         app.ordering.list(ListOrders(cursor=forged))
     assert info.value.field == "cursor"
+
+
+def test_a_summary_and_its_outbox_row_round_trip_through_their_json() -> None:
+    import json
+
+    from core.envelope import OutboxRecord
+    from core.orders.queries import OrderSummary
+
+    app = memory_app()
+    order_id = app.ordering.place(place_cmd()).order_id
+    app.ordering.cancel(CancelOrder(order_id=order_id, reason="changed mind"))
+    summary = app.ordering.get(GetOrder(order_id=order_id))
+    assert OrderSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+    app.storage.outbox.mark_published([app.storage.outbox.claim(1)[0].seq], app.clock.now())
+    for row in app.storage.outbox.recent(10):
+        assert OutboxRecord.from_json(json.loads(json.dumps(row.to_json()))) == row

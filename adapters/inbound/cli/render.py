@@ -9,25 +9,16 @@ from core.orders.queries import OrderPage, OrderSummary
 from ports.control import PortInfo
 
 
-def summary_json(s: OrderSummary) -> dict[str, Any]:
-    return {
-        "order_id": s.order_id, "customer_id": s.customer_id, "status": s.status.value,
-        "total": str(s.total), "currency": s.currency, "line_count": s.line_count,
-        "lines": [ln.to_json() for ln in s.lines], "reason": s.reason, "version": s.version,
-        "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat(),
-    }
-
-
 def render_order(s: OrderSummary) -> tuple[dict[str, Any], str]:
     rows = [f"order     {s.order_id}", f"customer  {s.customer_id}", f"status    {s.status.value}"
             + (f" ({s.reason})" if s.reason else ""), f"total     {s.total} {s.currency}",
             f"version   {s.version}", f"placed    {s.created_at.isoformat()}", "lines"]
     rows += [f"  {ln.sku:<20} {ln.quantity:>5} x {ln.unit_price}" for ln in s.lines]
-    return summary_json(s), "\n".join(rows)
+    return s.to_json(), "\n".join(rows)
 
 
 def render_orders(page: OrderPage) -> tuple[dict[str, Any], str]:
-    payload = {"items": [summary_json(s) for s in page.items], "next_cursor": page.next_cursor}
+    payload = {"items": [s.to_json() for s in page.items], "next_cursor": page.next_cursor}
     if not page.items:
         return payload, "no orders"
     rows = [f"{'ORDER':<38} {'CUSTOMER':<12} {'STATUS':<10} {'TOTAL':>12} CUR"]

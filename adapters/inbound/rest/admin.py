@@ -23,7 +23,6 @@ from adapters.inbound.rest.representations import (
     RebuiltOut,
     json_body,
     outbox_json,
-    outbox_row_json,
     port_json,
 )
 from adapters.inbound.rest.security import admin_guard
@@ -63,7 +62,7 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
                 responses=problem_responses(422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def recent_outbox(limit: Annotated[int, Query(ge=1, le=MAX_OUTBOX_ROWS)] = 50) -> JSONResponse:
         rows = await run_in_threadpool(control.recent_outbox, limit)
-        return JSONResponse([outbox_row_json(r) for r in rows])
+        return JSONResponse([r.to_json() for r in rows])
 
     @router.post("/relay/pause", response_model=OutboxOut, summary="Stop publishing (rows stay in the outbox)",
                  responses=problem_responses(422, 503))

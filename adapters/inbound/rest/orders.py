@@ -20,7 +20,6 @@ from adapters.inbound.rest.representations import (
     OrderPageOut,
     event_json,
     json_body,
-    order_json,
     page_json,
 )
 from adapters.inbound.rest.security import api_key_guard
@@ -68,13 +67,13 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
 
         result, summary = await run_in_threadpool(place_and_read)
         location = f"/orders/{quote(result.order_id, safe='')}"
-        return JSONResponse(order_json(summary), status_code=201 if result.created else 200,
+        return JSONResponse(summary.to_json(), status_code=201 if result.created else 200,
                             headers={"Location": location})
 
     @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read one order",
                 responses=problem_responses(*auth, 404, 422, 503))
     async def get_order(order_id: str) -> JSONResponse:
-        return JSONResponse(order_json(await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))))
+        return JSONResponse((await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))).to_json())
 
     @router.get("/orders", response_model=OrderPageOut, summary="List orders, newest first",
                 responses=problem_responses(*auth, 422, 503), dependencies=[Depends(refuse_unknown_query)])
@@ -92,7 +91,7 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
             act()
             return ordering.get(GetOrder(order_id=order_id))
 
-        return JSONResponse(order_json(await run_in_threadpool(act_and_read)))
+        return JSONResponse((await run_in_threadpool(act_and_read)).to_json())
 
     async def with_reason(order_id: str, request: Request) -> CancelOrder:
         # Cancel and reject take the same body, {"reason"}: both go through the one wire parser.

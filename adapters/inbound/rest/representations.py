@@ -8,10 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.envelope import OutboxRecord
 from core.messages import DomainEvent
 from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
-from core.orders.queries import OrderPage, OrderSummary
+from core.orders.queries import OrderPage
 from core.orders.wire import MAX_KEY_LENGTH
 from ports.control import OutboxStatus, PortInfo
 
@@ -135,17 +134,9 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def order_json(s: OrderSummary) -> dict[str, Any]:
-    return {
-        "order_id": s.order_id, "customer_id": s.customer_id, "status": s.status.value,
-        "total": str(s.total), "currency": s.currency, "line_count": s.line_count,
-        "lines": [ln.to_json() for ln in s.lines], "reason": s.reason, "version": s.version,
-        "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat(),
-    }
-
 
 def page_json(page: OrderPage) -> dict[str, Any]:
-    return {"items": [order_json(s) for s in page.items], "next_cursor": page.next_cursor}
+    return {"items": [s.to_json() for s in page.items], "next_cursor": page.next_cursor}
 
 
 def event_json(event: DomainEvent) -> dict[str, Any]:
@@ -155,12 +146,6 @@ def event_json(event: DomainEvent) -> dict[str, Any]:
 def port_json(p: PortInfo) -> dict[str, Any]:
     return {"port": p.name, "active": p.active, "available": list(p.available), "switchable": p.switchable}
 
-
-def outbox_row_json(r: OutboxRecord) -> dict[str, Any]:
-    return {"seq": r.seq, "event_id": r.event_id, "aggregate_id": r.aggregate_id,
-            "aggregate_version": r.aggregate_version, "type": r.type, "payload": r.payload,
-            "created_at": r.created_at.isoformat(),
-            "published_at": r.published_at.isoformat() if r.published_at else None}
 
 
 def outbox_json(s: OutboxStatus) -> dict[str, Any]:

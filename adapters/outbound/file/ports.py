@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.outbound.file.codec import summary_to_json
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.envelope import OutboxRecord, StoredEvent
@@ -21,7 +20,7 @@ class FileReadModel:
         self._store = store
 
     def put(self, summary: OrderSummary, position: int) -> None:
-        self._store.write(lambda state: {"summaries": [summary_to_json(summary)], "position": position})
+        self._store.write(lambda state: {"summaries": [summary.to_json()], "position": position})
 
     def get(self, order_id: str) -> OrderSummary | None:
         return self._store.read(lambda state: state.summaries.get(order_id))

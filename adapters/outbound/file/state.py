@@ -11,7 +11,6 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from adapters.outbound.file.codec import outbox_from_json, outbox_to_json, summary_from_json, summary_to_json
 from core.envelope import OutboxRecord, StoredEvent
 from core.messages import DomainEvent, event_from_dict
 from core.orders.events import OrderPlaced
@@ -59,7 +58,7 @@ class FileState:
         for snapshot in record.get("order_snapshots", ()):
             self.order_snapshots[snapshot["order_id"]] = snapshot
         for row in record.get("outbox", ()):
-            outbox_record = outbox_from_json(row)
+            outbox_record = OutboxRecord.from_json(row)
             self.outbox[outbox_record.seq] = outbox_record
         self.outbox_seq = max(self.outbox_seq, int(record.get("outbox_seq", 0)))
         if "published" in record:
@@ -69,7 +68,7 @@ class FileState:
         for seq in record.get("purged", ()):
             del self.outbox[seq]
         for row in record.get("summaries", ()):
-            self.summaries[row["order_id"]] = summary_from_json(row)
+            self.summaries[row["order_id"]] = OrderSummary.from_json(row)
         self.position = max(self.position, int(record.get("position", 0)))
         self.inbox.update(record.get("inbox", ()))
         self.txn = int(record["txn"])
@@ -81,9 +80,9 @@ class FileState:
             "orders": list(self.orders.values()),
             "events": [{"position": s.position, "event": s.event.to_dict()} for s in self.all_events],
             "order_snapshots": list(self.order_snapshots.values()),
-            "outbox": [outbox_to_json(r) for r in self.outbox.values()],
+            "outbox": [r.to_json() for r in self.outbox.values()],
             "outbox_seq": self.outbox_seq,
-            "summaries": [summary_to_json(s) for s in self.summaries.values()],
+            "summaries": [s.to_json() for s in self.summaries.values()],
             "position": self.position,
             "inbox": sorted(self.inbox),
         }

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from adapters.outbound.file.codec import outbox_to_json, summary_to_json
 from adapters.outbound.file.ports import FileReadModel, numbered
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
@@ -128,10 +127,10 @@ class FileUnitOfWork(UnitOfWorkBase):
                 if snapshot_due(s.expected_version, int(s.snapshot["version"]), self._snapshot_every)
             ]
         if self._outbox_rows:
-            record["outbox"] = [outbox_to_json(r) for r in self._outbox_rows]
+            record["outbox"] = [r.to_json() for r in self._outbox_rows]
             record["outbox_seq"] = max(r.seq for r in self._outbox_rows)
         if self._summaries:
-            record["summaries"] = [summary_to_json(s) for s, _ in self._summaries.values()]
+            record["summaries"] = [s.to_json() for s, _ in self._summaries.values()]
             record["position"] = max(p for _, p in self._summaries.values())
         if self._inbox_ids:
             record["inbox"] = list(self._inbox_ids)

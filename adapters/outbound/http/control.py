@@ -158,7 +158,7 @@ class HttpControl:
 
     def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
         rows = self._api.request("GET", "/admin/outbox/recent", params={"limit": limit}).json()
-        return [_outbox_row(row) for row in rows]
+        return [OutboxRecord.from_json(row) for row in rows]
 
     def pause_relay(self) -> None:
         self._api.request("POST", "/admin/relay/pause")
@@ -188,13 +188,3 @@ def _port(data: dict[str, Any]) -> PortInfo:
 def _outbox(data: dict[str, Any]) -> OutboxStatus:
     return OutboxStatus(pending=int(data["pending"]), lag_seconds=data["lag_seconds"],
                         relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
-
-
-def _outbox_row(data: dict[str, Any]) -> OutboxRecord:
-    published = data.get("published_at")
-    return OutboxRecord(
-        seq=int(data["seq"]), event_id=data["event_id"], aggregate_id=data["aggregate_id"],
-        aggregate_version=int(data["aggregate_version"]), type=data["type"], payload=data["payload"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        published_at=datetime.fromisoformat(published) if published else None,
-    )

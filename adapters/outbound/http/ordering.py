@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 from urllib.parse import quote
 
 from adapters.outbound.http.api import ServedApi
 from core.errors import NotFound
 from core.messages import DomainEvent, event_from_dict
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
-from core.orders.events import PlacedLine
-from core.orders.model import OrderStatus
 from core.orders.projection import summarise
 from core.orders.queries import GetOrder, ListOrders, OrderPage, OrderSummary
 from core.orders.results import PlaceResult
 from core.orders.snapshots import as_of
 from core.orders.wire import place_order_to_json
-
-
-def summary_from_json(data: dict[str, Any]) -> OrderSummary:
-    return OrderSummary(
-        order_id=data["order_id"], customer_id=data["customer_id"], status=OrderStatus(data["status"]),
-        total=Decimal(data["total"]), currency=data["currency"], line_count=int(data["line_count"]),
-        created_at=datetime.fromisoformat(data["created_at"]), updated_at=datetime.fromisoformat(data["updated_at"]),
-        version=int(data["version"]), reason=data.get("reason"),
-        lines=tuple(PlacedLine(ln["sku"], int(ln["quantity"]), Decimal(ln["unit_price"])) for ln in data["lines"]),
-    )
 
 
 def _path(order_id: str, suffix: str = "") -> str:
@@ -60,7 +46,7 @@ class HttpOrdering:
         self._api.request("POST", _path(command.order_id, "/ship"))
 
     def get(self, query: GetOrder) -> OrderSummary:
-        return summary_from_json(self._api.request("GET", _path(query.order_id)).json())
+        return OrderSummary.from_json(self._api.request("GET", _path(query.order_id)).json())
 
     def list(self, query: ListOrders) -> OrderPage:
         params: dict[str, str | int] = {"limit": query.limit}
@@ -71,7 +57,7 @@ class HttpOrdering:
         if query.cursor:
             params["cursor"] = query.cursor
         data = self._api.request("GET", "/orders", params=params).json()
-        items = tuple(summary_from_json(item) for item in data["items"])
+        items = tuple(OrderSummary.from_json(item) for item in data["items"])
         return OrderPage(items=items, next_cursor=data["next_cursor"])
 
     def history(self, order_id: str) -> list[DomainEvent]:
