@@ -39,24 +39,24 @@ from adapters.outbound.sql.engine import SqlTarget, target_for
 from adapters.outbound.sql.storage import open_sql_storage
 from adapters.outbound.system.clock import SystemClock
 from adapters.outbound.system.ids import Uuid7Ids
-from core.bus import CommandHandler, MessageBus
-from core.envelope import OutboxRecord
-from core.errors import DomainError, Unavailable, ValidationError
-from core.feed import FeedEvent, FeedKind
+from core.runtime.bus import CommandHandler, MessageBus
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import DomainError, Unavailable, ValidationError
+from core.kernel.feed import FeedEvent, FeedKind
 from core.intake import GroupCommit
-from core.messages import Command, DomainEvent, event_from_dict
+from core.kernel.messages import Command, DomainEvent, event_from_dict
 from core.orders.handlers import COMMAND_HANDLERS
 from core.orders.model import Order
 from core.orders.projection import rebuild_from_events, rebuild_from_orders
 from core.orders.service import OrderingService
-from core.relay import OutboxRelay, RelayLoop, RelaySettings
-from ports.broker import Messaging
-from ports.clock import Clock
+from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
+from ports.messaging import Messaging
+from ports.system import Clock
 from ports.control import OutboxStatus, PortInfo
-from ports.feed import EventFeed
-from ports.ids import IdGenerator
+from ports.system import EventFeed
+from ports.system import IdGenerator
 from ports.storage import Storage
-from ports.unit_of_work import UnitOfWork
+from ports.storage import UnitOfWork
 from tui import command as dashboard_command
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
 import bootstrap
-from core.feed import FeedEvent, FeedKind
+from core.kernel.feed import FeedEvent, FeedKind
 from core.orders.wire import place_order_from_json
 from tui.app import DashboardApp
 from tui.panels.feed import FeedPanel

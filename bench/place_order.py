@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import bootstrap
-from core.bus import MessageBus
-from core.envelope import OutboxRecord
+from core.runtime.bus import MessageBus
+from core.kernel.envelope import OutboxRecord
 from core.orders.commands import LineItem, PlaceOrder
 from core.orders.handlers import place_order
 from core.orders.model import Money, Order, OrderLine
-from core.unit_of_work import UnitOfWorkBase
+from core.runtime.unit_of_work import UnitOfWorkBase
 
 RESULTS = Path(__file__).parent / "results" / "place_order.json"
 LINES = (LineItem("SKU-1", 2, Decimal("9.99")), LineItem("SKU-2", 1, Decimal("4.50")))

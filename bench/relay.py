@@ -28,7 +28,7 @@ from confluent_kafka import Producer
 
 import bootstrap
 from adapters.outbound.kafka.embedded import TansuBroker
-from core.envelope import Message
+from core.kernel.envelope import Message
 from core.orders.commands import LineItem, PlaceOrder
 
 RESULTS = Path(__file__).parent / "results" / "relay.json"

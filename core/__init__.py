@@ -1,1 +1,1 @@
-"""The domain and application core of orderhex: standard library only."""
+"""The hexagon's inside: the kernel every context shares, the context-free runtime, the contexts."""

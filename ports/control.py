@@ -4,8 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.envelope import OutboxRecord
-from core.feed import FeedEvent
+from core.kernel.envelope import OutboxRecord
+from core.kernel.feed import FeedEvent
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,9 +1,11 @@
+"""Messaging ports: a broker as a service uses it (publish, subscribe as a consumer group)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from core.envelope import Message
+from core.kernel.envelope import Message
 
 
 class Publisher(Protocol):
@@ -33,3 +35,22 @@ class Subscriber(Protocol):
     def ack(self, message: Message) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Messaging(Protocol):
+    """A message broker as the service uses it: one publisher, subscribers per consumer group.
+
+    Contract: messages published to a topic reach every group subscribed to it; `close()`
+    flushes and releases the connection; `describe()` names the broker for people;
+    `check()` returns if the broker answers, else raises Unavailable naming it.
+    """
+
+    publisher: Publisher
+
+    def subscriber(self, topics: Sequence[str], group: str) -> Subscriber: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def check(self) -> None: ...

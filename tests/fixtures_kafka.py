@@ -15,8 +15,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from adapters.outbound.kafka.embedded import TansuBroker
 from adapters.outbound.kafka.messaging import record_to_message
-from core.envelope import Message
-from ports.broker import Messaging
+from core.kernel.envelope import Message
+from ports.messaging import Messaging
 
 # Group joins take ~3 s with these instead of ~23 s with librdkafka's defaults (FIELD-NOTES).
 SHORT_TIMINGS: dict[str, Any] = {

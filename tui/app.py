@@ -20,7 +20,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 from tui.help import HelpScreen
 from tui.keybar import KeyBar
 from tui.live import FeedBuffer, LivePump, OrderFilter

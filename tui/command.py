@@ -7,7 +7,7 @@ import argparse
 import os
 
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 HELP = "open the live terminal dashboard (in-process, or attached to a running `orderhex serve`)"
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from core.feed import FeedEvent, FeedKind
+from core.kernel.feed import FeedEvent, FeedKind
 from core.orders.model import OrderStatus
 from core.orders.queries import ListOrders
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 from tui.messages import ConnectionChanged, FeedBatch, OrdersSnapshot, OutboxSnapshot, PortsSnapshot
 
 FEED_TICK = 0.1
@@ -32,7 +32,7 @@ OUTBOX_ROWS_SHOWN = 40
 BACKLOG = 500
 
 _ORDER_KINDS = frozenset({FeedKind.COMMAND, FeedKind.DOMAIN_EVENT, FeedKind.ADAPTER_SWITCHED})
-_OUTBOX_KINDS = frozenset({FeedKind.DOMAIN_EVENT, FeedKind.OUTBOX_ENQUEUED, FeedKind.OUTBOX_PUBLISHED,
+_OUTBOX_KINDS = frozenset({FeedKind.DOMAIN_EVENT, FeedKind.OUTBOX_PUBLISHED,
                            FeedKind.RELAY_LAG, FeedKind.ADAPTER_SWITCHED})
 
 

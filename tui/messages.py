@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from textual.message import Message
 
-from core.envelope import OutboxRecord
-from core.feed import FeedEvent
+from core.kernel.envelope import OutboxRecord
+from core.kernel.feed import FeedEvent
 from core.orders.queries import OrderPage
 from ports.control import OutboxStatus, PortInfo
 

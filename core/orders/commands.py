@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.messages import Command
+from core.kernel.messages import Command
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,12 @@ class LineItem:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PlaceOrder(Command):
+class OrderCommand(Command, context="orders"):
+    """Base of the orders context's commands: their type names read "orders.<Name>"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceOrder(OrderCommand):
     customer_id: str
     currency: str
     lines: tuple[LineItem, ...]
@@ -26,22 +31,30 @@ class PlaceOrder(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApproveOrder(Command):
+class ApproveOrder(OrderCommand):
     order_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class RejectOrder(Command):
+class RejectOrder(OrderCommand):
     order_id: str
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class CancelOrder(Command):
+class CancelOrder(OrderCommand):
     order_id: str
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class ShipOrder(Command):
+class ShipOrder(OrderCommand):
     order_id: str
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    """What placing an order tells the caller: the id, and False when it was an idempotent replay."""
+
+    order_id: str
+    created: bool

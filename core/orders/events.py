@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,12 @@ class PlacedLine:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderPlaced(DomainEvent):
+class OrderEvent(DomainEvent, context="orders"):
+    """Base of the orders context's events: their type names read "orders.<Name>"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPlaced(OrderEvent):
     customer_id: str
     currency: str
     lines: tuple[PlacedLine, ...]
@@ -38,14 +43,14 @@ class OrderPlaced(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderApproved(DomainEvent):
+class OrderApproved(OrderEvent):
     @classmethod
     def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderApproved:
         return cls(**meta)
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderRejected(DomainEvent):
+class OrderRejected(OrderEvent):
     reason: str
 
     @classmethod
@@ -54,7 +59,7 @@ class OrderRejected(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderCancelled(DomainEvent):
+class OrderCancelled(OrderEvent):
     reason: str
 
     @classmethod
@@ -63,10 +68,10 @@ class OrderCancelled(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderShipped(DomainEvent):
+class OrderShipped(OrderEvent):
     @classmethod
     def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderShipped:
         return cls(**meta)
 
 
-__all__ = ["OrderApproved", "OrderCancelled", "OrderPlaced", "OrderRejected", "OrderShipped", "PlacedLine"]
+__all__ = ["OrderApproved", "OrderEvent", "OrderCancelled", "OrderPlaced", "OrderRejected", "OrderShipped", "PlacedLine"]

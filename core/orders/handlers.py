@@ -1,19 +1,15 @@
 """Use cases of the orders context. Each handler is a verb taking its message first, then the
-unit of work, then its typed dependencies (bound once at composition time)."""
+unit of work, then its typed dependencies (bound once when the service is built)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from core.errors import IdempotencyConflict, NotFound
-from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
-from core.orders.model import Money, Order, OrderLine, merge_lines
-from core.orders.results import PlaceResult
-
-if TYPE_CHECKING:
-    from ports.unit_of_work import UnitOfWork
+from core.kernel.errors import IdempotencyConflict, NotFound
+from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, PlaceResult, RejectOrder, ShipOrder
+from core.orders.model import ORDER, Money, Order, OrderLine, merge_lines
+from ports.storage import UnitOfWork
 
 Now = Callable[[], datetime]
 NewId = Callable[[], str]
@@ -25,8 +21,9 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId) -
         command.currency,
     )
     with uow:
+        orders = uow.repository(ORDER)
         if command.idempotency_key is not None:
-            existing = uow.orders.get_by_idempotency_key(command.idempotency_key)
+            existing = orders.get_by_idempotency_key(command.idempotency_key)
             if existing is not None:
                 if not existing.same_request(command.customer_id, command.currency, lines):
                     raise IdempotencyConflict(command.idempotency_key, existing.id)
@@ -35,7 +32,7 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId) -
             order_id=new_id(), customer_id=command.customer_id, currency=command.currency,
             lines=lines, now=now(), event_id=new_id(), idempotency_key=command.idempotency_key,
         )
-        uow.orders.add(order)
+        orders.add(order)
         uow.commit()
     return PlaceResult(order.id, created=True)
 
@@ -65,7 +62,7 @@ def ship_order(command: ShipOrder, uow: UnitOfWork, now: Now, new_id: NewId) -> 
 
 
 def _load(uow: UnitOfWork, order_id: str) -> Order:
-    order = uow.orders.get(order_id)
+    order = uow.repository(ORDER).get(order_id)
     if order is None:
         raise NotFound("order", order_id)
     return order

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from core.errors import IllegalTransition, ValidationError
-from core.messages import DomainEvent
+from core.kernel.aggregate import Aggregate, AggregateCodec
+from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.messages import DomainEvent
 from core.orders.events import (
     OrderApproved,
     OrderCancelled,
@@ -101,13 +101,6 @@ class OrderLine:
         if self.unit_price.amount <= 0:
             raise ValidationError("unit_price", f"{self.sku}: must be greater than 0, got {self.unit_price.amount}")
 
-    def copy(self) -> Order:
-        """A private copy. Every field is an immutable value except the list of pending events,
-        so a shallow copy with its own list is as good as a deep one, and far cheaper."""
-        clone = copy.copy(self)
-        clone.pending_events = list(self.pending_events)
-        return clone
-
     @property
     def total(self) -> Money:
         return self.unit_price.times(self.quantity)
@@ -140,7 +133,7 @@ def merge_lines(lines: Iterable[OrderLine], currency: str) -> tuple[OrderLine, .
     return tuple(merged.values())
 
 
-class Order:
+class Order(Aggregate):
     """The aggregate root. Every change goes through a method that checks the state machine,
     bumps the version and records an event in `pending_events`."""
 
@@ -165,19 +158,15 @@ class Order:
         reason: str | None = None,
         idempotency_key: str | None = None,
     ) -> None:
-        self.id = order_id
+        super().__init__(order_id, version)
         self.customer_id = customer_id
         self.currency = currency
         self.lines = lines
         self.status = status
-        self.version = version
         self.created_at = created_at
         self.updated_at = updated_at or created_at
         self.reason = reason
         self.idempotency_key = idempotency_key
-        # The version the store holds; a save whose store version differs is a conflict.
-        self.persisted_version = version
-        self.pending_events: list[DomainEvent] = []
 
     @classmethod
     def place(
@@ -227,13 +216,6 @@ class Order:
         order.persisted_version = order.version
         return order
 
-    def copy(self) -> Order:
-        """A private copy. Every field is an immutable value except the list of pending events,
-        so a shallow copy with its own list is as good as a deep one, and far cheaper."""
-        clone = copy.copy(self)
-        clone.pending_events = list(self.pending_events)
-        return clone
-
     @property
     def total(self) -> Money:
         total = Money.zero(self.currency)
@@ -269,10 +251,6 @@ class Order:
         return {"event_id": event_id, "aggregate_id": self.id, "aggregate_version": self.version + 1,
                 "occurred_at": now}
 
-    def _record(self, event: DomainEvent) -> None:
-        self._apply(event)
-        self.pending_events.append(event)
-
     def _apply(self, event: DomainEvent) -> None:
         """Change state from an event: the single place state changes, for live and replay alike."""
         match event:
@@ -290,7 +268,7 @@ class Order:
             case OrderShipped():
                 self.status = OrderStatus.SHIPPED
             case _:
-                raise ValueError(f"Order cannot apply {event.type}")
+                raise ValueError(f"Order cannot apply {event.type_name}")
         self.version = event.aggregate_version
         self.updated_at = event.occurred_at
 
@@ -302,3 +280,47 @@ def _reason(reason: str) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("reason", "must be a non-empty string")
     return reason.strip()
+
+
+SNAPSHOT_SCHEMA = 1
+
+
+def order_to_state(order: Order) -> dict[str, Any]:
+    """The order's state at `order.version` as JSON-ready data (stored state and snapshots)."""
+    return {
+        "schema": SNAPSHOT_SCHEMA, "order_id": order.id, "customer_id": order.customer_id,
+        "currency": order.currency, "status": order.status.value, "version": order.version,
+        "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
+        "reason": order.reason, "idempotency_key": order.idempotency_key,
+        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.amount)}
+                  for ln in order.lines],
+    }
+
+
+def order_from_state(data: dict[str, Any]) -> Order:
+    if data.get("schema") != SNAPSHOT_SCHEMA:
+        raise ValueError(f"order state schema {data.get('schema')!r} is not {SNAPSHOT_SCHEMA}; rebuild snapshots")
+    currency = data["currency"]
+    return Order(
+        order_id=data["order_id"], customer_id=data["customer_id"], currency=currency,
+        lines=tuple(OrderLine(ln["sku"], int(ln["quantity"]), Money(Decimal(ln["unit_price"]), currency))
+                    for ln in data["lines"]),
+        status=OrderStatus(data["status"]), version=int(data["version"]),
+        created_at=datetime.fromisoformat(data["created_at"]), updated_at=datetime.fromisoformat(data["updated_at"]),
+        reason=data["reason"], idempotency_key=data["idempotency_key"],
+    )
+
+
+def replay(events: Sequence[DomainEvent], base: Order | None = None) -> Order:
+    return Order.from_events(events, snapshot=base)
+
+
+ORDER = AggregateCodec[Order](name="orders.Order", to_state=order_to_state, from_state=order_from_state,
+                              replay=replay)
+
+
+def as_of(events: list[DomainEvent], *, version: int | None = None, at: datetime | None = None) -> Order | None:
+    """The order as it was at `version`, or at time `at` (events that occurred at or before it)."""
+    kept = [e for e in events
+            if (version is None or e.aggregate_version <= version) and (at is None or e.occurred_at <= at)]
+    return Order.from_events(kept) if kept else None

@@ -1,20 +1,16 @@
-"""The CQRS projection: how each domain event changes an order's summary in the read model."""
+"""The CQRS projection: how each event of the orders context changes an order's summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from core.messages import DomainEvent
+from core.kernel.aggregate import Aggregate
+from core.kernel.messages import DomainEvent
 from core.orders.events import OrderApproved, OrderCancelled, OrderPlaced, OrderRejected, OrderShipped, PlacedLine
 from core.orders.model import Order, OrderStatus
-from core.orders.queries import OrderSummary
-
-if TYPE_CHECKING:
-    from ports.event_store import EventStore
-    from ports.read_model import ReadModel
+from core.orders.queries import SUMMARIES, OrderSummary
+from ports.storage import ViewWriter
 
 _STATUS_AFTER: dict[type[DomainEvent], OrderStatus] = {
     OrderApproved: OrderStatus.APPROVED,
@@ -24,7 +20,7 @@ _STATUS_AFTER: dict[type[DomainEvent], OrderStatus] = {
 }
 
 
-def project(summary: OrderSummary | None, event: DomainEvent) -> OrderSummary:
+def fold(summary: OrderSummary | None, event: DomainEvent) -> OrderSummary:
     """Fold one event into the summary it concerns. Replaying a stream from None rebuilds it.
 
     An event at or below the summary's version was already applied and changes nothing,
@@ -41,13 +37,21 @@ def project(summary: OrderSummary | None, event: DomainEvent) -> OrderSummary:
             lines=event.lines,
         )
     if summary is None:
-        raise ValueError(f"{event.type} for {event.aggregate_id} arrived before its OrderPlaced")
+        raise ValueError(f"{event.type_name} for {event.aggregate_id} arrived before its OrderPlaced")
     if event.aggregate_version <= summary.version:
         return summary
     status = _STATUS_AFTER.get(type(event), summary.status)
     reason = getattr(event, "reason", summary.reason)
     return replace(summary, status=status, reason=reason, version=event.aggregate_version,
                    updated_at=event.occurred_at)
+
+
+def project(views: ViewWriter, event: DomainEvent) -> None:
+    """The context's projector: the summary of the event's order, with the event folded in."""
+    # A placed order has no summary yet: reading one first would cost a query per new order.
+    current = None if isinstance(event, OrderPlaced) and event.aggregate_version == 1 \
+        else views.get(SUMMARIES, event.aggregate_id)
+    views.put(SUMMARIES, fold(current, event))
 
 
 def summarise(order: Order) -> OrderSummary:
@@ -60,35 +64,7 @@ def summarise(order: Order) -> OrderSummary:
     )
 
 
-def rebuild_from_events(read_model: ReadModel, event_store: EventStore, batch: int = 1000) -> int:
-    """Recompute every summary by replaying the event store in global order. Returns events applied.
-
-    The projection position (the outbox sequence of the last projected event) is kept: the
-    summaries are rebuilt as of the same committed state.
-    """
-    position = read_model.position()
-    read_model.clear()
-    applied, after = 0, 0
-    while stored := event_store.read_all(after_position=after, limit=batch):
-        for item in stored:
-            event = item.event
-            read_model.put(project(read_model.get(event.aggregate_id), event), position)
-            after = item.position
-        applied += len(stored)
-    return applied
-
-
-def rebuild_from_orders(read_model: ReadModel, order_ids: list[str], load: Callable[[str], Order | None]) -> int:
-    """Recompute every summary from the orders' current state (state storage keeps no full log).
-
-    The projection position is kept: the summaries are as of the same committed state.
-    """
-    position = read_model.position()
-    read_model.clear()
-    count = 0
-    for order_id in order_ids:
-        order = load(order_id)
-        if order is not None:
-            read_model.put(summarise(order), position)
-            count += 1
-    return count
+def put_summary(views: ViewWriter, aggregate: Aggregate) -> None:
+    """Rebuild from state: the order's summary as its current state gives it."""
+    if isinstance(aggregate, Order):
+        views.put(SUMMARIES, summarise(aggregate))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from core.errors import ValidationError
-from core.messages import Query
+from core.kernel.messages import Query
+from core.kernel.views import Page, View, sort_time
 from core.orders.events import PlacedLine
 from core.orders.model import OrderStatus
 
@@ -17,12 +16,17 @@ MAX_PAGE = 500
 
 
 @dataclass(frozen=True, kw_only=True)
-class GetOrder(Query):
+class OrderQuery(Query, context="orders"):
+    """Base of the orders context's queries."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetOrder(OrderQuery):
     order_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class ListOrders(Query):
+class ListOrders(OrderQuery):
     customer_id: str | None = None
     status: OrderStatus | None = None
     cursor: str | None = None
@@ -31,7 +35,7 @@ class ListOrders(Query):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderSummary:
-    """One row of the read model: what a list of orders shows."""
+    """One document of the read model: what a list of orders shows."""
 
     order_id: str
     customer_id: str
@@ -46,7 +50,7 @@ class OrderSummary:
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The summary as every door shows it (CLI --json, REST, the file store's records)."""
+        """The summary as every door shows it (CLI --json, REST, the stores' documents)."""
         return {
             "order_id": self.order_id, "customer_id": self.customer_id, "status": self.status.value,
             "total": str(self.total), "currency": self.currency, "line_count": self.line_count,
@@ -66,32 +70,14 @@ class OrderSummary:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class OrderPage:
-    """A page of summaries, newest first; `next_cursor` is None on the last page."""
+OrderPage = Page[OrderSummary]
 
-    items: tuple[OrderSummary, ...]
-    next_cursor: str | None
-
-
-def encode_cursor(summary: OrderSummary) -> str:
-    """An opaque cursor pointing just after `summary` in newest-first order."""
-    raw = f"{summary.created_at.isoformat()}|{summary.order_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, order_id) a cursor points after; ValidationError('cursor') if malformed."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, order_id = raw.split("|", 1)
-        when = datetime.fromisoformat(created_at)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError("cursor", "is not a cursor this service returned") from exc
-    if when.tzinfo is None:  # every stored time is aware; a naive one cannot be compared with them
-        raise ValidationError("cursor", "is not a cursor this service returned")
-    return when, order_id
-
-
-def sort_key(summary: OrderSummary) -> tuple[datetime, str]:
-    return summary.created_at, summary.order_id
+SUMMARIES = View[OrderSummary](
+    name="orders.summaries",
+    key=lambda s: s.order_id,
+    sort=lambda s: sort_time(s.created_at),
+    filters=("customer_id", "status"),
+    tags=lambda s: (s.customer_id, s.status.value),
+    to_json=OrderSummary.to_json,
+    from_json=OrderSummary.from_json,
+)

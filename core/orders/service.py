@@ -1,53 +1,46 @@
-"""The Ordering inbound port, implemented: commands through the bus, queries on the read model."""
+"""The orders service: the context's descriptor for the runtime, and its inbound port over it.
+
+The descriptor lives here rather than in the package's __init__: importing any module of the
+inner ring (commands, for one) would otherwise load the handlers, the ports and the runtime,
+and ports/orders.py -> core.orders.commands -> core.orders -> handlers -> ports would be a cycle.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.bus import MessageBus
-from core.errors import NotFound, ValidationError
-from core.messages import DomainEvent
-from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
-from core.orders.projection import summarise
-from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderPage, OrderSummary
-from core.orders.results import PlaceResult
-from core.orders.snapshots import as_of
+from core.kernel.errors import NotFound, ValidationError
+from core.kernel.messages import DomainEvent
+from core.orders.commands import OrderCommand
+from core.orders.handlers import COMMAND_HANDLERS
+from core.orders.model import ORDER, as_of
+from core.orders.projection import project, put_summary, summarise
+from core.orders.queries import MAX_PAGE, SUMMARIES, GetOrder, ListOrders, OrderPage, OrderSummary
+from core.runtime.context import Context
+from core.runtime.service import Service
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from ports.read_model import ReadModel
+CONTEXT = Context(
+    name="orders",
+    aggregates=(ORDER,),
+    command_handlers=COMMAND_HANDLERS,
+    views=(SUMMARIES,),
+    project=project,
+    summarise=put_summary,
+)
 
 
 class OrderingService:
-    def __init__(
-        self, bus: MessageBus, read_model: Callable[[], ReadModel],
-        history: Callable[[str], list[DomainEvent]],
-    ) -> None:
-        # Callables rather than objects: the active adapter may be switched between calls.
-        self._bus = bus
-        self._read_model = read_model
-        self._history = history
+    """The Ordering port: commands through the orders service's bus, queries on its views."""
 
-    def place(self, command: PlaceOrder, message_id: str | None = None) -> PlaceResult:
-        result: PlaceResult = self._bus.handle(command, message_id=message_id)
-        return result
+    def __init__(self, service: Service) -> None:
+        self._service = service
 
-    def approve(self, command: ApproveOrder, message_id: str | None = None) -> None:
-        self._handle(command, message_id)
-
-    def reject(self, command: RejectOrder, message_id: str | None = None) -> None:
-        self._handle(command, message_id)
-
-    def cancel(self, command: CancelOrder, message_id: str | None = None) -> None:
-        self._handle(command, message_id)
-
-    def ship(self, command: ShipOrder, message_id: str | None = None) -> None:
-        self._handle(command, message_id)
+    def send(self, command: OrderCommand, message_id: str | None = None) -> Any:
+        return self._service.send(command, message_id)
 
     def get(self, query: GetOrder) -> OrderSummary:
-        summary = self._read_model().get(query.order_id)
+        summary = self._service.document(SUMMARIES, query.order_id)
         if summary is None:
             raise NotFound("order", query.order_id)
         return summary
@@ -55,21 +48,15 @@ class OrderingService:
     def list(self, query: ListOrders) -> OrderPage:
         if not 1 <= query.limit <= MAX_PAGE:
             raise ValidationError("limit", f"must be 1..{MAX_PAGE}, got {query.limit}")
-        return self._read_model().list(
-            customer_id=query.customer_id, status=query.status, cursor=query.cursor, limit=query.limit
-        )
+        where = SUMMARIES.where(customer_id=query.customer_id,
+                                status=query.status.value if query.status is not None else None)
+        return self._service.list(SUMMARIES, where, query.cursor, query.limit)
 
     def history(self, order_id: str) -> list[DomainEvent]:
-        events = self._history(order_id)
-        if not events:
-            raise NotFound("order", order_id)
-        return events
+        return self._service.history(order_id)
 
     def as_of(self, order_id: str, *, version: int | None = None, at: datetime | None = None) -> OrderSummary:
         order = as_of(self.history(order_id), version=version, at=at)
         if order is None:
             raise NotFound("order", f"{order_id} as of {at.isoformat() if at else f'version {version}'}")
         return summarise(order)
-
-    def _handle(self, command: Any, message_id: str | None) -> None:
-        self._bus.handle(command, message_id=message_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 from core.orders.commands import CancelOrder, LineItem, PlaceOrder
 from core.orders.model import MAX_LINES, parse_amount, parse_currency
 

@@ -10,7 +10,7 @@ import pytest
 
 import bootstrap
 from adapters.outbound.memory.feed import RingBufferFeed
-from ports.broker import Messaging
+from ports.messaging import Messaging
 from ports.storage import Storage
 
 # Adapters that need a real server: adapter name -> (pytest marker, name of a fixture that

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import ConcurrencyConflict
+from core.kernel.errors import ConcurrencyConflict
 from core.orders.events import OrderApproved, OrderCancelled
 from ports.storage import Storage
 from tests.contract.orders_fixtures import at, new_id, new_order

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 import bootstrap
-from core.feed import FeedEvent, FeedKind
-from ports.feed import EventFeed
+from core.kernel.feed import FeedEvent, FeedKind
+from ports.system import EventFeed
 
 PORT = "feed"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from core.envelope import Message
-from ports.broker import Messaging
+from core.kernel.envelope import Message
+from ports.messaging import Messaging
 from ports.messaging import Subscriber
 
 PORT = "messaging"

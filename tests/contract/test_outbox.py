@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.messages import event_from_dict
+from core.kernel.messages import event_from_dict
 from ports.storage import Storage
 from tests.contract.orders_fixtures import approve, at, new_order, place
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 from core.orders.model import OrderStatus
 from ports.storage import Storage
 from tests.contract.orders_fixtures import approve, place

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import AlreadyProcessed, ConcurrencyConflict
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.orders.events import OrderApproved, OrderPlaced
 from core.orders.model import OrderStatus
 from ports.storage import Storage

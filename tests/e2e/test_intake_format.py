@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.errors import NotFound, ValidationError
+from core.kernel.errors import NotFound, ValidationError
 from core.intake import accepted, parse_command, rejected
 from core.orders.commands import CancelOrder, PlaceOrder
 

@@ -15,8 +15,8 @@ import pytest
 import bootstrap
 from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.outbound.memory.messaging import MemoryMessaging
-from core.envelope import Message
-from core.feed import FeedKind
+from core.kernel.envelope import Message
+from core.kernel.feed import FeedKind
 from core.orders.queries import ListOrders
 
 STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]

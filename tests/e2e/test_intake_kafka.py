@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Producer
 
 import bootstrap
-from core.envelope import Message
+from core.kernel.envelope import Message
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from tests.fixtures_kafka import orderhex_env, read_topic

@@ -16,12 +16,12 @@ import pytest
 import bootstrap
 from adapters.inbound.workers.relay_lock import RelayLock
 from adapters.outbound.memory.messaging import MemoryMessaging
-from core.envelope import Message
-from core.errors import Unavailable
-from core.feed import FeedKind
+from core.kernel.envelope import Message
+from core.kernel.errors import Unavailable
+from core.kernel.feed import FeedKind
 from core.orders.commands import CancelOrder
 from core.orders.wire import place_order_from_json
-from core.relay import OutboxRelay, RelayLoop, RelaySettings
+from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.messaging import Publisher
 
 TOPIC = "orderhex.order-events"

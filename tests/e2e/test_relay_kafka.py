@@ -17,9 +17,9 @@ import pytest
 import bootstrap
 from adapters.outbound.kafka.embedded import TansuBroker
 from adapters.outbound.memory.storage import MemoryStorage
-from core.envelope import Message
-from core.errors import AlreadyProcessed
-from core.messages import event_from_dict
+from core.kernel.envelope import Message
+from core.kernel.errors import AlreadyProcessed
+from core.kernel.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
 from tests.fixtures_kafka import kafka_overrides, orderhex_env, read_topic, receive, start_tansu

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import bootstrap
-from core.envelope import Message
+from core.kernel.envelope import Message
 from core.orders.commands import ApproveOrder
 from core.orders.wire import place_order_from_json
 from tests.fixtures_kafka import read_topic

@@ -11,8 +11,8 @@ from textual.widgets import DataTable, Input, Static
 
 import bootstrap
 from adapters.outbound.http.remote import RemoteService
-from core.errors import NotFound, Unavailable, ValidationError
-from core.feed import FeedEvent, FeedKind
+from core.kernel.errors import NotFound, Unavailable, ValidationError
+from core.kernel.feed import FeedEvent, FeedKind
 from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
 import bootstrap
-from core.feed import FeedEvent, FeedKind
+from core.kernel.feed import FeedEvent, FeedKind
 from core.orders.commands import CancelOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import ListOrders

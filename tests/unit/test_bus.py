@@ -9,16 +9,16 @@ import pytest
 
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.storage import MemoryStorage
-from core.bus import MessageBus
-from core.errors import ConcurrencyConflict, ValidationError
-from core.feed import FeedKind
-from core.messages import Command
+from core.runtime.bus import MessageBus
+from core.kernel.errors import ConcurrencyConflict, ValidationError
+from core.kernel.feed import FeedKind
+from core.kernel.messages import Command
 from core.orders.commands import ApproveOrder, CancelOrder
 from core.orders.events import OrderApproved, OrderPlaced
 from core.orders.handlers import place_order
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder
-from ports.unit_of_work import UnitOfWork
+from ports.storage import UnitOfWork
 from tests.unit.app_fixtures import memory_app, place_cmd
 
 

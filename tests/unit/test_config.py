@@ -60,7 +60,7 @@ def test_switching_a_port_changes_what_the_next_command_uses_and_is_reported() -
 @pytest.mark.parametrize(("port", "adapter", "field"), [("storage", "oracle", "adapter"), ("clock", "system", "port"),
                                                         ("nope", "memory", "port")])
 def test_switching_to_something_unknown_is_refused(port: str, adapter: str, field: str) -> None:
-    from core.errors import ValidationError
+    from core.kernel.errors import ValidationError
     from tests.unit.app_fixtures import memory_app
 
     with pytest.raises(ValidationError) as info:

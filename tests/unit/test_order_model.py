@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import IllegalTransition, ValidationError
-from core.messages import event_from_dict
+from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.messages import event_from_dict
 from core.orders.events import OrderApproved, OrderCancelled, OrderPlaced, OrderRejected, OrderShipped
 from core.orders.model import MAX_LINES, Money, Order, OrderLine, OrderStatus, merge_lines
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import IdempotencyConflict, IllegalTransition, NotFound, ValidationError
+from core.kernel.errors import IdempotencyConflict, IllegalTransition, NotFound, ValidationError
 from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
@@ -106,7 +106,7 @@ def test_a_cursor_with_a_time_of_no_timezone_is_refused_not_crashed_on() -> None
 def test_a_summary_and_its_outbox_row_round_trip_through_their_json() -> None:
     import json
 
-    from core.envelope import OutboxRecord
+    from core.kernel.envelope import OutboxRecord
     from core.orders.queries import OrderSummary
 
     app = memory_app()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 from core.orders.wire import cancel_order_from_json, place_order_from_json, place_order_to_json
 
 GOOD = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, RichLog, Static
 
-from core.feed import FeedEvent, FeedKind
+from core.kernel.feed import FeedEvent, FeedKind
 from tui.messages import FeedBatch
 from tui.visibility import shown
 
@@ -27,12 +27,9 @@ REWRITE_LINES = 200
 KIND_STYLE = {
     FeedKind.COMMAND: "cyan",
     FeedKind.DOMAIN_EVENT: "green",
-    FeedKind.OUTBOX_ENQUEUED: "yellow",
     FeedKind.OUTBOX_PUBLISHED: "bright_green",
     FeedKind.RELAY_LAG: "magenta",
     FeedKind.ADAPTER_SWITCHED: "bold bright_blue",
-    FeedKind.BREAKER: "bold yellow",
-    FeedKind.SAGA: "blue",
     FeedKind.ERROR: "bold red",
 }
 

@@ -10,9 +10,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 from core.orders.queries import GetOrder, OrderSummary
-from ports.ordering import Ordering
+from ports.orders import Ordering
 from tui.keybar import KeyBar
 from tui.tables import add_columns
 

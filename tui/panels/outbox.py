@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-from core.envelope import OutboxRecord
-from core.feed import FeedEvent, FeedKind
+from core.kernel.envelope import OutboxRecord
+from core.kernel.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus
 from tui.tables import ColumnSpec, add_columns, keys, sync_rows
 from tui.visibility import shown

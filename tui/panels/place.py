@@ -19,10 +19,10 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 from core.orders.commands import PlaceOrder
 from core.orders.wire import place_order_from_json
-from ports.ordering import Ordering
+from ports.orders import Ordering
 from tui.messages import LoadProgress
 from tui.traffic import random_order
 

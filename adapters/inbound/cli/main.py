@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol, TextIO
 
 from adapters.inbound.cli.render import render_events, render_order, render_orders, render_ports
-from core.errors import DomainError, Unavailable, ValidationError
+from core.kernel.errors import DomainError, Unavailable, ValidationError
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus, parse_amount
 from core.orders.queries import GetOrder, ListOrders
 from core.orders.wire import place_order_from_json
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_BAD_INPUT = 0, 1, 2
 

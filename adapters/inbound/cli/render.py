@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 from core.orders.queries import OrderPage, OrderSummary
 from ports.control import PortInfo
 

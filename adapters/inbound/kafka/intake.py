@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.envelope import Message
-from core.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
-from core.feed import FeedEvent, FeedKind
+from core.kernel.envelope import Message
+from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
+from core.kernel.feed import FeedEvent, FeedKind
 from core.intake import (
     ERROR_HEADER,
     REPLY_TO_HEADER,
@@ -30,13 +30,13 @@ from core.intake import (
     parse_command,
     rejected,
 )
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 from core.orders.commands import PlaceOrder
-from core.relay import Backoff
-from ports.broker import Messaging
-from ports.feed import EventFeed
+from core.runtime.relay import Backoff
+from ports.messaging import Messaging
+from ports.system import EventFeed
 from ports.messaging import Subscriber
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 
 @dataclass(frozen=True, kw_only=True)

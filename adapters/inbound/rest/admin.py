@@ -26,8 +26,8 @@ from adapters.inbound.rest.representations import (
     port_json,
 )
 from adapters.inbound.rest.security import admin_guard
-from core.errors import ValidationError
-from core.feed import FeedEvent
+from core.kernel.errors import ValidationError
+from core.kernel.feed import FeedEvent
 from ports.control import Control
 
 SSE_BATCH = 500

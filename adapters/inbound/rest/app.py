@@ -18,7 +18,7 @@ from adapters.inbound.rest.operations import operations_router
 from adapters.inbound.rest.orders import orders_router
 from adapters.inbound.rest.security import BodyLimit
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 
 @dataclass(frozen=True, kw_only=True)

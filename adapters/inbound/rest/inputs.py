@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 
 
 async def read_json(request: Request) -> Any:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from adapters.inbound.rest.metrics import CONTENT_TYPE, Metrics
 from adapters.inbound.rest.problems import ProblemResponse, problem, problem_responses
 from adapters.inbound.rest.representations import HealthOut, ReadyOut
-from core.errors import DomainError
+from core.kernel.errors import DomainError
 from ports.control import Control, OutboxStatus
 
 log = logging.getLogger("orderhex.rest")

@@ -23,13 +23,13 @@ from adapters.inbound.rest.representations import (
     page_json,
 )
 from adapters.inbound.rest.security import api_key_guard
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderSummary
 from core.orders.results import PlaceResult
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 
 def orders_router(ordering: Ordering, api_key: str) -> APIRouter:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from core.errors import (
+from core.kernel.errors import (
     AlreadyProcessed,
     ConcurrencyConflict,
     DomainError,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
 from core.orders.queries import OrderPage
 from core.orders.wire import MAX_KEY_LENGTH

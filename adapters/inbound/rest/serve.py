@@ -18,9 +18,9 @@ import uvicorn
 
 from adapters.inbound.rest.app import RestSettings, create_app
 from adapters.inbound.rest.security import generate_token
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 from ports.control import Control
-from ports.ordering import Ordering
+from ports.orders import Ordering
 
 
 class BackgroundWorker(Protocol):

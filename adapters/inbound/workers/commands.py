@@ -11,7 +11,7 @@ from typing import Any
 from adapters.inbound.kafka.intake import CommandIntake
 from adapters.inbound.workers.foreground import stop_on_signals
 from adapters.inbound.workers.relay import RelayWorker
-from core.errors import ValidationError
+from core.kernel.errors import ValidationError
 
 
 def configure_relay(parser: argparse.ArgumentParser) -> None:

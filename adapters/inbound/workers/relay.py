@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from adapters.inbound.workers.relay_lock import RelayLock
-from core.relay import RelayLoop
+from core.runtime.relay import RelayLoop
 
 
 class RelayWorker:

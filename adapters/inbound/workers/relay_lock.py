@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 
 class RelayLock:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 FORMAT = 1
 JOURNAL = "journal.jsonl"

@@ -8,9 +8,9 @@ from typing import Any
 
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
-from core.envelope import OutboxRecord, StoredEvent
-from core.event_streams import check_append
-from core.messages import DomainEvent
+from core.kernel.envelope import OutboxRecord, StoredEvent
+from core.kernel.streams import check_append
+from core.kernel.messages import DomainEvent
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
 

@@ -11,8 +11,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from core.envelope import OutboxRecord, StoredEvent
-from core.messages import DomainEvent, event_from_dict
+from core.kernel.envelope import OutboxRecord, StoredEvent
+from core.kernel.messages import DomainEvent, event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.queries import OrderSummary
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from adapters.outbound.file.ports import FileEventStore, FileOutbox, FileReadModel
 from adapters.outbound.file.store import FileStore
 from adapters.outbound.file.unit_of_work import FileUnitOfWork
-from ports.feed import EventFeed
+from ports.system import EventFeed
 
 DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024
 

@@ -29,9 +29,9 @@ from typing import Any, BinaryIO, TypeVar
 from adapters.outbound.file import journal
 from adapters.outbound.file.lock import WriterLock
 from adapters.outbound.file.state import FileState
-from core.errors import Unavailable
-from core.feed import FeedEvent, FeedKind
-from ports.feed import EventFeed
+from core.kernel.errors import Unavailable
+from core.kernel.feed import FeedEvent, FeedKind
+from ports.system import EventFeed
 
 T = TypeVar("T")
 # How long a would-be writer waits for the lock: long enough to outlast a reader's probe.

@@ -10,14 +10,14 @@ from typing import Any
 from adapters.outbound.file.ports import FileReadModel, numbered
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
-from core.envelope import OutboxRecord
-from core.errors import AlreadyProcessed, ConcurrencyConflict
-from core.event_streams import check_append
-from core.messages import DomainEvent
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
+from core.kernel.streams import check_append
+from core.kernel.messages import DomainEvent
 from core.orders.model import Order
 from core.orders.queries import OrderSummary
 from core.orders.snapshots import order_from_snapshot, order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import StagedInbox, StagedOutbox, StagedSummaries, UnitOfWorkBase
+from core.runtime.unit_of_work import StagedInbox, StagedOutbox, StagedSummaries, UnitOfWorkBase
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from core.errors import (
+from core.kernel.errors import (
     AlreadyProcessed,
     ConcurrencyConflict,
     DomainError,

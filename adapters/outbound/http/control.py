@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from adapters.outbound.http.api import ServedApi
-from core.envelope import OutboxRecord
-from core.errors import DomainError
-from core.feed import FeedEvent, FeedKind
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import DomainError
+from core.kernel.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus, PortInfo
 
 KEPT_EVENTS = 5000

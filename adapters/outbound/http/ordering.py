@@ -6,8 +6,8 @@ from datetime import datetime
 from urllib.parse import quote
 
 from adapters.outbound.http.api import ServedApi
-from core.errors import NotFound
-from core.messages import DomainEvent, event_from_dict
+from core.kernel.errors import NotFound
+from core.kernel.messages import DomainEvent, event_from_dict
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.projection import summarise
 from core.orders.queries import GetOrder, ListOrders, OrderPage, OrderSummary

@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 START_TIMEOUT = 10.0
 

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka import Message as KafkaRecord
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from core.envelope import Message
-from core.errors import Unavailable
+from core.kernel.envelope import Message
+from core.kernel.errors import Unavailable
 
 ID_HEADER = "message_id"
 TYPE_HEADER = "message_type"

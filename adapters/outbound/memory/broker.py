@@ -6,7 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 
-from core.envelope import Message
+from core.kernel.envelope import Message
 
 
 class MemoryBroker:

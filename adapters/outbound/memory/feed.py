@@ -5,7 +5,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from core.feed import FeedEvent
+from core.kernel.feed import FeedEvent
 
 
 class RingBufferFeed:

@@ -1,31 +1,38 @@
+"""The Storage port in this process's memory: fast, and gone when the process ends."""
+
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from adapters.outbound.memory.store import (
+    MemoryCommitter,
     MemoryEventStore,
     MemoryOutbox,
     MemoryReadModel,
     MemoryStore,
-    MemoryUnitOfWork,
 )
+from core.kernel.aggregate import AggregateCodec
+from core.kernel.messages import DomainEvent, event_from_dict
 
 
 class MemoryStorage:
-    """The Storage port in this process's memory: fast, and gone when the process ends."""
-
-    def __init__(self, orders_mode: str = "state", snapshot_every: int = 50) -> None:
-        self._event_sourced = orders_mode == "events"
-        self._snapshot_every = snapshot_every
-        self._store = MemoryStore()
+    def __init__(self, mode: str = "state", snapshot_every: int = 50) -> None:
+        self.mode = mode
+        self._store = MemoryStore(mode, snapshot_every)
+        self.committer = MemoryCommitter(self._store)
         self.read_model = MemoryReadModel(self._store)
         self.outbox = MemoryOutbox(self._store)
         self.event_store = MemoryEventStore(self._store)
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self._store, self._event_sourced, self._snapshot_every)
-
-    def order_ids(self) -> list[str]:
+    def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]:
         with self._store.lock:
-            return sorted(self._store.streams if self._event_sourced else self._store.orders)
+            return sorted(aggregate_id for name, aggregate_id in self._store.versions if name == codec.name)
+
+    def history(self, aggregate_id: str) -> list[DomainEvent]:
+        if self.mode == "events":
+            return self.event_store.read_stream(aggregate_id)
+        return [event_from_dict(json.loads(r.payload)) for r in self.outbox.history(aggregate_id)]
 
     def close(self) -> None:
         """Nothing to release; the data stays for when this store is switched back to."""

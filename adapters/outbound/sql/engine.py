@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from adapters.outbound.sql.embedded import start_embedded
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 SQLITE_FILE = "orderhex.sqlite3"
 # A connection carrying this execution option opens its transaction as a writer.

@@ -12,10 +12,10 @@ from adapters.outbound.sql.prepared import Driver, execute_many, scalar
 from adapters.outbound.sql.rows import event_from_row, event_values, stored_event_from_row
 from adapters.outbound.sql.schema import events
 from adapters.outbound.sql.statements import APPEND_LOCK, INSERT_EVENTS, STREAM_VERSION
-from core.envelope import StoredEvent
-from core.errors import ConcurrencyConflict
-from core.event_streams import check_append
-from core.messages import DomainEvent
+from core.kernel.envelope import StoredEvent
+from core.kernel.errors import ConcurrencyConflict
+from core.kernel.streams import check_append
+from core.kernel.messages import DomainEvent
 
 # Any constant: the key of the PostgreSQL advisory lock that orders appends (see append_events).
 _APPEND_LOCK = 0x6F72646572686578

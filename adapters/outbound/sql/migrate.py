@@ -14,7 +14,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from adapters.outbound.sql.engine import WRITER, SqlTarget, translated
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -13,7 +13,7 @@ from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.rows import outbox_from_row
 from adapters.outbound.sql.schema import outbox
-from core.envelope import OutboxRecord
+from core.kernel.envelope import OutboxRecord
 
 _UNPUBLISHED = outbox.c.published_at.is_(None)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from core.envelope import OutboxRecord, StoredEvent
-from core.messages import DomainEvent, event_from_dict
+from core.kernel.envelope import OutboxRecord, StoredEvent
+from core.kernel.messages import DomainEvent, event_from_dict
 from core.orders.events import PlacedLine
 from core.orders.model import Money, Order, OrderLine, OrderStatus
 from core.orders.queries import OrderSummary

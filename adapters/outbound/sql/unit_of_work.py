@@ -40,12 +40,12 @@ from adapters.outbound.sql.statements import (
     ORDER_ID_BY_KEY,
     SAVE_ORDER,
 )
-from core.envelope import OutboxRecord
-from core.errors import AlreadyProcessed, ConcurrencyConflict
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.orders.model import Order
 from core.orders.queries import OrderSummary
 from core.orders.snapshots import order_to_snapshot, rebuild, snapshot_due
-from core.unit_of_work import UnitOfWorkBase
+from core.runtime.unit_of_work import UnitOfWorkBase
 
 
 class _Transaction:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TextIO
 
 import bootstrap
-from core.errors import IllegalTransition, Unavailable
+from core.kernel.errors import IllegalTransition, Unavailable
 from core.orders.commands import ApproveOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.wire import place_order_from_json
 

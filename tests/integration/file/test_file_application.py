@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import bootstrap
-from core.errors import ConcurrencyConflict, IllegalTransition
+from core.kernel.errors import ConcurrencyConflict, IllegalTransition
 from core.orders.commands import ApproveOrder, RejectOrder
 from core.orders.model import OrderStatus
 from core.orders.wire import place_order_from_json

@@ -14,8 +14,8 @@ import pytest
 from adapters.outbound.file import journal
 from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
-from core.errors import Unavailable
-from core.feed import FeedKind
+from core.kernel.errors import Unavailable
+from core.kernel.feed import FeedKind
 from core.orders.model import OrderStatus
 from tests.integration.file.conftest import place, run_child
 

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.outbound.file import journal
 from adapters.outbound.memory.feed import RingBufferFeed
-from core.errors import Unavailable
-from core.feed import FeedKind
+from core.kernel.errors import Unavailable
+from core.kernel.feed import FeedKind
 from tests.integration.file.conftest import OpenStore, place
 
 

@@ -16,8 +16,8 @@ import bootstrap
 from adapters.outbound.kafka.embedded import TansuBroker, answers, ensure_embedded, stop_embedded
 from adapters.outbound.kafka.messaging import KafkaMessaging
 from adapters.outbound.memory.feed import RingBufferFeed
-from core.envelope import Message, OutboxRecord
-from core.errors import Unavailable
+from core.kernel.envelope import Message, OutboxRecord
+from core.kernel.errors import Unavailable
 from tests.fixtures_kafka import SHORT_TIMINGS, receive, start_tansu
 
 pytestmark = pytest.mark.kafka

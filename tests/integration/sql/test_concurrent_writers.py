@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import ConcurrencyConflict, IllegalTransition
+from core.kernel.errors import ConcurrencyConflict, IllegalTransition
 from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder
 from core.orders.model import OrderStatus
 from tests.integration.sql.conftest import make_app

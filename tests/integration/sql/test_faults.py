@@ -15,7 +15,7 @@ import bootstrap
 from adapters.outbound.sql.engine import SQLITE_FILE
 from adapters.outbound.sql.migrate import _script
 from adapters.outbound.sql.storage import open_sql_storage
-from core.errors import Unavailable
+from core.kernel.errors import Unavailable
 from tests.contract.orders_fixtures import place
 
 HEAD = _script().get_current_head()

@@ -1,4 +1,8 @@
-"""What crosses a message broker, and the outbox row an event waits in until it is published."""
+"""What crosses a message broker, and the outbox row a message waits in until it is published.
+
+An outbox row carries any message (a domain event, or a command another context will handle)
+and the topic it is bound for, so one relay publishes every kind of outgoing message.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.messages import DomainEvent
+from core.kernel.messages import DomainEvent
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +30,8 @@ class Message:
 
 @dataclass(frozen=True, kw_only=True)
 class OutboxRecord:
-    """One domain event waiting to be published. `seq` is the store's order of insertion."""
+    """One message waiting to be published. `seq` is the store's order of insertion; `topic` is
+    where the message goes ("" for rows written before rows named it: the relay's default)."""
 
     event_id: str
     aggregate_id: str
@@ -34,16 +39,17 @@ class OutboxRecord:
     type: str
     payload: str
     created_at: datetime
+    topic: str = ""
     seq: int = 0
     published_at: datetime | None = None
 
     @classmethod
-    def from_event(cls, event: DomainEvent) -> OutboxRecord:
+    def from_event(cls, event: DomainEvent, topic: str = "") -> OutboxRecord:
         return cls(
             event_id=event.event_id, aggregate_id=event.aggregate_id,
-            aggregate_version=event.aggregate_version, type=event.type,
+            aggregate_version=event.aggregate_version, type=event.type_name,
             payload=json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
-            created_at=event.occurred_at,
+            created_at=event.occurred_at, topic=topic,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -51,7 +57,7 @@ class OutboxRecord:
         return {
             "seq": self.seq, "event_id": self.event_id, "aggregate_id": self.aggregate_id,
             "aggregate_version": self.aggregate_version, "type": self.type, "payload": self.payload,
-            "created_at": self.created_at.isoformat(),
+            "topic": self.topic, "created_at": self.created_at.isoformat(),
             "published_at": self.published_at.isoformat() if self.published_at else None,
         }
 
@@ -61,7 +67,7 @@ class OutboxRecord:
         return cls(
             seq=int(data["seq"]), event_id=data["event_id"], aggregate_id=data["aggregate_id"],
             aggregate_version=int(data["aggregate_version"]), type=data["type"], payload=data["payload"],
-            created_at=datetime.fromisoformat(data["created_at"]),
+            topic=data.get("topic") or "", created_at=datetime.fromisoformat(data["created_at"]),
             published_at=datetime.fromisoformat(published) if published else None,
         )
 
@@ -70,7 +76,7 @@ class OutboxRecord:
                    "aggregate_version": str(self.aggregate_version),
                    "correlation_id": correlation_id or self.aggregate_id, "causation_id": self.event_id}
         return Message(id=self.event_id, key=self.aggregate_id, type=self.type,
-                       payload=self.payload.encode(), headers=headers, topic=topic)
+                       payload=self.payload.encode(), headers=headers, topic=self.topic or topic)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,6 @@
-"""What every part of the system reports to the EventFeed: one record type, a few kinds."""
+"""What every part of the system reports to the EventFeed: one record type, a few kinds.
+
+A kind exists once something publishes it (breakers and sagas add theirs when they land)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,9 @@ from typing import Any
 class FeedKind(StrEnum):
     COMMAND = "command"
     DOMAIN_EVENT = "domain_event"
-    OUTBOX_ENQUEUED = "outbox_enqueued"
     OUTBOX_PUBLISHED = "outbox_published"
     RELAY_LAG = "relay_lag"
     ADAPTER_SWITCHED = "adapter_switched"
-    BREAKER = "breaker"
-    SAGA = "saga"
     ERROR = "error"
 
 

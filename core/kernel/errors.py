@@ -1,4 +1,8 @@
-"""Errors the core raises. Each names what failed and why, so a person can act on it."""
+"""Errors the core raises. Each names what failed and why, so a person can act on it.
+
+DomainError is a refusal the domain made on purpose (bad input, a forbidden transition, a
+conflict); Unavailable is not one: it says a dependency could not be reached.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +30,14 @@ class NotFound(DomainError):
 
 
 class IllegalTransition(DomainError):
-    """An action that the aggregate's current state does not allow."""
+    """An action that the aggregate's current state does not allow. `kind` names the aggregate."""
 
-    def __init__(self, aggregate_id: str, state: str, action: str) -> None:
-        super().__init__(f"order {aggregate_id} is {state}: cannot {action}")
+    def __init__(self, aggregate_id: str, state: str, action: str, kind: str = "order") -> None:
+        super().__init__(f"{kind} {aggregate_id} is {state}: cannot {action}")
         self.aggregate_id = aggregate_id
         self.state = state
         self.action = action
+        self.kind = kind
 
 
 class ConcurrencyConflict(DomainError):
@@ -41,7 +46,7 @@ class ConcurrencyConflict(DomainError):
     def __init__(self, aggregate_id: str, expected_version: int, actual_version: int | None = None) -> None:
         actual = "unknown" if actual_version is None else str(actual_version)
         super().__init__(
-            f"order {aggregate_id} changed concurrently: expected version {expected_version}, found {actual}"
+            f"{aggregate_id} changed concurrently: expected version {expected_version}, found {actual}"
         )
         self.aggregate_id = aggregate_id
         self.expected_version = expected_version
@@ -51,23 +56,17 @@ class ConcurrencyConflict(DomainError):
 class IdempotencyConflict(DomainError):
     """An idempotency key was reused with a different request."""
 
-    def __init__(self, key: str, order_id: str) -> None:
+    def __init__(self, key: str, aggregate_id: str, kind: str = "order") -> None:
         super().__init__(
-            f"idempotency key {key!r} was already used for order {order_id} with different content"
+            f"idempotency key {key!r} was already used for {kind} {aggregate_id} with different content"
         )
         self.key = key
-        self.order_id = order_id
+        self.aggregate_id = aggregate_id
+        self.kind = kind
 
-
-class Unavailable(DomainError):
-    """A dependency (store, broker) cannot be reached. `what` names it, `hint` says what to do."""
-
-    def __init__(self, what: str, reason: str, hint: str = "") -> None:
-        text = f"{what} is unavailable: {reason}"
-        super().__init__(f"{text}. {hint}" if hint else text)
-        self.what = what
-        self.reason = reason
-        self.hint = hint
+    @property
+    def order_id(self) -> str:
+        return self.aggregate_id
 
 
 class AlreadyProcessed(DomainError):
@@ -76,3 +75,17 @@ class AlreadyProcessed(DomainError):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"message {message_id!r} was already processed")
         self.message_id = message_id
+
+
+class Unavailable(Exception):
+    """A dependency (store, broker) cannot be reached. `what` names it, `hint` says what to do.
+
+    Not a DomainError: the request may well be fine, and may succeed once the dependency is back.
+    """
+
+    def __init__(self, what: str, reason: str, hint: str = "") -> None:
+        text = f"{what} is unavailable: {reason}"
+        super().__init__(f"{text}. {hint}" if hint else text)
+        self.what = what
+        self.reason = reason
+        self.hint = hint

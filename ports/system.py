@@ -1,9 +1,25 @@
+"""System ports: time, identifiers and the live feed of what the system does."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
-from core.feed import FeedEvent
+from core.kernel.feed import FeedEvent
+
+
+class Clock(Protocol):
+    """Tells the time. Contract: `now()` is timezone-aware (UTC) and never goes backwards."""
+
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    """Makes identifiers. Contract: `new_id()` returns a non-empty string never returned before
+    by this generator; ids made later sort after ids made earlier (time-ordered)."""
+
+    def new_id(self) -> str: ...
 
 
 class EventFeed(Protocol):

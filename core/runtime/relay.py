@@ -5,8 +5,9 @@ broker's confirmation -> mark them published. A crash between the last two publi
 again on restart (duplicates, which consumers drop by message id), never zero times.
 
 `RelayLoop.step()` does one round and says how long to wait before the next, so any driver
-(a thread, a CLI loop, a test) runs the same logic. Stores and brokers are reached through
-callables because the active adapters may be switched between rounds.
+(a thread, a CLI loop, a test) runs the same logic. The store's outbox is looked up each round,
+so a store switched between rounds (the switchboard's live port) serves the next one. Each row
+goes to the topic it names; rows written before rows named one go to `settings.topic`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from itertools import groupby
 
-from core.errors import Unavailable
-from core.feed import FeedEvent, FeedKind
-
-if TYPE_CHECKING:
-    from ports.feed import EventFeed
-    from ports.messaging import Publisher
-    from ports.outbox import Outbox
+from core.kernel.errors import Unavailable
+from core.kernel.feed import FeedEvent, FeedKind
+from ports.messaging import Messaging
+from ports.storage import Storage
+from ports.system import EventFeed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,11 +65,11 @@ class OutboxRelay:
     """One relay round's pieces: publish a batch, report the backlog, purge old rows."""
 
     def __init__(
-        self, *, outbox: Callable[[], Outbox], publisher: Callable[[], Publisher], settings: RelaySettings,
+        self, *, storage: Storage, messaging: Messaging, settings: RelaySettings,
         feed: EventFeed, now: Callable[[], datetime],
     ) -> None:
-        self._outbox = outbox
-        self._publisher = publisher
+        self._storage = storage
+        self._messaging = messaging
         self.settings = settings
         self._feed = feed
         self._now = now
@@ -80,19 +79,26 @@ class OutboxRelay:
 
         Raises Unavailable when the store or the broker is down; then nothing was marked.
         """
-        outbox = self._outbox()
+        outbox = self._storage.outbox
         rows = outbox.claim(self.settings.batch_size)
         if not rows:
             return 0
-        topic = self.settings.topic
-        self._publisher().publish(topic, [row.to_message(topic=topic) for row in rows])
+        default = self.settings.topic
+        publisher = self._messaging.publisher
+        messages = [row.to_message(topic=default) for row in rows]
+        # Consecutive runs per topic keep each aggregate's rows in seq order on its topic.
+        topics = []
+        for topic, run in groupby(messages, key=lambda m: m.topic):
+            publisher.publish(topic, list(run))
+            topics.append(topic)
         outbox.mark_published([row.seq for row in rows], self._now())
-        self._report(FeedKind.OUTBOX_PUBLISHED, f"{len(rows)} published to {topic} (seq {rows[0].seq}..{rows[-1].seq})",
-                     count=len(rows), first_seq=rows[0].seq, last_seq=rows[-1].seq, topic=topic)
+        shown = ", ".join(dict.fromkeys(topics))
+        self._report(FeedKind.OUTBOX_PUBLISHED, f"{len(rows)} published to {shown} (seq {rows[0].seq}..{rows[-1].seq})",
+                     count=len(rows), first_seq=rows[0].seq, last_seq=rows[-1].seq, topic=shown)
         return len(rows)
 
     def lag(self) -> RelayLag:
-        outbox = self._outbox()
+        outbox = self._storage.outbox
         oldest = outbox.oldest_pending_at()
         lag = max(0.0, (self._now() - oldest).total_seconds()) if oldest is not None else None
         return RelayLag(outbox.pending_count(), lag)
@@ -106,7 +112,7 @@ class OutboxRelay:
         return lag
 
     def purge(self) -> int:
-        purged = self._outbox().purge_published(self._now() - self.settings.retention)
+        purged = self._storage.outbox.purge_published(self._now() - self.settings.retention)
         if purged:
             self._report(FeedKind.OUTBOX_PUBLISHED, f"purged {purged} published row(s)", purged=purged)
         return purged

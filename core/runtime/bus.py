@@ -1,7 +1,8 @@
 """The message bus (mediator): commands to exactly one handler, events to zero or more.
 
 It keeps no per-call state on the instance (the event queue is a local), so one bus serves
-many threads at once.
+many threads at once. A caller may hand in the unit of work (group commit does: many commands,
+one transaction); it then dispatches the batch's events through `dispatch` after its commit.
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from core.errors import ConcurrencyConflict
-from core.feed import FeedEvent, FeedKind
-from core.messages import Command, DomainEvent
+from core.kernel.errors import ConcurrencyConflict
+from core.kernel.feed import FeedEvent, FeedKind
+from core.kernel.messages import Command, DomainEvent
+from ports.storage import UnitOfWork
+from ports.system import EventFeed
 
-if TYPE_CHECKING:
-    from ports.feed import EventFeed
-    from ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-
-CommandHandler = Callable[[Any, "UnitOfWork"], Any]
-EventHandler = Callable[[Any, "UnitOfWork"], None]
+CommandHandler = Callable[[Any, UnitOfWork], Any]
+EventHandler = Callable[[Any, UnitOfWork], None]
+UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 class MessageBus:
@@ -42,25 +42,31 @@ class MessageBus:
         self._now = now
         self._conflict_retries = conflict_retries
 
-    def handle(self, command: Command, *, message_id: str | None = None) -> Any:
+    def handles(self, command_type: type[Command]) -> bool:
+        return command_type in self._command_handlers
+
+    def handle(self, command: Command, *, message_id: str | None = None,
+               unit_of_work: UnitOfWork | None = None) -> Any:
         """Run the command's handler, then every handler of the events it caused.
 
         A ConcurrencyConflict is retried (the handler reloads the aggregate) up to
-        `conflict_retries` times, then raised. Any other error propagates at once.
+        `conflict_retries` times, then raised. Any other error propagates at once. With a
+        `unit_of_work` given, the handler runs in it once, and its events wait for `dispatch`.
         """
         handler = self._command_handlers.get(type(command))
         if handler is None:
-            raise LookupError(f"no handler for command {type(command).__name__}")
+            raise LookupError(f"no handler for command {command.type_name}")
         name = type(command).__name__
         started = time.perf_counter()
-        for attempt in range(self._conflict_retries + 1):
-            uow = self._uow_factory()
+        retries = 0 if unit_of_work is not None else self._conflict_retries
+        for attempt in range(retries + 1):
+            uow = unit_of_work or self._uow_factory()
             uow.message_id = message_id
             try:
                 result = handler(command, uow)
                 break
             except ConcurrencyConflict as exc:
-                if attempt < self._conflict_retries:
+                if attempt < retries:
                     continue
                 self._report_failure(name, exc, started)
                 raise
@@ -69,22 +75,23 @@ class MessageBus:
                 raise
         self._report(FeedKind.COMMAND, f"{name} handled", command=name, outcome="ok",
                      ms=round((time.perf_counter() - started) * 1000, 3))
-        self._dispatch_events(uow.collect_new_events())
+        self.dispatch(uow.collect_new_events())
         return result
 
-    def _dispatch_events(self, events: list[DomainEvent]) -> None:
+    def dispatch(self, events: list[DomainEvent]) -> None:
+        """Report committed events and run their handlers, and those of the events they cause."""
         queue = deque(events)
         while queue:
             event = queue.popleft()
-            self._report(FeedKind.DOMAIN_EVENT, f"{event.type} {event.aggregate_id} v{event.aggregate_version}",
-                         type=event.type, aggregate_id=event.aggregate_id, version=event.aggregate_version)
+            self._report(FeedKind.DOMAIN_EVENT, f"{event.type_name} {event.aggregate_id} v{event.aggregate_version}",
+                         type=event.type_name, aggregate_id=event.aggregate_id, version=event.aggregate_version)
             for handler in self._event_handlers.get(type(event), ()):
                 uow = self._uow_factory()
                 try:
                     handler(event, uow)
                 except Exception as exc:  # one failing reaction must not stop the others
-                    self._report(FeedKind.ERROR, f"{_name(handler)} failed on {event.type}: {exc}",
-                                 handler=_name(handler), event=event.type, error=type(exc).__name__)
+                    self._report(FeedKind.ERROR, f"{_name(handler)} failed on {event.type_name}: {exc}",
+                                 handler=_name(handler), event=event.type_name, error=type(exc).__name__)
                     continue
                 queue.extend(uow.collect_new_events())
 

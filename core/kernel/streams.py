@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.errors import ConcurrencyConflict
-from core.messages import DomainEvent
+from core.kernel.errors import ConcurrencyConflict
+from core.kernel.messages import DomainEvent
 
 
 def check_append(stream_id: str, current: int | None, events: Sequence[DomainEvent], expected_version: int) -> None:

@@ -1,0 +1,48 @@
+"""The descriptor a bounded context hands the runtime: everything generic machinery needs of it.
+
+A context module builds one `Context`; the composition root registers it. Nothing in the
+runtime or the stores names a context: they read this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.kernel.aggregate import Aggregate, AggregateCodec
+from core.kernel.messages import Command, DomainEvent
+from core.kernel.views import View
+from ports.storage import ViewWriter
+
+# A handler takes its message, then the unit of work, then keyword dependencies: `now` (a
+# clock's now) and `new_id` (an id generator's new_id), bound once when the service is built.
+Handler = Callable[..., Any]
+Projector = Callable[[ViewWriter, DomainEvent], None]
+Summariser = Callable[[ViewWriter, Aggregate], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """One bounded context as the runtime sees it.
+
+    - `name`: "orders"; its topics are named from it.
+    - `aggregates`: the codecs of the aggregate types it keeps.
+    - `command_handlers`: exactly one handler per command type it accepts.
+    - `event_handlers`: reactions to events (its own or other contexts'), zero or more each.
+    - `views`: its read models; `project` folds one of its events into them (in the same
+      transaction as the event); `summarise` writes an aggregate's current state into them (to
+      rebuild views from state storage, which keeps no full history).
+    """
+
+    name: str
+    aggregates: tuple[AggregateCodec[Any], ...]
+    command_handlers: Mapping[type[Command], Handler]
+    views: tuple[View[Any], ...] = ()
+    project: Projector | None = None
+    summarise: Summariser | None = None
+    event_handlers: Mapping[type[DomainEvent], Sequence[Handler]] = field(default_factory=dict)
+
+    @property
+    def command_types(self) -> tuple[type[Command], ...]:
+        return tuple(self.command_handlers)

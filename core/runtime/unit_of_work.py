@@ -1,0 +1,167 @@
+"""The unit-of-work template: what every store does at commit, written once.
+
+A store implements the Committer port (committed reads, one atomic write); this template tracks
+the aggregates a handler touched, and at commit stages one outbox row per new event (plus the
+messages the handler sent), the context's views projected from those events and the inbox
+entry, and hands all of it to the store in ONE write. Events reach the bus only after commit.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from core.kernel.aggregate import Aggregate, AggregateCodec, Staged
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import AlreadyProcessed
+from core.kernel.messages import DomainEvent
+from core.kernel.views import View
+from core.runtime.context import Projector
+from ports.storage import Committer
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+
+class TrackingRepository(Generic[A]):
+    """The Repository port for one aggregate type: remembers every aggregate handed out or
+    added, so commit finds their new events without the handler having to list them."""
+
+    def __init__(self, committer: Committer, codec: AggregateCodec[A],
+                 seen: dict[tuple[str, str], Staged]) -> None:
+        self._committer = committer
+        self._codec = codec
+        self._seen = seen
+
+    def get(self, aggregate_id: str) -> A | None:
+        staged = self._seen.get((self._codec.name, aggregate_id))
+        if staged is not None:
+            found: A = staged.aggregate  # type: ignore[assignment]
+            return found
+        return self._track(self._committer.load(self._codec, aggregate_id))
+
+    def get_by_idempotency_key(self, key: str) -> A | None:
+        return self._track(self._committer.load_by_key(self._codec, key))
+
+    def add(self, aggregate: A) -> None:
+        self._seen[(self._codec.name, aggregate.id)] = Staged(aggregate, self._codec)
+
+    def _track(self, aggregate: A | None) -> A | None:
+        if aggregate is None:
+            return None
+        staged = self._seen.setdefault((self._codec.name, aggregate.id), Staged(aggregate, self._codec))
+        tracked: A = staged.aggregate  # type: ignore[assignment]
+        return tracked
+
+
+class StagedViews:
+    """The ViewWriter port inside one unit of work: documents wait here until commit; reads see
+    what this unit staged, else what is committed."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self.staged: dict[tuple[str, str], tuple[View[Any], Any]] = {}
+
+    def get(self, view: View[T], key: str) -> T | None:
+        staged = self.staged.get((view.name, key))
+        if staged is not None:
+            document: T = staged[1]
+            return document
+        return self._committer.document(view, key)
+
+    def put(self, view: View[T], document: T) -> None:
+        self.staged[(view.name, view.key(document))] = (view, document)
+
+
+class StagedInbox:
+    """The Inbox port inside one unit of work: ids wait until commit; a repeat of a committed or
+    staged id is refused at once (the store checks again when it writes)."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self.staged: list[str] = []
+
+    def add(self, message_id: str) -> None:
+        if message_id in self.staged or self._committer.seen(message_id):
+            raise AlreadyProcessed(message_id)
+        self.staged.append(message_id)
+
+    def contains(self, message_id: str) -> bool:
+        return self._committer.seen(message_id)
+
+
+class UnitOfWork:
+    """The UnitOfWork port over any store's Committer, for one context (its projector and the
+    topic its events go to)."""
+
+    message_id: str | None = None
+
+    def __init__(self, committer: Committer, *, project: Projector | None, events_topic: str) -> None:
+        self._committer = committer
+        self._project = project
+        self._events_topic = events_topic
+        self._seen: dict[tuple[str, str], Staged] = {}
+        self._sent: list[OutboxRecord] = []
+        self._committed_events: list[DomainEvent] = []
+        self.inbox = StagedInbox(committer)
+        self._active = False
+
+    def repository(self, codec: AggregateCodec[A]) -> TrackingRepository[A]:
+        return TrackingRepository(self._committer, codec, self._seen)
+
+    def send(self, record: OutboxRecord) -> None:
+        """Stage an outgoing message (a command for another context): it is written with the commit."""
+        self._sent.append(record)
+
+    def __enter__(self) -> Self:
+        self._discard()
+        self._active = True
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._active:
+            self.rollback()
+
+    def commit(self) -> None:
+        changed = [staged for staged in self._seen.values() if staged.aggregate.pending_events]
+        try:
+            records: list[OutboxRecord] = []
+            views = StagedViews(self._committer)
+            for staged in changed:
+                for event in staged.aggregate.pending_events:
+                    records.append(OutboxRecord.from_event(event, self._events_topic))
+                    if self._project is not None:
+                        self._project(views, event)
+            records.extend(self._sent)
+            inbox = list(self.inbox.staged)
+            if self.message_id is not None:
+                if self.message_id in inbox:
+                    raise AlreadyProcessed(self.message_id)
+                inbox.append(self.message_id)
+            if changed or records or inbox or views.staged:
+                self._committer.write(changed, records, list(views.staged.values()), inbox)
+        except BaseException:
+            self.rollback()
+            raise
+        self._active = False
+        for staged in changed:
+            aggregate = staged.aggregate
+            self._committed_events.extend(aggregate.pending_events)
+            aggregate.pending_events.clear()
+            aggregate.persisted_version = aggregate.version
+        self._discard()
+
+    def rollback(self) -> None:
+        self._active = False
+        self._discard()
+
+    def collect_new_events(self) -> list[DomainEvent]:
+        events, self._committed_events = self._committed_events, []
+        return events
+
+    def _discard(self) -> None:
+        self._seen.clear()
+        self._sent.clear()
+        self.inbox.staged.clear()
