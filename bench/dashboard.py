@@ -63,7 +63,7 @@ def drive(application: bootstrap.Application, rate: int, stop: threading.Event, 
         owed += per_slice
         while owed >= 1:
             if published % order_every == 0:
-                ordering.place(place_order_from_json(ORDER))
+                ordering.send(place_order_from_json(ORDER))
                 published += 2  # the command and its domain event
                 owed -= 2
                 continue

@@ -4,7 +4,7 @@ The server is one `orderhex serve` process (one uvicorn worker, the outbox relay
 it) on a fresh SQLite store (memory when no "sqlite" adapter is registered), on a free loopback
 port. Concurrent httpx clients in this process POST /orders, each request timed on its own. The
 baseline, in this same process, does what the endpoint does without HTTP: the wire-format
-parser, `Application.ordering.place`, then `get` for the response body, on its own fresh store
+parser, `Application.ordering.send`, then `get` for the response body, on its own fresh store
 of the same kind, one order after another. Reported, for each number of concurrent clients:
 requests/s and p50/p99 latency for both, and the ratio HTTP / in-process.
 The clients share the machine's cores with the server, so the ratio is a floor, not the cost of
@@ -60,7 +60,7 @@ def in_process(storage: str, requests: int) -> dict[str, Any]:
         "storage.adapter": storage, "messaging.adapter": "memory", "data_dir": str(data_dir)}))
     try:
         def place(number: int) -> None:
-            result = app.ordering.place(place_order_from_json(body(number)))
+            result = app.ordering.send(place_order_from_json(body(number)))
             app.ordering.get(GetOrder(order_id=result.order_id))
 
         for number in range(WARM_UP):

@@ -74,4 +74,5 @@ class OrderShipped(OrderEvent):
         return cls(**meta)
 
 
-__all__ = ["OrderApproved", "OrderEvent", "OrderCancelled", "OrderPlaced", "OrderRejected", "OrderShipped", "PlacedLine"]
+__all__ = ["OrderApproved", "OrderCancelled", "OrderEvent", "OrderPlaced", "OrderRejected", "OrderShipped",
+           "PlacedLine"]

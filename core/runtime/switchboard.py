@@ -90,6 +90,11 @@ class Switchboard:
             ))
         return next(p for p in self.ports() if p.name == slot)
 
+    def in_use(self) -> list[tuple[str, str]]:
+        """(slot, adapter) of every adapter opened and not closed since."""
+        with self._lock:
+            return sorted(self._in_use)
+
     def close(self) -> None:
         """Close every adapter this switchboard opened (and only those)."""
         with self._lock:

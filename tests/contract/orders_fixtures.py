@@ -6,8 +6,10 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from core.orders.model import Money, Order, OrderLine
-from ports.storage import Storage
+from core.orders.model import ORDER, Money, Order, OrderLine
+from core.orders.projection import project
+from core.runtime.unit_of_work import UnitOfWork
+from ports.storage import Repository, Storage
 
 _ids = itertools.count(1)
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -21,6 +23,18 @@ def at(seconds: int) -> datetime:
     return BASE + timedelta(seconds=seconds)
 
 
+TOPIC = "orderhex.order-events"
+
+
+def unit_of_work(storage: Storage) -> UnitOfWork:
+    """A unit of work of the orders context over the store, as its service makes them."""
+    return UnitOfWork(storage.committer, project=project, events_topic=TOPIC)
+
+
+def orders(uow: UnitOfWork) -> Repository[Order]:
+    return uow.repository(ORDER)
+
+
 def new_order(
     customer: str = "c-1", key: str | None = None, when: int = 0, skus: int = 2, order_id: str | None = None
 ) -> Order:
@@ -31,15 +45,15 @@ def new_order(
 
 def place(storage: Storage, customer: str = "c-1", key: str | None = None, when: int = 0) -> Order:
     order = new_order(customer, key, when)
-    with storage.unit_of_work() as uow:
-        uow.orders.add(order)
+    with unit_of_work(storage) as uow:
+        orders(uow).add(order)
         uow.commit()
     return order
 
 
 def approve(storage: Storage, order_id: str, when: int = 10) -> None:
-    with storage.unit_of_work() as uow:
-        order = uow.orders.get(order_id)
+    with unit_of_work(storage) as uow:
+        order = orders(uow).get(order_id)
         assert order is not None
         order.approve(now=at(when), event_id=new_id("e"))
         uow.commit()

@@ -15,8 +15,8 @@ HERE = Path(__file__).parent
 INBOUND = {"Ordering", "Control"}
 # Which suite holds each outbound port's contract.
 SUITES = {
-    "OrderRepository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",
-    "OutboxWriter": "test_unit_of_work", "SummaryWriter": "test_unit_of_work", "Storage": "test_projection_rebuild",
+    "Repository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",
+    "Committer": "test_unit_of_work", "ViewWriter": "test_second_context", "Storage": "test_projection_rebuild",
     "Outbox": "test_outbox", "ReadModel": "test_read_model", "EventStore": "test_event_store",
     "Publisher": "test_messaging", "Subscriber": "test_messaging", "Messaging": "test_messaging",
     "Clock": "test_clock_and_ids", "IdGenerator": "test_clock_and_ids", "EventFeed": "test_feed",

@@ -6,8 +6,7 @@ import itertools
 import time
 
 from core.kernel.envelope import Message
-from ports.messaging import Messaging
-from ports.messaging import Subscriber
+from ports.messaging import Messaging, Subscriber
 
 PORT = "messaging"
 _topics = itertools.count(1)

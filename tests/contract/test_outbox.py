@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from core.kernel.envelope import OutboxRecord
 from core.kernel.messages import event_from_dict
 from ports.storage import Storage
-from tests.contract.orders_fixtures import approve, at, new_order, place
+from tests.contract.orders_fixtures import TOPIC, approve, at, new_order, orders, place, unit_of_work
 
 PORT = "storage"
 
@@ -22,14 +23,30 @@ def test_claim_returns_unpublished_rows_in_order_up_to_the_limit(storage: Storag
 def test_a_row_carries_the_event_it_was_made_from(storage: Storage) -> None:
     order = new_order()
     placed = order.pending_events[0]
-    with storage.unit_of_work() as uow:
-        uow.orders.add(order)
+    with unit_of_work(storage) as uow:
+        orders(uow).add(order)
         uow.commit()
     row = storage.outbox.claim(1)[0]
     event = event_from_dict(json.loads(row.payload))
     assert event == placed
-    assert (row.event_id, row.aggregate_version, row.type) == (event.event_id, 1, "OrderPlaced")
+    assert (row.event_id, row.aggregate_version, row.type) == (event.event_id, 1, "orders.OrderPlaced")
     assert row.created_at == event.occurred_at and row.published_at is None
+    assert row.topic == TOPIC
+
+
+def test_a_message_sent_with_a_unit_of_work_is_committed_with_it_to_its_own_topic(storage: Storage) -> None:
+    """Outbox rows carry any message and its destination, not only the context's own events."""
+    order = new_order()
+    command = OutboxRecord(event_id="cmd-1", aggregate_id=order.id, aggregate_version=1, type="inventory.Reserve",
+                           payload='{"order_id": "x"}', created_at=at(1), topic="orderhex.inventory.commands")
+    with unit_of_work(storage) as uow:
+        orders(uow).add(order)
+        uow.send(command)
+        uow.commit()
+    rows = storage.outbox.claim(10)
+    assert [(r.type, r.topic) for r in rows] == [("orders.OrderPlaced", TOPIC),
+                                                 ("inventory.Reserve", "orderhex.inventory.commands")]
+    assert rows[0].seq < rows[1].seq and rows[1].payload == command.payload
 
 
 def test_marked_rows_are_not_claimed_again_and_marking_twice_is_harmless(storage: Storage) -> None:
@@ -75,4 +92,4 @@ def test_history_lists_one_aggregates_rows_in_version_order(storage: Storage) ->
     place(storage)
     approve(storage, order.id)
     assert [(r.type, r.aggregate_version) for r in storage.outbox.history(order.id)] == [
-        ("OrderPlaced", 1), ("OrderApproved", 2)]
+        ("orders.OrderPlaced", 1), ("orders.OrderApproved", 2)]

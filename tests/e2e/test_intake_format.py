@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from adapters.inbound.kafka.wire import accepted, parse_command, rejected
 from core.kernel.errors import NotFound, ValidationError
-from core.intake import accepted, parse_command, rejected
 from core.orders.commands import CancelOrder, PlaceOrder
 
 PLACE = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}

@@ -3,6 +3,7 @@ per command as one transaction each. Runs on the in-memory broker over every loc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -17,7 +18,11 @@ from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.outbound.memory.messaging import MemoryMessaging
 from core.kernel.envelope import Message
 from core.kernel.feed import FeedKind
+from core.orders.events import OrderPlaced
 from core.orders.queries import ListOrders
+from core.orders.service import CONTEXT as ORDERS
+from core.orders.service import OrderingService
+from core.runtime.service import Service
 
 STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
 COMMANDS, DEAD, REPLIES = "orderhex.order-commands", "orderhex.order-commands.dlq", "replies"
@@ -38,7 +43,7 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[bootstrap.Ap
 
 
 def run_batch(app: bootstrap.Application, bodies: list[tuple[str, bytes | dict[str, Any]]]) -> dict[str, Any]:
-    messaging = app.messaging
+    messaging = app.switchboard.get("messaging")
     assert isinstance(messaging, MemoryMessaging)
     messaging.publisher.publish(COMMANDS, [
         Message(id=message_id, key=message_id, type="",
@@ -98,24 +103,21 @@ class BuggyOrdering:
         self.inner = inner
         self.attempts = 0
 
-    def place(self, command: Any, message_id: str | None = None) -> Any:
-        if command.customer_id == "boom":
+    def send(self, command: Any, message_id: str | None = None) -> Any:
+        if getattr(command, "customer_id", None) == "boom":
             self.attempts += 1
             raise KeyError("a bug")
-        return self.inner.place(command, message_id=message_id)
-
-    def cancel(self, command: Any, message_id: str | None = None) -> None:
-        self.inner.cancel(command, message_id=message_id)
+        return self.inner.send(command, message_id=message_id)
 
 
 def test_a_command_that_keeps_failing_unexpectedly_is_retried_then_dead_lettered(tmp_path: Path) -> None:
     app = bootstrap.Application(bootstrap.load_config(env={}, overrides={"data_dir": str(tmp_path)}))
-    messaging = app.messaging
+    messaging = app.switchboard.get("messaging")
     assert isinstance(messaging, MemoryMessaging)
     messaging.publisher.publish(COMMANDS, [
         Message(id=i, key=i, type="", payload=json.dumps(place(c)).encode()) for i, c in (("b", "boom"), ("g", "a"))])
     ordering = BuggyOrdering(app.ordering)
-    intake = CommandIntake(messaging=lambda: messaging, ordering=ordering, feed=app.feed, now=app.clock.now,
+    intake = CommandIntake(messaging=messaging, ordering=ordering, feed=app.feed, now=app.clock.now,
                            settings=IntakeSettings(topic=COMMANDS, dead_letter_topic=DEAD, group="g", poll_timeout=0.05,
                                                    backoff_initial=0.01, backoff_max=0.01))
     stop = threading.Event()
@@ -135,5 +137,30 @@ def test_a_command_that_keeps_failing_unexpectedly_is_retried_then_dead_lettered
 @pytest.mark.parametrize("store", STORES)
 def test_the_batch_events_reach_the_feed(app: bootstrap.Application, store: str) -> None:
     run_batch(app, [("f1", place("a")), ("f2", place("b"))])
-    placed = [e for e in app.feed.recent() if e.kind == FeedKind.DOMAIN_EVENT and e.data["type"] == "OrderPlaced"]
+    placed = [e for e in app.feed.recent()
+              if e.kind == FeedKind.DOMAIN_EVENT and e.data["type"] == "orders.OrderPlaced"]
     assert len(placed) == 2
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_event_handlers_run_for_every_command_of_a_group_committed_batch(tmp_path: Path, store: str) -> None:
+    """Group commit goes through the bus: a reaction registered for OrderPlaced sees each order."""
+    app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
+        "data_dir": str(tmp_path), "storage.adapter": store, "intake.group_commit": True}))
+    seen: list[str] = []
+    context = dataclasses.replace(ORDERS, event_handlers={OrderPlaced: [
+        lambda event, uow, now, new_id: seen.append(event.customer_id)]})
+    service = Service(context, storage=app.storage, feed=app.feed, clock=app.clock, ids=app.ids,
+                      events_topic="orderhex.order-events")
+    messaging = app.switchboard.get("messaging")
+    assert isinstance(messaging, MemoryMessaging)
+    messaging.publisher.publish(COMMANDS, [Message(id=f"m{n}", key=f"m{n}", type="",
+                                                   payload=json.dumps(place(f"c{n}")).encode()) for n in range(3)])
+    intake = CommandIntake(messaging=messaging, ordering=OrderingService(service), feed=app.feed, now=app.clock.now,
+                           settings=IntakeSettings(topic=COMMANDS, dead_letter_topic=DEAD, group="g"),
+                           group_commit=service.group_commit())
+    try:
+        assert intake.consume_batch(messaging.subscriber([COMMANDS], "g")) == 3
+        assert intake.counts.accepted == 3 and sorted(seen) == ["c0", "c1", "c2"]
+    finally:
+        app.close()

@@ -44,11 +44,11 @@ def app(tmp_path: Path) -> Iterator[bootstrap.Application]:
 
 def place(app: bootstrap.Application, customer: str = "c-1") -> str:
     body = {"customer_id": customer, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "9.99"}]}
-    return app.ordering.place(place_order_from_json(body)).order_id
+    return app.ordering.send(place_order_from_json(body)).order_id
 
 
 def published(app: bootstrap.Application) -> list[Message]:
-    messaging = app.messaging
+    messaging = app.switchboard.get("messaging")
     assert isinstance(messaging, MemoryMessaging)
     return messaging.broker.messages(TOPIC)
 
@@ -76,7 +76,7 @@ class DownPublisher:
 
 def test_relay_publishes_committed_events_in_order_and_marks_them(app: bootstrap.Application) -> None:
     orders = [place(app, f"c-{i}") for i in range(5)]
-    app.ordering.cancel(CancelOrder(order_id=orders[0], reason="no"))
+    app.ordering.send(CancelOrder(order_id=orders[0], reason="no"))
     worker = bootstrap.relay_worker(app)
     assert worker.loop.step() == 0.0
     messages = published(app)

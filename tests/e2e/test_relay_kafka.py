@@ -22,6 +22,7 @@ from core.kernel.errors import AlreadyProcessed
 from core.kernel.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
+from core.runtime.unit_of_work import UnitOfWork
 from tests.fixtures_kafka import kafka_overrides, orderhex_env, read_topic, receive, start_tansu
 
 pytestmark = pytest.mark.kafka
@@ -37,7 +38,7 @@ def make_app(tmp_path: Path, overrides: dict[str, Any]) -> bootstrap.Application
 
 def place(app: bootstrap.Application, customer: str) -> str:
     body = {"customer_id": customer, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "9.99"}]}
-    return app.ordering.place(place_order_from_json(body)).order_id
+    return app.ordering.send(place_order_from_json(body)).order_id
 
 
 class DedupingConsumer:
@@ -49,7 +50,7 @@ class DedupingConsumer:
         self.duplicates = 0
 
     def handle(self, message: Message) -> None:
-        uow = self.store.unit_of_work()
+        uow = UnitOfWork(self.store.committer, project=None, events_topic="unused")
         uow.message_id = message.id
         try:
             with uow:

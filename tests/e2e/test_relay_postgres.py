@@ -29,9 +29,9 @@ def test_two_relays_share_the_outbox_without_publishing_a_row_twice(
     orders = []
     for i in range(60):
         body = {"customer_id": f"c-{i}", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.00"}]}
-        orders.append(writer.ordering.place(place_order_from_json(body)).order_id)
+        orders.append(writer.ordering.send(place_order_from_json(body)).order_id)
     for order_id in orders[::2]:
-        writer.ordering.approve(ApproveOrder(order_id=order_id))
+        writer.ordering.send(ApproveOrder(order_id=order_id))
     expected = 60 + 30
     workers = [bootstrap.start_relay(app) for app in apps]
     try:

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 import pytest
 
 from adapters.outbound.memory.feed import RingBufferFeed
-from adapters.outbound.memory.storage import MemoryStorage
-from core.runtime.bus import MessageBus
 from core.kernel.errors import ConcurrencyConflict, ValidationError
 from core.kernel.feed import FeedKind
 from core.kernel.messages import Command
 from core.orders.commands import ApproveOrder, CancelOrder
 from core.orders.events import OrderApproved, OrderPlaced
 from core.orders.handlers import place_order
-from core.orders.model import OrderStatus
+from core.orders.model import ORDER, OrderStatus
 from core.orders.queries import GetOrder
+from core.runtime.bus import MessageBus
 from ports.storage import UnitOfWork
 from tests.unit.app_fixtures import memory_app, place_cmd
 
@@ -42,7 +41,8 @@ def test_a_command_error_propagates_and_is_reported_on_the_feed() -> None:
 
 
 def test_events_go_to_every_handler_and_a_failing_one_does_not_stop_the_others() -> None:
-    storage, feed = MemoryStorage(), RingBufferFeed()
+    app = memory_app()
+    feed = RingBufferFeed()
     seen: list[str] = []
 
     def broken(event: OrderPlaced, uow: object) -> None:
@@ -52,14 +52,14 @@ def test_events_go_to_every_handler_and_a_failing_one_does_not_stop_the_others()
         seen.append(event.aggregate_id)
 
     bus = MessageBus(
-        uow_factory=storage.unit_of_work,
+        uow_factory=app.orders.unit_of_work,
         command_handlers={type(place_cmd()): lambda c, uow: place_order(c, uow, now=_now, new_id=_ids())},
         event_handlers={OrderPlaced: [broken, record]}, feed=feed, now=_now,
     )
     result = bus.handle(place_cmd())
     assert seen == [result.order_id]
     errors = [e for e in feed.recent() if e.kind is FeedKind.ERROR]
-    assert len(errors) == 1 and "reaction failed" in errors[0].text and errors[0].data["event"] == "OrderPlaced"
+    assert len(errors) == 1 and "reaction failed" in errors[0].text and errors[0].data["event"] == "orders.OrderPlaced"
 
 
 def test_events_caused_by_event_handlers_are_dispatched_too() -> None:
@@ -68,12 +68,12 @@ def test_events_caused_by_event_handlers_are_dispatched_too() -> None:
 
     def approve_on_place(event: OrderPlaced, uow: UnitOfWork) -> None:
         with uow:
-            order = uow.orders.get(event.aggregate_id)
+            order = uow.repository(ORDER).get(event.aggregate_id)
             assert order is not None
             order.approve(now=app.clock.now(), event_id=app.ids.new_id())
             uow.commit()
 
-    bus = MessageBus(uow_factory=app.storage.unit_of_work, command_handlers=app.bus._command_handlers,
+    bus = MessageBus(uow_factory=app.orders.unit_of_work, command_handlers=app.bus._command_handlers,
                      event_handlers={OrderPlaced: [approve_on_place],
                                      OrderApproved: [lambda e, uow: approved.append(e.aggregate_id)]},
                      feed=app.feed, now=app.clock.now)
@@ -90,7 +90,7 @@ def test_a_conflict_is_retried_then_reported() -> None:
         attempts.append(1)
         raise ConcurrencyConflict(command.order_id, 1, 2)
 
-    bus = MessageBus(uow_factory=app.storage.unit_of_work, command_handlers={CancelOrder: always_conflicts},
+    bus = MessageBus(uow_factory=app.orders.unit_of_work, command_handlers={CancelOrder: always_conflicts},
                      event_handlers={}, feed=app.feed, now=app.clock.now, conflict_retries=3)
     with pytest.raises(ConcurrencyConflict):
         bus.handle(CancelOrder(order_id="o-1", reason="r"))
@@ -101,7 +101,7 @@ def test_one_bus_serves_many_threads_without_losing_or_mixing_events() -> None:
     app = memory_app(ids="uuid7", clock="system")
     published: list[str] = []
     lock = threading.Lock()
-    bus = MessageBus(uow_factory=app.storage.unit_of_work, command_handlers=app.bus._command_handlers,
+    bus = MessageBus(uow_factory=app.orders.unit_of_work, command_handlers=app.bus._command_handlers,
                      event_handlers={OrderPlaced: [lambda e, uow: _append(lock, published, e.aggregate_id)]},
                      feed=app.feed, now=app.clock.now)
     results: list[str] = []
@@ -125,14 +125,14 @@ def test_one_bus_serves_many_threads_without_losing_or_mixing_events() -> None:
 
 def test_concurrent_changes_to_one_order_all_land_through_retries() -> None:
     app = memory_app(ids="uuid7", clock="system")
-    order_id = app.ordering.place(place_cmd()).order_id
+    order_id = app.ordering.send(place_cmd()).order_id
     errors: list[Exception] = []
     barrier = threading.Barrier(2)
 
     def approve() -> None:
         barrier.wait(timeout=10)
         try:
-            app.ordering.approve(ApproveOrder(order_id=order_id))
+            app.ordering.send(ApproveOrder(order_id=order_id))
         except Exception as exc:  # the loser sees an illegal transition, never a lost update
             errors.append(exc)
 
@@ -144,7 +144,7 @@ def test_concurrent_changes_to_one_order_all_land_through_retries() -> None:
     summary = app.ordering.get(GetOrder(order_id=order_id))
     assert summary.status is OrderStatus.APPROVED and summary.version == 2
     assert [type(e).__name__ for e in errors] in ([], ["IllegalTransition"])
-    assert [r.type for r in app.storage.outbox.claim(10)] == ["OrderPlaced", "OrderApproved"]
+    assert [r.type for r in app.storage.outbox.claim(10)] == ["orders.OrderPlaced", "orders.OrderApproved"]
 
 
 def _append(lock: threading.Lock, items: list[str], item: str) -> None:
@@ -171,7 +171,7 @@ def test_an_unexpected_error_is_reported_on_the_feed_and_propagates() -> None:
     def broken_store(command: CancelOrder, uow: object) -> None:
         raise OSError("disk full")
 
-    bus = MessageBus(uow_factory=app.storage.unit_of_work, command_handlers={CancelOrder: broken_store},
+    bus = MessageBus(uow_factory=app.orders.unit_of_work, command_handlers={CancelOrder: broken_store},
                      event_handlers={}, feed=app.feed, now=app.clock.now)
     with pytest.raises(OSError, match="disk full"):
         bus.handle(CancelOrder(order_id="o-1", reason="r"))

@@ -17,7 +17,7 @@ def test_file_then_environment_override_the_defaults_and_sources_are_kept(tmp_pa
     assert config.sources["storage.orders"] == f"file {path}"
     assert config.sources["api.port"] == "env ORDERHEX_API__PORT"
     assert config.sources["api.host"] == "default"
-    assert config.nested()["api"]["port"] == 9100
+    assert config["api.port"] == 9100
 
 
 def test_an_unknown_adapter_names_the_key_the_value_and_the_allowed_values() -> None:
@@ -50,9 +50,9 @@ def test_switching_a_port_changes_what_the_next_command_uses_and_is_reported() -
     from tests.unit.app_fixtures import memory_app
 
     app = memory_app()
-    before = app.storage
+    before = app.switchboard.get("storage")
     info = app.control.switch("storage", "memory")
-    assert info.active == "memory" and app.storage is before
+    assert info.active == "memory" and app.switchboard.get("storage") is before
     [switched] = [e for e in app.feed.recent() if e.kind.value == "adapter_switched"]
     assert switched.data == {"port": "storage", "from": "memory", "to": "memory"}
 
@@ -72,6 +72,7 @@ def test_closing_an_application_closes_what_it_opened_and_starts_nothing() -> No
     from tests.unit.app_fixtures import memory_app
 
     app = memory_app(**{"messaging.adapter": "kafka", "messaging.bootstrap_servers": "127.0.0.1:1"})
-    app.storage.unit_of_work()
+    app.storage.check()
+    assert app.switchboard.in_use() == [("storage", "memory")]
     app.close()  # the Kafka adapter was never opened, so closing must not try to reach it
-    assert list(app._opened) == [("storage", "memory")]
+    assert app.switchboard.in_use() == []

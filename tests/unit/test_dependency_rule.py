@@ -1,8 +1,9 @@
 """The dependency rule at run time, beyond what import-linter sees.
 
-import-linter checks package-to-package imports; these tests add what it cannot: that core
-imports nothing outside the standard library (not even a new third-party package nobody
-thought to forbid), and that nothing imports bootstrap (a module import-linter cannot hold).
+import-linter checks package-to-package imports; these tests add what it cannot: that the
+hexagon (core and ports) imports nothing outside the standard library (not even a new
+third-party package nobody thought to forbid), and that nothing imports bootstrap (a module
+import-linter cannot hold).
 """
 
 from __future__ import annotations
@@ -15,17 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _imports(path: Path, skip_type_checking: bool) -> set[str]:
+def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
-    skipped: set[int] = set()
-    if skip_type_checking:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-                skipped.update(id(n) for inner in node.body for n in ast.walk(inner))
     names: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -33,18 +27,19 @@ def _imports(path: Path, skip_type_checking: bool) -> set[str]:
     return names
 
 
-def test_core_imports_only_the_standard_library_and_core_at_run_time() -> None:
-    allowed = set(sys.stdlib_module_names) | {"core", "__future__"}
-    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p, skip_type_checking=True) - allowed)
-                 for p in (ROOT / "core").rglob("*.py")}
+def test_the_hexagon_imports_only_the_standard_library_core_and_ports() -> None:
+    allowed = set(sys.stdlib_module_names) | {"core", "ports", "__future__"}
+    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) - allowed)
+                 for package in ("core", "ports") for p in (ROOT / package).rglob("*.py")}
     assert {p: names for p, names in offenders.items() if names} == {}
 
 
-def test_importing_core_loads_no_third_party_module() -> None:
+def test_importing_the_hexagon_loads_no_third_party_module() -> None:
     code = (
-        "import sys, pkgutil, importlib, core\n"
-        "for m in pkgutil.walk_packages(core.__path__, 'core.'): importlib.import_module(m.name)\n"
-        "std = set(sys.stdlib_module_names) | {'core', '__main__'}\n"
+        "import sys, pkgutil, importlib, core, ports\n"
+        "for p in (core, ports):\n"
+        "    for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.'): importlib.import_module(m.name)\n"
+        "std = set(sys.stdlib_module_names) | {'core', 'ports', '__main__'}\n"
         "print(sorted({n.split('.')[0] for n in sys.modules} - std))\n"
     )
     # -S: without site, no editable-install finder is loaded, so whatever else appears came from core.
@@ -55,5 +50,5 @@ def test_importing_core_loads_no_third_party_module() -> None:
 
 def test_nothing_imports_bootstrap() -> None:
     offenders = [str(p.relative_to(ROOT)) for package in ("core", "ports", "adapters", "tui")
-                 for p in (ROOT / package).rglob("*.py") if "bootstrap" in _imports(p, skip_type_checking=False)]
+                 for p in (ROOT / package).rglob("*.py") if "bootstrap" in _imports(p)]
     assert offenders == []

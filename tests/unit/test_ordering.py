@@ -15,19 +15,19 @@ from tests.unit.app_fixtures import memory_app, place_cmd
 
 def test_placing_an_order_makes_it_readable_and_queues_its_event() -> None:
     app = memory_app()
-    result = app.ordering.place(PlaceOrder(customer_id="c-1", currency="EUR", lines=(
+    result = app.ordering.send(PlaceOrder(customer_id="c-1", currency="EUR", lines=(
         LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),
         LineItem(sku="A", quantity=1, unit_price=Decimal("9.99")))))
     assert result.created
     summary = app.ordering.get(GetOrder(order_id=result.order_id))
     assert (summary.status, summary.total, summary.line_count) == (OrderStatus.PENDING, Decimal("29.97"), 1)
-    assert [r.type for r in app.storage.outbox.claim(10)] == ["OrderPlaced"]
+    assert [r.type for r in app.storage.outbox.claim(10)] == ["orders.OrderPlaced"]
 
 
 def test_the_same_idempotency_key_returns_the_same_order_and_records_no_second_event() -> None:
     app = memory_app()
-    first = app.ordering.place(place_cmd(key="k-1"))
-    again = app.ordering.place(place_cmd(key="k-1"))
+    first = app.ordering.send(place_cmd(key="k-1"))
+    again = app.ordering.send(place_cmd(key="k-1"))
     assert (again.order_id, again.created) == (first.order_id, False)
     assert app.storage.outbox.pending_count() == 1
     assert len(app.ordering.list(ListOrders()).items) == 1
@@ -35,29 +35,29 @@ def test_the_same_idempotency_key_returns_the_same_order_and_records_no_second_e
 
 def test_the_same_key_with_different_content_is_refused() -> None:
     app = memory_app()
-    first = app.ordering.place(place_cmd(key="k-1", qty=1))
+    first = app.ordering.send(place_cmd(key="k-1", qty=1))
     with pytest.raises(IdempotencyConflict) as info:
-        app.ordering.place(place_cmd(key="k-1", qty=2))
+        app.ordering.send(place_cmd(key="k-1", qty=2))
     assert info.value.order_id == first.order_id and "different content" in str(info.value)
 
 
 def test_the_lifecycle_runs_through_the_use_cases() -> None:
     app = memory_app()
-    order_id = app.ordering.place(place_cmd()).order_id
-    app.ordering.approve(ApproveOrder(order_id=order_id))
-    app.ordering.ship(ShipOrder(order_id=order_id))
+    order_id = app.ordering.send(place_cmd()).order_id
+    app.ordering.send(ApproveOrder(order_id=order_id))
+    app.ordering.send(ShipOrder(order_id=order_id))
     with pytest.raises(IllegalTransition):
-        app.ordering.cancel(CancelOrder(order_id=order_id, reason="late"))
-    other = app.ordering.place(place_cmd(customer="c-2")).order_id
-    app.ordering.reject(RejectOrder(order_id=other, reason="no stock"))
+        app.ordering.send(CancelOrder(order_id=order_id, reason="late"))
+    other = app.ordering.send(place_cmd(customer="c-2")).order_id
+    app.ordering.send(RejectOrder(order_id=other, reason="no stock"))
     assert app.ordering.get(GetOrder(order_id=other)).reason == "no stock"
-    assert [e.type for e in app.ordering.history(order_id)] == ["OrderPlaced", "OrderApproved", "OrderShipped"]
+    assert [e.type for e in app.ordering.history(order_id)] == ["orders.OrderPlaced", "orders.OrderApproved", "orders.OrderShipped"]
 
 
 def test_unknown_orders_are_not_found() -> None:
     app = memory_app()
     with pytest.raises(NotFound):
-        app.ordering.cancel(CancelOrder(order_id="nope", reason="x"))
+        app.ordering.send(CancelOrder(order_id="nope", reason="x"))
     with pytest.raises(NotFound):
         app.ordering.get(GetOrder(order_id="nope"))
     with pytest.raises(NotFound):
@@ -66,8 +66,8 @@ def test_unknown_orders_are_not_found() -> None:
 
 def test_list_filters_and_pages_from_the_read_model() -> None:
     app = memory_app()
-    ids = [app.ordering.place(place_cmd(customer="a" if n % 2 else "b")).order_id for n in range(5)]
-    app.ordering.cancel(CancelOrder(order_id=ids[0], reason="x"))
+    ids = [app.ordering.send(place_cmd(customer="a" if n % 2 else "b")).order_id for n in range(5)]
+    app.ordering.send(CancelOrder(order_id=ids[0], reason="x"))
     page = app.ordering.list(ListOrders(limit=2))
     assert [s.order_id for s in page.items] == [ids[4], ids[3]] and page.next_cursor
     rest = app.ordering.list(ListOrders(limit=10, cursor=page.next_cursor))
@@ -85,9 +85,9 @@ def test_a_page_size_out_of_range_is_refused(limit: int) -> None:
 
 def test_event_sourced_orders_behave_the_same_and_keep_full_history() -> None:
     app = memory_app(**{"storage.orders": "events", "storage.snapshot_every": 2})
-    order_id = app.ordering.place(place_cmd()).order_id
-    app.ordering.approve(ApproveOrder(order_id=order_id))
-    app.ordering.ship(ShipOrder(order_id=order_id))
+    order_id = app.ordering.send(place_cmd()).order_id
+    app.ordering.send(ApproveOrder(order_id=order_id))
+    app.ordering.send(ShipOrder(order_id=order_id))
     assert app.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
     assert [e.aggregate_version for e in app.ordering.history(order_id)] == [1, 2, 3]
 
@@ -97,7 +97,7 @@ def test_a_cursor_with_a_time_of_no_timezone_is_refused_not_crashed_on() -> None
 
     forged = base64.urlsafe_b64encode(b"2020-01-01T00:00:00|x").decode().rstrip("=")
     app = memory_app()
-    app.ordering.place(place_cmd())
+    app.ordering.send(place_cmd())
     with pytest.raises(ValidationError) as info:
         app.ordering.list(ListOrders(cursor=forged))
     assert info.value.field == "cursor"
@@ -110,8 +110,8 @@ def test_a_summary_and_its_outbox_row_round_trip_through_their_json() -> None:
     from core.orders.queries import OrderSummary
 
     app = memory_app()
-    order_id = app.ordering.place(place_cmd()).order_id
-    app.ordering.cancel(CancelOrder(order_id=order_id, reason="changed mind"))
+    order_id = app.ordering.send(place_cmd()).order_id
+    app.ordering.send(CancelOrder(order_id=order_id, reason="changed mind"))
     summary = app.ordering.get(GetOrder(order_id=order_id))
     assert OrderSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
     app.storage.outbox.mark_published([app.storage.outbox.claim(1)[0].seq], app.clock.now())

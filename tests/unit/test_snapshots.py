@@ -1,4 +1,4 @@
-"""Event-sourcing helpers: snapshot round trip, when to snapshot, rebuilding past states."""
+"""Event-sourcing helpers: state round trip, when to snapshot, rebuilding past states."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.orders.model import OrderStatus
-from core.orders.snapshots import as_of, order_from_snapshot, order_to_snapshot, rebuild, snapshot_due
+from core.kernel.aggregate import snapshot_due
+from core.orders.model import ORDER, OrderStatus, as_of
 from tests.unit.test_order_model import line, placed
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -20,17 +20,17 @@ def _history():
     return order, list(order.pending_events)
 
 
-def test_a_snapshot_round_trips_the_order() -> None:
+def test_the_state_round_trips_the_order() -> None:
     order, _ = _history()
-    back = order_from_snapshot(order_to_snapshot(order))
+    back = ORDER.from_state(ORDER.to_state(order))
     assert (back.id, back.lines, back.status, back.version, back.updated_at) == (
         order.id, order.lines, order.status, order.version, order.updated_at)
 
 
-def test_a_snapshot_of_another_schema_is_refused_with_what_to_do() -> None:
+def test_a_state_of_another_schema_is_refused_with_what_to_do() -> None:
     order, _ = _history()
     with pytest.raises(ValueError, match="rebuild snapshots"):
-        order_from_snapshot({**order_to_snapshot(order), "schema": 99})
+        ORDER.from_state({**ORDER.to_state(order), "schema": 99})
 
 
 @pytest.mark.parametrize(("before", "after", "due"), [(0, 1, False), (2, 3, True), (3, 4, False), (1, 7, True)])
@@ -39,17 +39,18 @@ def test_a_snapshot_is_due_when_a_save_crosses_a_multiple(before: int, after: in
 
 
 def test_rebuild_replays_only_the_events_after_the_snapshot() -> None:
-    order, events = _history()
+    _, events = _history()
     asked: list[int] = []
 
-    def read(stream: str, from_version: int) -> list:
+    def read(from_version: int) -> list:
         asked.append(from_version)
         return [e for e in events if e.aggregate_version >= from_version]
 
-    snap = order_from_snapshot(order_to_snapshot(placed(line("A", 2), line("B", 1))))
-    rebuilt = rebuild(order.id, order_to_snapshot(snap), read)
+    snapshot = ORDER.to_state(placed(line("A", 2), line("B", 1)))
+    rebuilt = ORDER.rebuild(snapshot, read)
     assert asked == [2] and rebuilt is not None and rebuilt.status is OrderStatus.SHIPPED
-    assert rebuild("missing", None, lambda s, v: []) is None
+    assert rebuilt.persisted_version == rebuilt.version == 3 and rebuilt.pending_events == []
+    assert ORDER.rebuild(None, lambda v: []) is None
 
 
 def test_as_of_gives_past_states_by_version_and_by_time() -> None:

@@ -135,7 +135,7 @@ class PlaceOrderPanel(VerticalScroll):
     @work(thread=True, group="place", exit_on_error=False)
     def _place(self, command: PlaceOrder, rows: tuple[int, ...]) -> None:
         try:
-            result = self._ordering.place(command)
+            result = self._ordering.send(command)
         except ValidationError as exc:
             self.post_message(self.Refused(exc.field, exc.message, rows))
         except Exception as exc:  # a refused or failed command is shown in the form, never a crash
@@ -222,7 +222,7 @@ class PlaceOrderPanel(VerticalScroll):
             if worker.is_cancelled:
                 break
             try:
-                self._ordering.place(place_order_from_json(random_order(rng)))
+                self._ordering.send(place_order_from_json(random_order(rng)))
                 placed += 1
             except Exception:  # each refusal is on the feed already; the load goes on
                 failed += 1

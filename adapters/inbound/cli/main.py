@@ -147,7 +147,7 @@ def _dispatch(args: argparse.Namespace, app: App, out: TextIO) -> int:
     as_json: bool = args.json
     match args.command:
         case "place":
-            result = ordering.place(_place_command(args))
+            result = ordering.send(_place_command(args))
             payload: Any = {"order_id": result.order_id, "created": result.created}
             text = f"{'placed' if result.created else 'already placed'} {result.order_id}"
         case "show":
@@ -162,16 +162,16 @@ def _dispatch(args: argparse.Namespace, app: App, out: TextIO) -> int:
                                             cursor=args.cursor, limit=args.limit))
             payload, text = render_orders(page)
         case "cancel":
-            ordering.cancel(CancelOrder(order_id=args.order_id, reason=args.reason))
+            ordering.send(CancelOrder(order_id=args.order_id, reason=args.reason))
             payload, text = {"order_id": args.order_id, "status": "CANCELLED"}, f"cancelled {args.order_id}"
         case "reject":
-            ordering.reject(RejectOrder(order_id=args.order_id, reason=args.reason))
+            ordering.send(RejectOrder(order_id=args.order_id, reason=args.reason))
             payload, text = {"order_id": args.order_id, "status": "REJECTED"}, f"rejected {args.order_id}"
         case "approve":
-            ordering.approve(ApproveOrder(order_id=args.order_id))
+            ordering.send(ApproveOrder(order_id=args.order_id))
             payload, text = {"order_id": args.order_id, "status": "APPROVED"}, f"approved {args.order_id}"
         case "ship":
-            ordering.ship(ShipOrder(order_id=args.order_id))
+            ordering.send(ShipOrder(order_id=args.order_id))
             payload, text = {"order_id": args.order_id, "status": "SHIPPED"}, f"shipped {args.order_id}"
         case "history":
             payload, text = render_events(ordering.history(args.order_id))

@@ -17,26 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from adapters.inbound.kafka.wire import ERROR_HEADER, REPLY_TO_HEADER, IntakeCommand, accepted, parse_command, rejected
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
-from core.intake import (
-    ERROR_HEADER,
-    REPLY_TO_HEADER,
-    BatchUnitOfWork,
-    GroupCommit,
-    IntakeCommand,
-    accepted,
-    parse_command,
-    rejected,
-)
 from core.kernel.messages import DomainEvent
-from core.orders.commands import PlaceOrder
+from core.orders.commands import PlaceOrder, PlaceResult
+from core.runtime.group_commit import BatchUnitOfWork, GroupCommit
 from core.runtime.relay import Backoff
-from ports.messaging import Messaging
-from ports.system import EventFeed
-from ports.messaging import Subscriber
+from ports.messaging import Messaging, Subscriber
 from ports.orders import Ordering
+from ports.system import EventFeed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +60,7 @@ class IntakeCounts:
 
 class CommandIntake:
     def __init__(
-        self, *, messaging: Callable[[], Messaging], ordering: Ordering, settings: IntakeSettings,
+        self, *, messaging: Messaging, ordering: Ordering, settings: IntakeSettings,
         feed: EventFeed, now: Callable[[], datetime], group_commit: GroupCommit | None = None,
     ) -> None:
         self._messaging = messaging
@@ -90,7 +81,7 @@ class CommandIntake:
             while not stop.is_set():
                 try:
                     if subscriber is None:
-                        subscriber = self._messaging().subscriber([self.settings.topic], self.settings.group)
+                        subscriber = self._messaging.subscriber([self.settings.topic], self.settings.group)
                     self.consume_batch(subscriber)
                     backoff.reset()
                 except Unavailable as exc:
@@ -142,7 +133,7 @@ class CommandIntake:
                     outcomes.append(_Outcome(message, command, _order_id(command), created=False))
                     continue
                 try:
-                    order_id, created = self._apply(command, message.id, group.ordering)
+                    order_id, created = self._apply(command, message.id, group.send)
                 except Unavailable:
                     raise
                 except DomainError as exc:
@@ -161,10 +152,8 @@ class CommandIntake:
             for message, _ in commands:
                 self.handle(message)
             return
-        for event in events:
-            # The batch bypassed the bus's event dispatch, so the feed hears of its events here.
-            self._report(FeedKind.DOMAIN_EVENT, f"{event.type} {event.aggregate_id} v{event.aggregate_version}",
-                         type=event.type, aggregate_id=event.aggregate_id, version=event.aggregate_version)
+        # Through the bus, like any command's events: the feed hears of them and event handlers run.
+        group.dispatch(events)
         for outcome in outcomes:
             if outcome.error is not None:
                 self._reject(outcome.message, outcome.command, outcome.error)
@@ -226,13 +215,11 @@ class CommandIntake:
             return None
 
     def _apply(self, command: IntakeCommand, message_id: str,
-               ordering: Ordering | None = None) -> tuple[str | None, bool]:
-        ordering = ordering or self._ordering
-        if isinstance(command, PlaceOrder):
-            result = ordering.place(command, message_id=message_id)
+               send: Callable[[IntakeCommand, str], object] | None = None) -> tuple[str | None, bool]:
+        result = (send or self._ordering.send)(command, message_id)
+        if isinstance(result, PlaceResult):
             return result.order_id, result.created
-        ordering.cancel(command, message_id=message_id)
-        return command.order_id, True
+        return _order_id(command), True
 
     def _reject(self, message: Message, command: IntakeCommand | None, error: Exception) -> None:
         self.counts.rejected += 1
@@ -240,7 +227,7 @@ class CommandIntake:
         dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
                                                      "source_topic": message.topic,
                                                      "source_offset": str(message.offset)})
-        self._messaging().publisher.publish(self.settings.dead_letter_topic, [dead])
+        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
         command_type = type(command).__name__ if command is not None else None
         self._reply(message, rejected(message.id, command_type, error))
         self._report(FeedKind.ERROR, f"intake dead-lettered {message.id}: {reason}", message_id=message.id,
@@ -253,7 +240,7 @@ class CommandIntake:
         reply = Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
                         payload=body, headers={"correlation_id": message.headers.get("correlation_id", message.id),
                                                "causation_id": message.id})
-        self._messaging().publisher.publish(reply_to, [reply])
+        self._messaging.publisher.publish(reply_to, [reply])
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._feed.publish(FeedEvent(kind=kind, text=text, at=self._now(), data=dict(data)))

@@ -24,10 +24,9 @@ from adapters.inbound.rest.representations import (
 )
 from adapters.inbound.rest.security import api_key_guard
 from core.kernel.errors import ValidationError
-from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
+from core.orders.commands import ApproveOrder, CancelOrder, PlaceResult, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import MAX_PAGE, GetOrder, ListOrders, OrderSummary
-from core.orders.results import PlaceResult
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
 from ports.orders import Ordering
 
@@ -62,7 +61,7 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         command = place_order_from_json(data, idempotency_key)
 
         def place_and_read() -> tuple[PlaceResult, OrderSummary]:  # one trip to the thread pool, not two
-            result = ordering.place(command)
+            result = ordering.send(command)
             return result, ordering.get(GetOrder(order_id=result.order_id))
 
         result, summary = await run_in_threadpool(place_and_read)
@@ -104,24 +103,24 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
                  responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
     async def cancel_order(order_id: str, request: Request) -> JSONResponse:
         command = await with_reason(order_id, request)
-        return await change(order_id, lambda: ordering.cancel(command))
+        return await change(order_id, lambda: ordering.send(command))
 
     @router.post("/orders/{order_id}/reject", response_model=OrderOut, summary="Reject a pending order",
                  responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
     async def reject_order(order_id: str, request: Request) -> JSONResponse:
         parsed = await with_reason(order_id, request)
         command = RejectOrder(order_id=parsed.order_id, reason=parsed.reason)
-        return await change(order_id, lambda: ordering.reject(command))
+        return await change(order_id, lambda: ordering.send(command))
 
     @router.post("/orders/{order_id}/approve", response_model=OrderOut, summary="Approve a pending order",
                  responses=problem_responses(*auth, 404, 409, 422, 503))
     async def approve_order(order_id: str) -> JSONResponse:
-        return await change(order_id, lambda: ordering.approve(ApproveOrder(order_id=order_id)))
+        return await change(order_id, lambda: ordering.send(ApproveOrder(order_id=order_id)))
 
     @router.post("/orders/{order_id}/ship", response_model=OrderOut, summary="Ship an approved order",
                  responses=problem_responses(*auth, 404, 409, 422, 503))
     async def ship_order(order_id: str) -> JSONResponse:
-        return await change(order_id, lambda: ordering.ship(ShipOrder(order_id=order_id)))
+        return await change(order_id, lambda: ordering.send(ShipOrder(order_id=order_id)))
 
     @router.get("/orders/{order_id}/history", response_model=list[EventOut], summary="An order's domain events",
                 responses=problem_responses(*auth, 404, 422, 503))

@@ -26,7 +26,7 @@ def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWo
     worker = build(app)
     with stop_on_signals() as stop:
         worker.start()
-        app.relay = worker
+        app.operations.attach_relay(worker)
         # The broker is named from config: it may be down now, which the relay rides out by backing off.
         print(f"orderhex: relay publishing {app.storage.describe()} -> {app.config['messaging.adapter']} "
               f"topic {worker.loop.relay.settings.topic}", file=sys.stderr)
@@ -36,7 +36,7 @@ def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWo
                     break
         finally:
             worker.stop()
-            app.relay = None
+            app.operations.attach_relay(None)
     print(f"orderhex: relay stopped after publishing {worker.loop.published} message(s)", file=sys.stderr)
     return 0
 

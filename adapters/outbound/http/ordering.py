@@ -8,11 +8,18 @@ from urllib.parse import quote
 from adapters.outbound.http.api import ServedApi
 from core.kernel.errors import NotFound
 from core.kernel.messages import DomainEvent, event_from_dict
-from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
+from core.orders.commands import (
+    ApproveOrder,
+    CancelOrder,
+    OrderCommand,
+    PlaceOrder,
+    PlaceResult,
+    RejectOrder,
+    ShipOrder,
+)
+from core.orders.model import as_of
 from core.orders.projection import summarise
 from core.orders.queries import GetOrder, ListOrders, OrderPage, OrderSummary
-from core.orders.results import PlaceResult
-from core.orders.snapshots import as_of
 from core.orders.wire import place_order_to_json
 
 
@@ -26,24 +33,25 @@ class HttpOrdering:
     def __init__(self, api: ServedApi) -> None:
         self._api = api
 
-    def place(self, command: PlaceOrder, message_id: str | None = None) -> PlaceResult:
-        headers = {"Idempotency-Key": command.idempotency_key} if command.idempotency_key else {}
-        body = place_order_to_json(command)
-        body.pop("idempotency_key", None)
-        response = self._api.request("POST", "/orders", json=body, headers=headers)
-        return PlaceResult(response.json()["order_id"], created=response.status_code == 201)
-
-    def cancel(self, command: CancelOrder, message_id: str | None = None) -> None:
-        self._api.request("POST", _path(command.order_id, "/cancel"), json={"reason": command.reason})
-
-    def approve(self, command: ApproveOrder, message_id: str | None = None) -> None:
-        self._api.request("POST", _path(command.order_id, "/approve"))
-
-    def reject(self, command: RejectOrder, message_id: str | None = None) -> None:
-        self._api.request("POST", _path(command.order_id, "/reject"), json={"reason": command.reason})
-
-    def ship(self, command: ShipOrder, message_id: str | None = None) -> None:
-        self._api.request("POST", _path(command.order_id, "/ship"))
+    def send(self, command: OrderCommand, message_id: str | None = None) -> PlaceResult | None:
+        match command:
+            case PlaceOrder():
+                headers = {"Idempotency-Key": command.idempotency_key} if command.idempotency_key else {}
+                body = place_order_to_json(command)
+                body.pop("idempotency_key", None)
+                response = self._api.request("POST", "/orders", json=body, headers=headers)
+                return PlaceResult(response.json()["order_id"], created=response.status_code == 201)
+            case CancelOrder():
+                self._api.request("POST", _path(command.order_id, "/cancel"), json={"reason": command.reason})
+            case ApproveOrder():
+                self._api.request("POST", _path(command.order_id, "/approve"))
+            case RejectOrder():
+                self._api.request("POST", _path(command.order_id, "/reject"), json={"reason": command.reason})
+            case ShipOrder():
+                self._api.request("POST", _path(command.order_id, "/ship"))
+            case _:
+                raise ValueError(f"the served API has no route for {command.type_name}")
+        return None
 
     def get(self, query: GetOrder) -> OrderSummary:
         return OrderSummary.from_json(self._api.request("GET", _path(query.order_id)).json())

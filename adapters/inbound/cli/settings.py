@@ -1,0 +1,137 @@
+"""Configuration: defaults <- orderhex.toml <- ORDERHEX_* environment variables <- overrides.
+
+Every setting is typed and range-checked when it is read, so a bad value fails at start, naming
+the key, the value, where it came from and what is allowed. The table of settings belongs to
+the composition root; this module only reads and checks against it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ORDERHEX_"
+# Variables with this prefix belong to the test suite and tools, not to the service.
+ENV_IGNORED_PREFIXES = ("ORDERHEX_TEST_", "ORDERHEX_CONFIG")
+CONFIG_ENV = "ORDERHEX_CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting with a bad value: names the key, the value, where it came from and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str, source: str) -> None:
+        super().__init__(f"config {key} = {value!r} (from {source}) is not allowed; allowed: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    help: str = ""
+
+    def parse(self, key: str, value: Any, source: str) -> Any:
+        if isinstance(self.default, bool):
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+                return value.lower() in ("true", "1")
+            if not isinstance(value, bool):
+                raise ConfigError(key, value, "true or false", source)
+            return value
+        if isinstance(self.default, int):
+            try:
+                number = int(value) if not isinstance(value, bool) else None
+            except (TypeError, ValueError):
+                number = None
+            low = self.minimum or 0
+            if number is None or number < low or (self.maximum is not None and number > self.maximum):
+                upper = f"..{self.maximum}" if self.maximum is not None else " or more"
+                raise ConfigError(key, value, f"a whole number {low}{upper}", source)
+            return number
+        if not isinstance(value, str):
+            raise ConfigError(key, value, "a string", source)
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(key, value, " | ".join(self.choices), source)
+        return value
+
+
+@dataclass
+class Config:
+    """The effective configuration: every setting's value and where it came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def set(self, key: str, value: Any, source: str) -> None:
+        self.values[key] = value
+        self.sources[key] = source
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser()
+
+
+def load_config(table: Mapping[str, Setting], path: Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None, *, path_source: str = "command line") -> Config:
+    """Defaults, then the TOML file, then ORDERHEX_* variables, then explicit overrides."""
+    env = os.environ if env is None else env
+    config = Config({k: s.default for k, s in table.items()}, {k: "default" for k in table})
+    if path is not None:
+        for key, value in _read_toml(path, path_source).items():
+            _set(table, config, key, value, f"file {path}")
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name.startswith(ENV_IGNORED_PREFIXES):
+            continue
+        key = name.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+        _set(table, config, key, value, f"env {name}")
+    for key, value in (overrides or {}).items():
+        _set(table, config, key, value, "override")
+    return config
+
+
+def load_from(table: Mapping[str, Setting], config_path: str | None,
+              overrides: Mapping[str, Any] | None = None) -> Config:
+    """The configuration from `--config PATH`, else ORDERHEX_CONFIG, else defaults and environment."""
+    if config_path:
+        return load_config(table, Path(config_path), overrides=overrides)
+    from_env = os.environ.get(CONFIG_ENV)
+    return load_config(table, Path(from_env) if from_env else None, overrides=overrides,
+                       path_source=f"env {CONFIG_ENV}")
+
+
+def _set(table: Mapping[str, Setting], config: Config, key: str, value: Any, source: str) -> None:
+    setting = table.get(key)
+    if setting is None:
+        raise ConfigError(key, value, "one of " + ", ".join(table), source)
+    config.set(key, setting.parse(key, value, source), source)
+
+
+def _read_toml(path: Path, source: str) -> dict[str, Any]:
+    what = "--config" if source == "command line" else CONFIG_ENV
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(what, str(path), "an existing TOML file", source) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(what, str(path), f"valid TOML ({exc})", source) from exc
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            full = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(full + ".", value)
+            else:
+                flat[full] = value
+
+    walk("", data)
+    return flat
