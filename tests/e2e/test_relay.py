@@ -80,7 +80,7 @@ def test_relay_publishes_committed_events_in_order_and_marks_them(app: bootstrap
     worker = bootstrap.relay_worker(app)
     assert worker.loop.step() == 0.0
     messages = published(app)
-    assert [(m.key, m.type) for m in messages] == [(o, "OrderPlaced") for o in orders] + [(orders[0], "OrderCancelled")]
+    assert [(m.key, m.type) for m in messages] == [(o, "orders.OrderPlaced") for o in orders] + [(orders[0], "orders.OrderCancelled")]
     assert all(m.headers["event_id"] == m.id and m.headers["type"] == m.type for m in messages)
     assert [m.headers["aggregate_version"] for m in messages if m.key == orders[0]] == ["1", "2"]
     assert app.storage.outbox.pending_count() == 0

@@ -53,7 +53,7 @@ def dashboard(application: bootstrap.Application, **kwargs: Any) -> DashboardApp
 def place(application: bootstrap.Application, customer: str = "c-1", *lines: tuple[str, int, str]) -> str:
     body = {"customer_id": customer, "currency": "EUR",
             "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines or [("SKU-1", 2, "9.99")]]}
-    return application.ordering.place(place_order_from_json(body)).order_id
+    return application.ordering.send(place_order_from_json(body)).order_id
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 10.0) -> None:

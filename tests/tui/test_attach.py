@@ -52,21 +52,21 @@ def remote(served: Serve) -> Iterator[RemoteService]:
 
 def test_remote_ordering_places_reads_lists_cancels_and_reads_history(remote: RemoteService):
     command = place_order_from_json({**ORDER, "customer_id": "c-remote"}, idempotency_key="attach-key-1")
-    first = remote.ordering.place(command)
+    first = remote.ordering.send(command)
     assert first.created
-    assert remote.ordering.place(command) == type(first)(first.order_id, created=False)
+    assert remote.ordering.send(command) == type(first)(first.order_id, created=False)
     summary = remote.ordering.get(GetOrder(order_id=first.order_id))
     assert (summary.customer_id, str(summary.total), summary.lines[0].sku) == ("c-remote", "19.98", "SKU-1")
     page = remote.ordering.list(ListOrders(customer_id="c-remote"))
     assert [s.order_id for s in page.items] == [first.order_id]
-    remote.ordering.cancel(CancelOrder(order_id=first.order_id, reason="attach test"))
-    assert [e.type for e in remote.ordering.history(first.order_id)] == ["OrderPlaced", "OrderCancelled"]
+    remote.ordering.send(CancelOrder(order_id=first.order_id, reason="attach test"))
+    assert [e.type for e in remote.ordering.history(first.order_id)] == ["orders.OrderPlaced", "orders.OrderCancelled"]
 
 
 def test_remote_refusals_come_back_as_core_errors(remote: RemoteService):
     bad = place_order_from_json({**ORDER, "lines": [{"sku": "SKU-1", "quantity": 0, "unit_price": "1"}]})
     with pytest.raises(ValidationError) as refused:
-        remote.ordering.place(bad)
+        remote.ordering.send(bad)
     assert refused.value.field == "quantity"
     with pytest.raises(NotFound):
         remote.ordering.get(GetOrder(order_id="no-such-order"))
@@ -91,7 +91,7 @@ def test_the_remote_feed_streams_events_to_subscribers(remote: RemoteService):
     seen: list[FeedEvent] = []
     unsubscribe = remote.control.subscribe(seen.append)
     try:
-        order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-feed"})).order_id
+        order_id = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-feed"})).order_id
         deadline = time.monotonic() + 10
         while not any(order_id in e.text for e in seen) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -141,7 +141,7 @@ async def test_the_attached_dashboard_shows_the_same_panels_and_places_orders(re
         await until(pilot, lambda: any(str(orders.get_row(k.value)[1]) == "c-attached" for k in orders.rows))
         await pilot.press("4")
         log = app.query_one("#feed-log")
-        await until(pilot, lambda: any("OrderPlaced" in line.text for line in log.lines))
+        await until(pilot, lambda: any("orders.OrderPlaced" in line.text for line in log.lines))
 
 
 async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Path):
@@ -168,20 +168,20 @@ def test_attach_without_a_token_is_one_line_on_stderr_and_exit_2(capsys: pytest.
 
 
 def test_remote_ordering_runs_the_whole_lifecycle_and_rebuilds_past_states(remote: RemoteService):
-    order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
-    remote.ordering.approve(ApproveOrder(order_id=order_id))
-    remote.ordering.ship(ShipOrder(order_id=order_id))
+    order_id = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
+    remote.ordering.send(ApproveOrder(order_id=order_id))
+    remote.ordering.send(ShipOrder(order_id=order_id))
     assert remote.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
     assert remote.ordering.as_of(order_id, version=2).status is OrderStatus.APPROVED
-    other = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
-    remote.ordering.reject(RejectOrder(order_id=other, reason="no stock"))
+    other = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-life"})).order_id
+    remote.ordering.send(RejectOrder(order_id=other, reason="no stock"))
     assert remote.ordering.get(GetOrder(order_id=other)).reason == "no stock"
 
 
 def test_remote_control_shows_outbox_rows_and_rebuilds_projections(remote: RemoteService):
-    order_id = remote.ordering.place(place_order_from_json({**ORDER, "customer_id": "c-rows"})).order_id
+    order_id = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-rows"})).order_id
     rows = remote.control.recent_outbox(limit=200)
-    assert any(r.aggregate_id == order_id and r.type == "OrderPlaced" and r.seq > 0 for r in rows)
+    assert any(r.aggregate_id == order_id and r.type == "orders.OrderPlaced" and r.seq > 0 for r in rows)
     assert rows == sorted(rows, key=lambda r: r.seq, reverse=True)
     before = remote.ordering.get(GetOrder(order_id=order_id))
     assert remote.control.rebuild_projections() >= 1

@@ -223,7 +223,7 @@ async def test_orders_filter_by_status_and_customer(application):
     keep = place(application, "c-1")
     other = place(application, "c-2")
     place(application, "c-1")
-    application.ordering.cancel(CancelOrder(order_id=other, reason="test"))
+    application.ordering.send(CancelOrder(order_id=other, reason="test"))
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("2")
@@ -327,7 +327,7 @@ async def test_the_feed_shows_every_kind_of_system_event(application):
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("4")
-        await until(pilot, lambda: "OrderPlaced" in _feed_text(app))
+        await until(pilot, lambda: "orders.OrderPlaced" in _feed_text(app))
         application.feed.publish(FeedEvent(kind=FeedKind.ERROR, text="broker down", at=datetime.now(UTC)))
         await until(pilot, lambda: "broker down" in _feed_text(app))
         assert "command" in _feed_text(app) and "domain_event" in _feed_text(app)
@@ -341,10 +341,10 @@ async def test_slash_filters_the_feed(application):
         await until(pilot, lambda: "PlaceOrder handled" in _feed_text(app))
         await pilot.press("slash", *"orderplaced")
         await until(pilot, lambda: "PlaceOrder handled" not in _feed_text(app))
-        assert "OrderPlaced" in _feed_text(app)
+        assert "orders.OrderPlaced" in _feed_text(app)
         await pilot.press("enter")
         place(application, "c-2")
-        await until(pilot, lambda: _feed_text(app).count("OrderPlaced") == 2)
+        await until(pilot, lambda: _feed_text(app).count("orders.OrderPlaced") == 2)
         assert "PlaceOrder handled" not in _feed_text(app)
 
 
@@ -356,10 +356,10 @@ async def test_pausing_the_feed_holds_the_log_and_resuming_catches_up(applicatio
         assert panel.paused
         place(application, "c-77")
         await until(pilot, lambda: panel.received >= 2)
-        assert "c-77" not in _feed_text(app) and "OrderPlaced" not in _feed_text(app)
+        assert "c-77" not in _feed_text(app) and "orders.OrderPlaced" not in _feed_text(app)
         assert "PAUSED" in text(app, "#feed-state")
         await pilot.press("p")
-        assert "OrderPlaced" in _feed_text(app)
+        assert "orders.OrderPlaced" in _feed_text(app)
 
 
 async def test_a_burst_is_folded_and_the_log_stays_capped(application):

@@ -26,7 +26,7 @@ def seeded(tmp_path: Path) -> Iterator[bootstrap.Application]:
     place(application, "c-1", ("SKU-APPLE", 2, "1.25"), ("SKU-BREAD", 1, "3.40"))
     place(application, "c-2", ("SKU-CHEESE", 1, "12.00"))
     third = place(application, "c-3", ("SKU-EGGS", 12, "0.30"))
-    application.ordering.cancel(CancelOrder(order_id=third, reason="changed my mind"))
+    application.ordering.send(CancelOrder(order_id=third, reason="changed my mind"))
     yield application
     application.close()
 

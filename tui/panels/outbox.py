@@ -25,7 +25,9 @@ BACKLOG_HISTORY = 120
 
 def outbox_row(record: OutboxRecord) -> tuple[str, ...]:
     published = record.published_at
-    return (str(record.seq), "pending" if published is None else "published", record.type, record.aggregate_id,
+    # The panel shows one service's outbox: its context is known, the bare name fits the column.
+    event = record.type.rsplit(".", 1)[-1]
+    return (str(record.seq), "pending" if published is None else "published", event, record.aggregate_id,
             f"{record.created_at:%H:%M:%S}", "" if published is None else f"{published:%H:%M:%S}")
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from adapters.inbound.rest.metrics import CONTENT_TYPE, Metrics
 from adapters.inbound.rest.problems import ProblemResponse, problem, problem_responses
 from adapters.inbound.rest.representations import HealthOut, ReadyOut
-from core.kernel.errors import DomainError
+from core.kernel.errors import DomainError, Unavailable
 from ports.control import Control, OutboxStatus
 
 log = logging.getLogger("orderhex.rest")
@@ -40,7 +40,7 @@ def operations_router(control: Control, metrics: Metrics, retry_after_seconds: i
         outbox: OutboxStatus | None
         try:
             outbox = await run_in_threadpool(control.outbox_status)
-        except DomainError as exc:
+        except (DomainError, Unavailable) as exc:
             # A scrape must still answer when the store is down; orderhex_outbox_up says so.
             log.warning("metrics: outbox unreadable: %s", exc)
             outbox = None

@@ -6,6 +6,10 @@ A record is complete exactly when its newline is on disk: a writer killed mid-wr
 prefix without one (a "torn" tail), which is safe to cut because it can hold no complete record.
 A newline-terminated line that fails its checksum is damage, never a crash artefact, and is
 refused rather than repaired.
+
+The header line of a journal and the snapshot say which format their records are in. Format 2
+keeps any context's aggregates and views (see state.py); format 1 kept only orders and is still
+read, translated record by record (see legacy.py). A newer format is refused, not guessed at.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any, BinaryIO
 
 from core.kernel.errors import Unavailable
 
-FORMAT = 1
+# The format this code writes, and every format it reads.
+FORMAT = 2
+READABLE = (1, 2)
 JOURNAL = "journal.jsonl"
 SNAPSHOT = "snapshot.json"
 LOCK = "writer.lock"
@@ -60,13 +66,15 @@ def declared_format(line: bytes) -> int | None:
 
 
 def check_format(path: Path, line: bytes) -> dict[str, Any]:
-    """The header or snapshot record of `line`; Unavailable if it is newer or damaged."""
+    """The header or snapshot record of `line` (its "format" one of READABLE); Unavailable if it
+    is newer than this code or damaged."""
     claimed = declared_format(line)
     if claimed is not None and claimed > FORMAT:
         raise Unavailable(str(path), f"written by a newer orderhex (file format {claimed}, this one reads "
-                                     f"{FORMAT})", "upgrade orderhex to open it; the file was not changed")
+                                     f"formats {READABLE[0]} to {FORMAT})",
+                          "upgrade orderhex to open it; the file was not changed")
     record = decode(line)
-    if record is None or record.get("format") != FORMAT:
+    if record is None or record.get("format") not in READABLE:
         raise damaged(path, 0, "its header does not parse or fails its checksum")
     return record
 

@@ -1,52 +1,73 @@
-"""The storage ports over a FileStore: read model, outbox, event store (committed data)."""
+"""The storage ports over a FileStore that read committed data and write outside units of work:
+read model, outbox, event store. Every write is one journal line (see store.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.kernel.envelope import OutboxRecord, StoredEvent
-from core.kernel.streams import check_append
 from core.kernel.messages import DomainEvent
-from core.orders.model import OrderStatus
-from core.orders.queries import OrderPage, OrderSummary, decode_cursor, encode_cursor, sort_key
+from core.kernel.streams import check_append
+from core.kernel.views import Page, View, decode_cursor, page_of
+
+T = TypeVar("T")
+
+
+def document_entry(view: View[T], document: T) -> dict[str, Any]:
+    """A document as a journal record keeps it: its JSON with the key, sort text and tags its view
+    gives it, so the store can list and filter it without knowing its type."""
+    return {"view": view.name, "key": view.key(document), "sort": view.sort(document),
+            "tags": list(view.tags(document)), "doc": view.to_json(document)}
+
+
+def numbered(state: FileState, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+    """Events with the global positions they take next, as journal JSON."""
+    start = len(state.all_events)
+    return [{"position": start + i, "event": e.to_dict()} for i, e in enumerate(events, start=1)]
 
 
 class FileReadModel:
+    """The ReadModel port over a FileStore."""
+
     def __init__(self, store: FileStore) -> None:
         self._store = store
 
-    def put(self, summary: OrderSummary, position: int) -> None:
-        self._store.write(lambda state: {"summaries": [summary.to_json()], "position": position})
+    def put(self, view: View[T], document: T, position: int) -> None:
+        entry = document_entry(view, document)
+        self._store.write(lambda state: {"documents": [entry], "position": position})
 
-    def get(self, order_id: str) -> OrderSummary | None:
-        return self._store.read(lambda state: state.summaries.get(order_id))
+    def get(self, view: View[T], key: str) -> T | None:
+        found = self._store.read(lambda state: state.documents.get(view.name, {}).get(key))
+        return view.from_json(found.doc) if found is not None else None
 
-    def list(
-        self, *, customer_id: str | None = None, status: OrderStatus | None = None,
-        cursor: str | None = None, limit: int = 50,
-    ) -> OrderPage:
+    def list(self, view: View[T], where: tuple[str | None, ...] = (), cursor: str | None = None,
+             limit: int = 50) -> Page[T]:
         after = decode_cursor(cursor) if cursor else None
-        rows = self._store.read(lambda state: [
-            s for s in state.summaries.values()
-            if (customer_id is None or s.customer_id == customer_id) and (status is None or s.status == status)
-            and (after is None or sort_key(s) < after)
-        ])
-        rows.sort(key=sort_key, reverse=True)
-        page = tuple(rows[:limit])
-        return OrderPage(items=page, next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None)
+        wanted = [(i, value) for i, value in enumerate(where) if value is not None]
+
+        def matching(state: FileState) -> list[tuple[str, str, dict[str, Any]]]:
+            return [(d.sort, key, d.doc) for key, d in state.documents.get(view.name, {}).items()
+                    if all(d.tags[i] == value for i, value in wanted) and (after is None or (d.sort, key) < after)]
+
+        rows = self._store.read(matching)
+        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+        # Only the rows of the page (and the one that says there is more) are decoded.
+        return page_of([view.from_json(doc) for _, _, doc in rows[:limit + 1]], view, limit)
 
     def position(self) -> int:
         return self._store.read(lambda state: state.position)
 
-    def clear(self) -> None:
-        self._store.write(lambda state: {"clear_read_model": True})
+    def clear(self, view: View[Any]) -> None:
+        self._store.write(lambda state: {"clear": [view.name]} if view.name in state.documents else None)
 
 
 class FileOutbox:
+    """The Outbox port (relay side) over a FileStore."""
+
     def __init__(self, store: FileStore) -> None:
         self._store = store
 
@@ -90,13 +111,14 @@ class FileOutbox:
 
 
 class FileEventStore:
+    """The EventStore port over a FileStore."""
+
     def __init__(self, store: FileStore) -> None:
         self._store = store
 
     def append(self, stream_id: str, events: Sequence[DomainEvent], expected_version: int) -> None:
         def build(state: FileState) -> dict[str, Any] | None:
-            stream = state.streams.get(stream_id, [])
-            check_append(stream_id, stream[-1].aggregate_version if stream else 0, events, expected_version)
+            check_append(stream_id, state.stream_version(stream_id), events, expected_version)
             return {"events": numbered(state, events)} if events else None
 
         self._store.write(build)
@@ -110,8 +132,3 @@ class FileEventStore:
         # Positions are gap-free from 1, so position p sits at index p - 1.
         return self._store.read(lambda state: state.all_events[max(after_position, 0):max(after_position, 0) + limit])
 
-
-def numbered(state: FileState, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
-    """Events with the global positions they take next, as journal JSON."""
-    start = len(state.all_events)
-    return [{"position": start + i, "event": e.to_dict()} for i, e in enumerate(events, start=1)]

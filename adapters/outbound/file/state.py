@@ -3,60 +3,94 @@ snapshot and then each journal record in order.
 
 Commits apply the very record they wrote, through the same `apply`, so what a process sees after
 committing is exactly what any process will see after replaying the journal.
+
+The index knows no context: aggregates are JSON states keyed by (aggregate type, id), and view
+documents are JSON kept with the sort text and filter tags their view computed when they were
+written, so lists are filtered and ordered without knowing the document's type.
+
+A format-2 record (a journal line; a snapshot's "state" is one record holding everything) has:
+- "txn": its transaction number; "at": when it was written (for people).
+- "aggregates": [{"type", "id", "version", "key", "state"}]: the aggregate's stored version,
+  its idempotency key (or null) and its state: the whole state in state mode, a snapshot or
+  null (none taken) in events mode.
+- "events": [{"position", "event"}]: events appended to their streams, with global positions.
+- "outbox": [OutboxRecord.to_json()], "outbox_seq": the highest seq ever handed out;
+  "published": {"seqs", "at"}; "purged": [seq].
+- "clear": [view name] (applied first); "documents": [{"view", "key", "sort", "tags", "doc"}];
+  "position": the views' position rises to at least this.
+- "inbox": [message id].
+- "reset_position": only in records translated from format 1, whose clear also reset it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent, event_from_dict
-from core.orders.events import OrderPlaced
-from core.orders.queries import OrderSummary
+
+FIELDS = frozenset({"txn", "at", "aggregates", "events", "outbox", "outbox_seq", "published", "purged", "clear",
+                    "documents", "position", "inbox", "reset_position"})
+
+
+@dataclass(frozen=True)
+class Document:
+    """One stored view document: its JSON with the sort text and tags its view gave it."""
+
+    sort: str
+    tags: tuple[str | None, ...]
+    doc: dict[str, Any]
 
 
 class FileState:
-    """Committed data. `orders` holds order snapshots (state mode); streams hold events (events
-    mode and the EventStore port); `order_snapshots` the event-sourcing snapshots."""
+    """Committed data of one store, in either mode."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.txn = 0
-        self.orders: dict[str, dict[str, Any]] = {}
-        self.keys: dict[str, str] = {}
+        # (aggregate type, id) -> state (state mode) or latest snapshot (events mode)
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
+        # (aggregate type, idempotency key) -> aggregate id
+        self.keys: dict[tuple[str, str], str] = {}
         self.streams: dict[str, list[DomainEvent]] = {}
         self.all_events: list[StoredEvent] = []
-        self.order_snapshots: dict[str, dict[str, Any]] = {}
         self.outbox: dict[int, OutboxRecord] = {}
         self.outbox_seq = 0
-        self.summaries: dict[str, OrderSummary] = {}
+        # view name -> document key -> document
+        self.documents: dict[str, dict[str, Document]] = {}
         self.position = 0
         self.inbox: set[str] = set()
 
-    def version_of(self, order_id: str) -> int:
-        if self.mode == "state":
-            return int(self.orders[order_id]["version"]) if order_id in self.orders else 0
-        stream = self.streams.get(order_id)
+    def stream_version(self, stream_id: str) -> int:
+        stream = self.streams.get(stream_id)
         return stream[-1].aggregate_version if stream else 0
 
     def apply(self, record: dict[str, Any]) -> None:
-        if record.get("clear_read_model"):
-            self.summaries.clear()
+        """Apply one format-2 record. A record of another shape raises KeyError, ValueError or
+        TypeError; fields this format does not have are refused, not skipped, so a record is
+        never half understood."""
+        unknown = sorted(set(record) - FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r}")
+        for name in record.get("clear", ()):
+            self.documents.pop(name, None)
+        if record.get("reset_position"):
             self.position = 0
-        for snapshot in record.get("orders", ()):
-            self.orders[snapshot["order_id"]] = snapshot
-            if snapshot["idempotency_key"] is not None:
-                self.keys[snapshot["idempotency_key"]] = snapshot["order_id"]
+        for entry in record.get("aggregates", ()):
+            ident = (str(entry["type"]), str(entry["id"]))
+            self.versions[ident] = int(entry["version"])
+            if entry["state"] is not None:
+                self.states[ident] = entry["state"]
+            if entry["key"] is not None:
+                self.keys[(ident[0], str(entry["key"]))] = ident[1]
         for item in record.get("events", ()):
             event = event_from_dict(item["event"])
             self.streams.setdefault(event.aggregate_id, []).append(event)
             self.all_events.append(StoredEvent(position=int(item["position"]), event=event))
-            if self.mode == "events" and isinstance(event, OrderPlaced) and event.idempotency_key is not None:
-                self.keys[event.idempotency_key] = event.aggregate_id
-        for snapshot in record.get("order_snapshots", ()):
-            self.order_snapshots[snapshot["order_id"]] = snapshot
         for row in record.get("outbox", ()):
             outbox_record = OutboxRecord.from_json(row)
             self.outbox[outbox_record.seq] = outbox_record
@@ -67,22 +101,27 @@ class FileState:
                 self.outbox[seq] = dataclasses.replace(self.outbox[seq], published_at=at)
         for seq in record.get("purged", ()):
             del self.outbox[seq]
-        for row in record.get("summaries", ()):
-            self.summaries[row["order_id"]] = OrderSummary.from_json(row)
+        for item in record.get("documents", ()):
+            if not isinstance(item["doc"], dict):
+                raise TypeError(f"document {item['key']!r} of view {item['view']!r} is not a JSON object")
+            document = Document(sort=str(item["sort"]), tags=tuple(item["tags"]), doc=item["doc"])
+            self.documents.setdefault(str(item["view"]), {})[str(item["key"])] = document
         self.position = max(self.position, int(record.get("position", 0)))
         self.inbox.update(record.get("inbox", ()))
         self.txn = int(record["txn"])
 
     def dump(self) -> dict[str, Any]:
         """Everything, as one record that `apply` turns back into this state on an empty index."""
+        key_of = {(name, aggregate_id): key for (name, key), aggregate_id in self.keys.items()}
         return {
             "txn": self.txn,
-            "orders": list(self.orders.values()),
+            "aggregates": [{"type": ident[0], "id": ident[1], "version": version, "key": key_of.get(ident),
+                            "state": self.states.get(ident)} for ident, version in self.versions.items()],
             "events": [{"position": s.position, "event": s.event.to_dict()} for s in self.all_events],
-            "order_snapshots": list(self.order_snapshots.values()),
             "outbox": [r.to_json() for r in self.outbox.values()],
             "outbox_seq": self.outbox_seq,
-            "summaries": [s.to_json() for s in self.summaries.values()],
+            "documents": [{"view": view, "key": key, "sort": d.sort, "tags": list(d.tags), "doc": d.doc}
+                          for view, documents in self.documents.items() for key, d in documents.items()],
             "position": self.position,
             "inbox": sorted(self.inbox),
         }

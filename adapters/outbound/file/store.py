@@ -1,7 +1,7 @@
 """The file store: a directory, its writer lock, its journal and the in-memory index over them.
 
 Layout of the directory:
-- `journal.jsonl`: a header line (format, order mode, the transaction it continues from), then
+- `journal.jsonl`: a header line (format, mode, the transaction it continues from), then
   one checksummed line per committed transaction. A commit is one write of one line followed by
   fdatasync: the line is the transaction, so it is on disk whole or (torn) not at all.
 - `snapshot.json`: the whole index as of transaction N, replaced atomically. When the journal
@@ -15,6 +15,11 @@ complete lines appended since they last looked (or reload everything if the jour
 replaced by a compaction). An incomplete last line is reported as torn only while no writer
 holds the lock (a live writer may be in the middle of writing it), and only the writer cuts it.
 A process becomes the writer at its first write and stays the writer until `close()`.
+
+Formats: each file is read in the format its header names (journal.READABLE), so a snapshot in
+one format and a journal in another (a crash in the middle of an upgrade) still read. A process
+that becomes the writer of a journal in an older format first compacts, which rewrites the
+snapshot and the journal in the current format: new records never land in an old journal.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from adapters.outbound.file import journal
+from adapters.outbound.file import journal, legacy
 from adapters.outbound.file.lock import WriterLock
 from adapters.outbound.file.state import FileState
 from core.kernel.errors import Unavailable
@@ -54,8 +59,8 @@ class FileStore:
         self._offset = 0
         self._fd: int | None = None
         self._reported_tail: int | None = None
-        # Highest outbox seq handed out in this process, committed or not (like a DB sequence).
-        self._seq = 0
+        # The format of the journal loaded (its records are read in it).
+        self._format = journal.FORMAT
         self.open()
 
     # -- opening and following the files ------------------------------------------------------
@@ -120,7 +125,7 @@ class FileStore:
             snapshot = journal.read_snapshot(self.snapshot_path)
             if snapshot is not None:
                 self._check_mode(self.snapshot_path, snapshot)
-                self._apply(state, self.snapshot_path, 0, snapshot.get("state"))
+                self._apply(state, self.snapshot_path, 0, snapshot.get("state"), snapshot["format"])
             chunk = journal.read(self.journal_path, handle, 0)
             if not chunk.records:
                 raise journal.damaged(self.journal_path, 0, "the header line is missing")
@@ -129,6 +134,7 @@ class FileStore:
             if int(header.get("base_txn", 0)) > state.txn:
                 raise journal.damaged(self.journal_path, 0, f"it continues from transaction {header['base_txn']} "
                                                             f"but snapshot.json holds only {state.txn}")
+            self._format = header["format"]
             self._apply_chunk(state, chunk, skip_header=True, repair=repair)
         except BaseException:
             handle.close()
@@ -159,9 +165,8 @@ class FileStore:
             if txn != state.txn + 1:
                 raise journal.damaged(self.journal_path, offset, f"transaction {state.txn + 1} is missing "
                                                                  f"before {txn}")
-            self._apply(state, self.journal_path, offset, record)
+            self._apply(state, self.journal_path, offset, record, self._format)
         self._offset = chunk.end
-        self._seq = max(self._seq, state.outbox_seq)
         if chunk.tail and repair:
             self._cut_torn_tail(chunk)
         elif chunk.tail and chunk.end != self._reported_tail and self._writer.while_free(
@@ -170,13 +175,12 @@ class FileStore:
             self._reported_tail = chunk.end
             self._report_torn(chunk, "it is cut off when this store is next written to")
 
-    @staticmethod
-    def _apply(state: FileState, path: Path, offset: int, record: Any) -> None:
+    def _apply(self, state: FileState, path: Path, offset: int, record: Any, file_format: int) -> None:
         try:
-            state.apply(record)
+            state.apply(record if file_format == journal.FORMAT else legacy.translate(record, self.mode))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             # The checksum held, so the record is as written, but not in a shape this code knows.
-            raise journal.damaged(path, offset, f"a record does not fit format {journal.FORMAT} "
+            raise journal.damaged(path, offset, f"a record does not fit format {file_format} "
                                                 f"({type(exc).__name__}: {exc})") from exc
 
     def _cut_torn_tail(self, chunk: journal.Chunk) -> None:
@@ -204,21 +208,18 @@ class FileStore:
         ))
 
     def _check_mode(self, path: Path, record: dict[str, Any]) -> None:
-        if record.get("orders") != self.mode:
-            raise Unavailable(str(path), f"keeps orders as {record.get('orders')!r}, not {self.mode!r}",
-                              f"set storage.orders = \"{record.get('orders')}\" or point storage.file_dir at "
-                              f"another directory; nothing was changed")
+        # Format 1 named the mode "orders" (it kept only orders).
+        found = record.get("orders" if record["format"] == 1 else "mode")
+        if found != self.mode:
+            raise Unavailable(str(path), f"keeps aggregates as {found!r}, not {self.mode!r}",
+                              f"open it in mode \"{found}\" (the storage mode setting) or point storage.file_dir "
+                              f"at another directory; nothing was changed")
 
     def _header(self, base_txn: int) -> dict[str, Any]:
-        return {"format": journal.FORMAT, "orders": self.mode, "base_txn": base_txn,
+        return {"format": journal.FORMAT, "mode": self.mode, "base_txn": base_txn,
                 "created_at": datetime.now(UTC).isoformat()}
 
     # -- writing ------------------------------------------------------------------------------
-
-    def next_seq(self) -> int:
-        with self.lock:
-            self._seq = max(self._seq, self.state.outbox_seq) + 1
-            return self._seq
 
     def write(self, build: Callable[[FileState], dict[str, Any] | None]) -> None:
         """Become the writer, let `build` check the up-to-date state and return the changes (or
@@ -234,7 +235,11 @@ class FileStore:
             self._append(line)
             state.apply(record)
             if self._offset > self.compact_bytes:
-                self._compact()
+                try:
+                    self._compact()
+                except OSError as exc:
+                    # Every commit is durable in the journal in place: report, keep going, retry next time.
+                    self._report_compaction_failure(exc)
 
     def _become_writer(self) -> None:
         if self._writer.held:
@@ -246,6 +251,8 @@ class FileStore:
                                   "stop that process or send your changes through it; reading works meanwhile")
             self._refresh(repair=True)
             self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+            if self._format != journal.FORMAT:
+                self._upgrade()
         except OSError as exc:
             self._writer.release()
             raise self._os_error(exc, "write") from exc
@@ -268,25 +275,37 @@ class FileStore:
             raise self._os_error(exc, "commit", self.journal_path) from exc
         self._offset += len(line)
 
-    def _compact(self) -> None:
-        state = self.state
+    def _upgrade(self) -> None:
+        """The format step: rewrite a directory of an older format in the current one before
+        this process writes a record in it. It is a compaction; until one succeeds, nothing is
+        written (the next write tries again)."""
+        old = self._format
         try:
-            snapshot = {"format": journal.FORMAT, "orders": self.mode, "last_txn": state.txn, "state": state.dump()}
-            journal.write_atomically(self.snapshot_path, journal.encode(snapshot))
+            self._compact()
         except OSError as exc:
-            # The commit is already durable in the old journal: report, keep going, retry next time.
-            self._report_compaction_failure(exc)
-            return
+            self.close()
+            raise Unavailable(str(exc.filename or self.journal_path),
+                              f"cannot be upgraded from file format {old} to {journal.FORMAT} ({exc.strerror or exc})",
+                              "check that the directory is writable and the disk is not full; reading works "
+                              "meanwhile and nothing committed was changed") from exc
+
+    def _compact(self) -> None:
+        """Write a snapshot of everything, then restart the journal from it, in the current format.
+        Raises OSError; if the journal may have been replaced by then, this process has stopped
+        writing (the next write reopens whichever journal is in place)."""
+        state = self.state
+        snapshot = {"format": journal.FORMAT, "mode": self.mode, "last_txn": state.txn, "state": state.dump()}
+        journal.write_atomically(self.snapshot_path, journal.encode(snapshot))
         try:
             journal.write_atomically(self.journal_path, journal.encode(self._header(state.txn)))
             old, self._fd = self._fd, os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
             if old is not None:
                 os.close(old)
             self._offset = os.fstat(self._fd).st_size
-        except OSError as exc:
-            # Which journal is in place is unclear now: stop writing; the next write reopens it.
+        except OSError:
             self.close()
-            self._report_compaction_failure(exc)
+            raise
+        self._format = journal.FORMAT
 
     def _report_compaction_failure(self, exc: OSError) -> None:
         self.feed.publish(FeedEvent(kind=FeedKind.ERROR, at=datetime.now(UTC),

@@ -13,10 +13,19 @@ import pytest
 
 from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
-from core.orders.model import Money, Order, OrderLine
+from core.orders.model import ORDER, Money, Order, OrderLine
+from core.orders.service import CONTEXT
+from core.runtime.unit_of_work import UnitOfWork
+from ports.storage import Storage
+from tests.integration.file.child import EVENTS_TOPIC
 
 CHILD = Path(__file__).with_name("child.py")
 _counter = iter(range(1, 1_000_000))
+
+
+def unit_of_work(storage: Storage) -> UnitOfWork:
+    """A unit of work over the store, projecting the orders context's views as the service does."""
+    return UnitOfWork(storage.committer, project=CONTEXT.project, events_topic=EVENTS_TOPIC)
 
 
 def new_order(key: str | None = None) -> Order:
@@ -26,17 +35,17 @@ def new_order(key: str | None = None) -> Order:
                        now=datetime(2026, 1, 1, tzinfo=UTC), event_id=f"e-{n:06d}", idempotency_key=key)
 
 
-def place(storage: FileStorage, key: str | None = None) -> Order:
+def place(storage: Storage, key: str | None = None) -> Order:
     order = new_order(key)
-    with storage.unit_of_work() as uow:
-        uow.orders.add(order)
+    with unit_of_work(storage) as uow:
+        uow.repository(ORDER).add(order)
         uow.commit()
     return order
 
 
-def approve(storage: FileStorage, order_id: str) -> None:
-    with storage.unit_of_work() as uow:
-        order = uow.orders.get(order_id)
+def approve(storage: Storage, order_id: str) -> None:
+    with unit_of_work(storage) as uow:
+        order = uow.repository(ORDER).get(order_id)
         assert order is not None
         order.approve(now=datetime(2026, 1, 2, tzinfo=UTC), event_id=f"e-{next(_counter):06d}")
         uow.commit()
@@ -55,8 +64,8 @@ def open_store(tmp_path: Path, feed: RingBufferFeed) -> Iterator[OpenStore]:
     """Opens FileStorage on one directory (as many times as asked) and closes them all at the end."""
     opened: list[FileStorage] = []
 
-    def open_(orders: str = "state", **options: int) -> FileStorage:
-        store = FileStorage(tmp_path / "files", feed=feed, orders=orders, **options)
+    def open_(mode: str = "state", **options: int) -> FileStorage:
+        store = FileStorage(tmp_path / "files", feed=feed, mode=mode, **options)
         opened.append(store)
         return store
 

@@ -1,38 +1,29 @@
-"""The file store under the real application: threads through the bus, and the console script
-across processes."""
+"""The file store under the real application: threads through the bus, and separate processes
+one after the other."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-import bootstrap
-from core.kernel.errors import ConcurrencyConflict, IllegalTransition
+from core.kernel.errors import ConcurrencyConflict, IllegalTransition, Unavailable
 from core.orders.commands import ApproveOrder, RejectOrder
 from core.orders.model import OrderStatus
+from core.orders.queries import SUMMARIES, ListOrders
 from core.orders.wire import place_order_from_json
+from tests.integration.file.child import Application
+from tests.integration.file.conftest import run_child
 
-ORDERHEX = Path(sys.executable).with_name("orderhex")
-
-
-def _application(tmp_path: Path, mode: str) -> bootstrap.Application:
-    return bootstrap.Application(bootstrap.load_config(env={}, overrides={
-        "storage.adapter": "file", "storage.orders": mode, "data_dir": str(tmp_path), "storage.snapshot_every": 2,
-    }))
+BODY = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.00"}]}
 
 
 @pytest.mark.parametrize("mode", ["state", "events"])
 def test_threads_racing_through_the_bus_lose_no_update(tmp_path: Path, mode: str) -> None:
-    app = _application(tmp_path, mode)
-    body = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.00"}]}
-    order_ids = [app.ordering.place(place_order_from_json(body)).order_id for _ in range(30)]
+    app = Application(str(tmp_path), mode, snapshot_every=2)
+    order_ids = [app.ordering.send(place_order_from_json(BODY)).order_id for _ in range(30)]
     wins: dict[str, list[str]] = {i: [] for i in order_ids}
     failures: list[BaseException] = []
     start = threading.Barrier(8)
@@ -44,9 +35,9 @@ def test_threads_racing_through_the_bus_lose_no_update(tmp_path: Path, mode: str
         for order_id in ids:
             try:
                 if action == "approve":
-                    app.ordering.approve(ApproveOrder(order_id=order_id))
+                    app.ordering.send(ApproveOrder(order_id=order_id))
                 else:
-                    app.ordering.reject(RejectOrder(order_id=order_id, reason="no stock"))
+                    app.ordering.send(RejectOrder(order_id=order_id, reason="no stock"))
                 wins[order_id].append(action)
             except (IllegalTransition, ConcurrencyConflict):
                 continue  # lost the race: the other change stands
@@ -64,42 +55,37 @@ def test_threads_racing_through_the_bus_lose_no_update(tmp_path: Path, mode: str
     expected = {"approve": OrderStatus.APPROVED, "reject": OrderStatus.REJECTED}
     storage = app.storage
     for order_id, (winner,) in wins.items():
-        summary = storage.read_model.get(order_id)
+        summary = storage.read_model.get(SUMMARIES, order_id)
         assert summary is not None and summary.status == expected[winner] and summary.version == 2
         assert [r.aggregate_version for r in storage.outbox.history(order_id)] == [1, 2]
     app.close()
 
 
-def _orderhex(tmp_path: Path, mode: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ORDERHEX_STORAGE__ADAPTER": "file", "ORDERHEX_STORAGE__ORDERS": mode,
-           "ORDERHEX_DATA_DIR": str(tmp_path)}
-    env.pop("ORDERHEX_CONFIG", None)
-    return subprocess.run([str(ORDERHEX), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
 @pytest.mark.parametrize("mode", ["state", "events"])
-def test_an_order_placed_by_one_orderhex_process_is_listed_by_the_next(tmp_path: Path, mode: str) -> None:
-    placed = _orderhex(tmp_path, mode, "place", "--customer", "c-9", "--item", "SKU-1:2:9.99", "--json")
-    assert placed.returncode == 0, placed.stderr
-    order_id = json.loads(placed.stdout)["order_id"]
+def test_an_order_placed_by_one_process_is_listed_by_the_next(tmp_path: Path, mode: str) -> None:
+    placer = run_child("place", str(tmp_path), mode, "c-9")
+    out, err = placer.communicate(timeout=60)
+    assert placer.returncode == 0, err
+    order_id = out.strip()
 
-    listed = _orderhex(tmp_path, mode, "orders", "--json")
+    lister = run_child("list", str(tmp_path), mode)
+    out, err = lister.communicate(timeout=60)
 
-    assert listed.returncode == 0, listed.stderr
-    assert order_id in listed.stdout and "c-9" in listed.stdout
+    assert lister.returncode == 0, err
+    assert out.splitlines() == [f"{order_id} c-9"]
     assert (tmp_path / "files" / "journal.jsonl").exists()
 
 
-def test_a_damaged_store_makes_orderhex_exit_1_naming_the_file(tmp_path: Path) -> None:
-    app = _application(tmp_path, "state")
-    app.ordering.place(place_order_from_json(
-        {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.00"}]}))
+def test_a_damaged_store_is_refused_with_one_line_naming_the_file(tmp_path: Path) -> None:
+    app = Application(str(tmp_path), "state")
+    app.ordering.send(place_order_from_json(BODY))
     app.close()
     path = tmp_path / "files" / "journal.jsonl"
     path.write_bytes(path.read_bytes() + b"garbage\n")
 
-    listed = _orderhex(tmp_path, "state", "orders")
+    with pytest.raises(Unavailable) as caught:
+        Application(str(tmp_path), "state").ordering.list(ListOrders())
 
-    assert listed.returncode == 1
-    assert str(path) in listed.stderr and "damaged" in listed.stderr
-    assert len(listed.stderr.strip().splitlines()) == 1
+    # One line, so a command line can print it as its one line on stderr.
+    assert str(path) in str(caught.value) and "damaged" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1

@@ -11,21 +11,21 @@ import pytest
 
 from adapters.outbound.file import journal
 from adapters.outbound.file.storage import FileStorage
-from core.orders.model import OrderStatus
-from core.orders.snapshots import order_to_snapshot
-from tests.integration.file.conftest import OpenStore, approve, new_order, place
+from core.orders.model import ORDER, OrderStatus
+from core.orders.queries import SUMMARIES
+from tests.integration.file.conftest import OpenStore, approve, new_order, place, unit_of_work
 
 AT = datetime(2026, 1, 3, tzinfo=UTC)
 
 
 def _everything(store: FileStorage, order_ids: list[str]) -> object:
     """What the ports show, in comparable form."""
-    with store.unit_of_work() as uow:
-        orders = [order_to_snapshot(o) if (o := uow.orders.get(i)) else None for i in order_ids]
+    orders = [ORDER.to_state(o) if (o := store.committer.load(ORDER, i)) else None for i in order_ids]
     return (
-        orders,
-        [s for s in store.read_model.list(limit=500).items], store.read_model.position(),
+        orders, store.aggregate_ids(ORDER),
+        list(store.read_model.list(SUMMARIES, limit=500).items), store.read_model.position(),
         store.outbox.recent(1000), store.event_store.read_all(0, 10_000),
+        [store.history(i) for i in order_ids],
     )
 
 
@@ -35,9 +35,9 @@ def test_a_reopened_store_shows_every_committed_change(open_store: OpenStore, mo
     orders = [place(store, key=f"k-{i}") for i in range(4)]
     approve(store, orders[0].id)
     store.outbox.mark_published([1, 2], AT)
-    with store.unit_of_work() as uow:
+    with unit_of_work(store) as uow:
         uow.message_id = "m-1"
-        uow.orders.add(new_order())
+        uow.repository(ORDER).add(new_order())
         uow.commit()
     ids = [o.id for o in orders]
     before = _everything(store, ids)
@@ -46,10 +46,9 @@ def test_a_reopened_store_shows_every_committed_change(open_store: OpenStore, mo
     reopened = open_store(mode)
 
     assert _everything(reopened, ids) == before
-    assert reopened.unit_of_work().inbox.contains("m-1")
+    assert reopened.committer.seen("m-1")
     assert reopened.outbox.pending_count() == 6 - 2
-    with reopened.unit_of_work() as uow:
-        assert uow.orders.get_by_idempotency_key("k-2").id == orders[2].id  # type: ignore[union-attr]
+    assert reopened.committer.load_by_key(ORDER, "k-2").id == orders[2].id  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("mode", ["state", "events"])
@@ -84,8 +83,10 @@ def test_a_crash_between_snapshot_and_new_journal_replays_to_the_same_state(
     store.close()
     # As if killed after the snapshot was renamed in but before the new journal was.
     shutil.copy(tmp_path / "old-journal", directory / journal.JOURNAL)
+    last = orders[-1]
     with (directory / journal.JOURNAL).open("ab") as handle:
-        handle.write(journal.encode({"txn": len(orders), "orders": [order_to_snapshot(orders[-1])]}))
+        handle.write(journal.encode({"txn": len(orders), "aggregates": [
+            {"type": ORDER.name, "id": last.id, "version": last.version, "key": None, "state": ORDER.to_state(last)}]}))
 
     reopened = open_store()
 
@@ -99,15 +100,14 @@ def test_events_mode_writes_a_snapshot_every_n_events_and_loads_from_it(open_sto
     approve(store, order.id)  # version 2: a snapshot is due
     store.close()
     records = [json.loads(line)["rec"] for line in (tmp_path / "files" / journal.JOURNAL).read_bytes().splitlines()]
-    assert [len(r.get("order_snapshots", [])) for r in records[1:]] == [0, 1]
-    assert records[2]["order_snapshots"][0]["version"] == 2
+    assert [[a["state"] is not None for a in r["aggregates"]] for r in records[1:]] == [[False], [True]]
+    assert records[2]["aggregates"][0]["state"]["version"] == 2
 
-    # Rebuilding starts from the snapshot: if the snapshot were ignored, the events would show PENDING.
-    records[2]["order_snapshots"][0]["status"] = "CANCELLED"
+    # Rebuilding starts from the snapshot: if the snapshot were ignored, the events would show APPROVED.
+    records[2]["aggregates"][0]["state"]["status"] = "CANCELLED"
     lines = [journal.encode(r) for r in records]
     (tmp_path / "files" / journal.JOURNAL).write_bytes(b"".join(lines))
-    with open_store("events", snapshot_every=2).unit_of_work() as uow:
-        loaded = uow.orders.get(order.id)
+    loaded = open_store("events", snapshot_every=2).committer.load(ORDER, order.id)
     assert loaded is not None and loaded.status == OrderStatus.CANCELLED and loaded.version == 2
 
 
@@ -117,6 +117,6 @@ def test_a_reader_follows_the_writer_through_commits_and_compactions(open_store:
     seen = []
     for _ in range(25):
         order = place(writer)
-        seen.append(reader.read_model.get(order.id))
+        seen.append(reader.read_model.get(SUMMARIES, order.id))
     assert all(s is not None for s in seen)
-    assert reader.read_model.list(limit=100).items == writer.read_model.list(limit=100).items
+    assert reader.read_model.list(SUMMARIES, limit=100).items == writer.read_model.list(SUMMARIES, limit=100).items

@@ -16,7 +16,8 @@ from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
 from core.kernel.errors import Unavailable
 from core.kernel.feed import FeedKind
-from core.orders.model import OrderStatus
+from core.orders.model import ORDER, OrderStatus
+from core.orders.queries import SUMMARIES
 from tests.integration.file.conftest import place, run_child
 
 KILL_BUDGET_SECONDS = 8
@@ -40,7 +41,7 @@ def test_a_second_writer_process_is_kept_out_naming_the_lock_file_and_the_holder
         placed = _lines_until(child, "ready")[0].split()[1]
         store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10))
 
-        assert store.read_model.get(placed) is not None  # readers may read while another process writes
+        assert store.read_model.get(SUMMARIES, placed) is not None  # readers may read while another process writes
         with pytest.raises(Unavailable) as caught:
             place(store)
         assert str(tmp_path / "files" / journal.LOCK) in str(caught.value)
@@ -57,7 +58,7 @@ def test_a_second_writer_process_is_kept_out_naming_the_lock_file_and_the_holder
 
 @pytest.mark.parametrize("mode", ["state", "events"])
 def test_writer_processes_taking_turns_on_the_lock_lose_no_update(tmp_path: Path, mode: str) -> None:
-    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), orders=mode)
+    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), mode=mode)
     order_ids = [place(store).id for _ in range(60)]
     store.close()
     approver = run_child("turns", str(tmp_path), mode, "approve", *order_ids, stdin=subprocess.PIPE)
@@ -78,10 +79,10 @@ def test_writer_processes_taking_turns_on_the_lock_lose_no_update(tmp_path: Path
     winners = {i: [a for a in children if outcomes[a][i] == "won"] for i in order_ids}
     assert all(len(w) == 1 for w in winners.values()), winners
     assert {w[0] for w in winners.values()} == {"approve", "reject"}  # the two really interleaved
-    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), orders=mode)
+    store = FileStorage(tmp_path / "files", feed=RingBufferFeed(10), mode=mode)
     expected = {"approve": OrderStatus.APPROVED, "reject": OrderStatus.REJECTED}
     for order_id, (winner,) in winners.items():
-        summary = store.read_model.get(order_id)
+        summary = store.read_model.get(SUMMARIES, order_id)
         assert summary is not None and summary.status == expected[winner] and summary.version == 2
         assert [r.aggregate_version for r in store.outbox.history(order_id)] == [1, 2]
     store.close()
@@ -103,8 +104,8 @@ def test_a_process_dying_halfway_through_a_record_leaves_a_torn_tail_that_is_rep
 
     (reported,) = feed.recent()
     assert reported.kind == FeedKind.ERROR and str(path) in reported.text and "100 bytes" in reported.text
-    assert all(store.read_model.get(order_id) is not None for order_id in placed)
-    assert len(store.read_model.list().items) == 3  # the half-written fourth order is not there
+    assert all(store.read_model.get(SUMMARIES, order_id) is not None for order_id in placed)
+    assert len(store.read_model.list(SUMMARIES).items) == 3  # the half-written fourth order is not there
     place(store)
     store.close()
     assert path.read_bytes().endswith(b"\n")
@@ -122,7 +123,7 @@ def test_a_write_failing_halfway_is_taken_back_so_the_store_goes_on_cleanly(tmp_
     store = FileStorage(tmp_path / "files", feed=feed)
 
     assert not feed.recent()  # no torn tail: the partial line was cut before the error was raised
-    assert sorted(s.order_id for s in store.read_model.list().items) == sorted(
+    assert sorted(s.order_id for s in store.read_model.list(SUMMARIES).items) == sorted(
         line.split()[1] for line in lines if line.startswith("placed"))
     store.close()
 
@@ -140,13 +141,13 @@ def test_a_reader_follows_a_writer_process_through_its_compactions(tmp_path: Pat
         seen = 0
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
-            count = len(reader.read_model.list(limit=500).items)
+            count = len(reader.read_model.list(SUMMARIES, limit=500).items)
             assert count >= seen  # never a torn or half-compacted view
             seen = count
         os.kill(pid, signal.SIGKILL)
         _wait_gone(pid)
         placed = [line.split()[1] for line in report.read_text().split("\n")[:-1] if line.startswith("placed")]
-        assert all(reader.read_model.get(order_id) is not None for order_id in placed)
+        assert all(reader.read_model.get(SUMMARIES, order_id) is not None for order_id in placed)
         assert seen > 0 and (tmp_path / "files" / journal.SNAPSHOT).exists()
     finally:
         zygote.kill()
@@ -159,11 +160,10 @@ def _check_committed(store: FileStorage, lines: list[str]) -> None:
              "approved": {OrderStatus.APPROVED, OrderStatus.SHIPPED}, "shipped": {OrderStatus.SHIPPED}}
     for line in lines:
         what, order_id = line.split()
-        summary = store.read_model.get(order_id)
+        summary = store.read_model.get(SUMMARIES, order_id)
         assert summary is not None, f"{order_id} was reported {what} but is not in the store"
         assert summary.status in least[what], (line, summary.status)
-        with store.unit_of_work() as uow:
-            order = uow.orders.get(order_id)
+        order = store.committer.load(ORDER, order_id)
         assert order is not None and order.status == summary.status and order.version == summary.version
         assert [r.aggregate_version for r in store.outbox.history(order_id)] == list(range(1, order.version + 1))
 
@@ -213,7 +213,7 @@ def test_kill_9_at_random_points_loses_no_committed_change_and_leaves_no_half_re
             latest = report.read_text().split("\n")[:-1]
             reported += latest
             # Opening parses every file (and reports a torn tail); what was just reported must be there.
-            store = FileStorage(tmp_path / "files", feed=feed, orders=mode)
+            store = FileStorage(tmp_path / "files", feed=feed, mode=mode)
             try:
                 _check_committed(store, latest)
             finally:
@@ -221,7 +221,7 @@ def test_kill_9_at_random_points_loses_no_committed_change_and_leaves_no_half_re
     finally:
         zygote.kill()
         zygote.wait(10)
-    store = FileStorage(tmp_path / "files", feed=feed, orders=mode)
+    store = FileStorage(tmp_path / "files", feed=feed, mode=mode)
     _check_committed(store, reported)  # and nothing reported earlier was lost by a later recovery
     store.close()
     assert (tmp_path / "files" / journal.SNAPSHOT).exists()  # the children compacted, so kills could land there

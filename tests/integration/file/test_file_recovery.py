@@ -13,6 +13,7 @@ from adapters.outbound.file import journal
 from adapters.outbound.memory.feed import RingBufferFeed
 from core.kernel.errors import Unavailable
 from core.kernel.feed import FeedKind
+from core.orders.queries import SUMMARIES
 from tests.integration.file.conftest import OpenStore, place
 
 
@@ -32,7 +33,7 @@ def test_a_torn_last_line_is_reported_on_the_feed_ignored_and_cut_off_by_the_nex
     store.close()
     path = _files(tmp_path) / journal.JOURNAL
     complete = path.read_bytes()
-    torn = journal.encode({"txn": 99, "orders": []})[:-7]  # a writer killed mid-write
+    torn = journal.encode({"txn": 99, "aggregates": []})[:-7]  # a writer killed mid-write
     path.write_bytes(complete + torn)
 
     reopened = open_store()
@@ -40,7 +41,7 @@ def test_a_torn_last_line_is_reported_on_the_feed_ignored_and_cut_off_by_the_nex
     errors = [e for e in feed.recent() if e.kind == FeedKind.ERROR]
     assert len(errors) == 1
     assert str(path) in errors[0].text and "torn" in errors[0].text
-    assert reopened.read_model.get(kept.id) is not None
+    assert reopened.read_model.get(SUMMARIES, kept.id) is not None
     assert len([e for e in feed.recent() if e.kind == FeedKind.ERROR]) == 1  # reported once, not per read
     place(reopened)  # becoming the writer cuts the tail, so this commit lands on a clean line boundary
     reopened.close()
@@ -62,7 +63,7 @@ def test_a_reader_does_not_cut_a_line_the_writer_may_still_be_writing(
 
     reader = open_store()
 
-    assert reader.read_model.list().items
+    assert reader.read_model.list(SUMMARIES).items
     assert path.read_bytes().endswith(b'{"crc":"0000')
     assert not [e for e in feed.recent() if e.kind == FeedKind.ERROR]
 
@@ -164,9 +165,9 @@ def test_a_file_from_a_newer_format_is_refused_with_upgrade_advice(
     assert _snapshot_of(_files(tmp_path)) == before
 
 
-def test_a_store_kept_in_the_other_order_mode_is_refused_with_the_setting_to_change(open_store: OpenStore) -> None:
+def test_a_store_kept_in_the_other_mode_is_refused_with_the_mode_to_use(open_store: OpenStore) -> None:
     place(open_store("state"))
-    with pytest.raises(Unavailable, match=re.escape('set storage.orders = "state"')):
+    with pytest.raises(Unavailable, match=re.escape('open it in mode "state"')):
         open_store("events")
 
 
@@ -190,15 +191,19 @@ def test_check_names_the_journal_when_the_directory_has_gone(open_store: OpenSto
             store.check()
 
 
+@pytest.mark.parametrize("record", [
+    {"txn": 2, "documents": [{"view": SUMMARIES.name, "key": "o-x"}]},  # a field lacks its parts
+    {"txn": 2, "summaries": [{"order_id": "o-x"}]},  # a field format 2 does not have (format 1 had it)
+])
 def test_a_checksummed_record_of_an_unknown_shape_is_refused_not_half_applied(
-    open_store: OpenStore, tmp_path: Path
+    open_store: OpenStore, tmp_path: Path, record: dict[str, object]
 ) -> None:
     store = open_store()
     place(store)
     store.close()
     path = _files(tmp_path) / journal.JOURNAL
     with path.open("ab") as handle:
-        handle.write(journal.encode({"txn": 2, "summaries": [{"order_id": "o-x"}]}))
+        handle.write(journal.encode(record))
 
-    with pytest.raises(Unavailable, match="does not fit format"):
+    with pytest.raises(Unavailable, match=f"does not fit format {journal.FORMAT}"):
         open_store()

@@ -42,8 +42,8 @@ def test_the_configured_topics_exist_once_the_adapter_is_built(kafka_config: dic
 def test_an_outbox_row_is_a_record_any_kafka_client_can_read(kafka_config: dict[str, Any], tmp_path: Path) -> None:
     messaging = open_messaging(kafka_config, tmp_path)
     topic = kafka_config["messaging.events_topic"]
-    row = OutboxRecord(event_id="e-1", aggregate_id="o-1", aggregate_version=3, type="OrderShipped",
-                       payload='{"type":"OrderShipped"}', created_at=datetime.now(UTC), seq=9)
+    row = OutboxRecord(event_id="e-1", aggregate_id="o-1", aggregate_version=3, type="orders.OrderShipped",
+                       payload='{"type":"orders.OrderShipped"}', created_at=datetime.now(UTC), seq=9)
     messaging.publisher.publish(topic, [row.to_message(topic=topic)])
     messaging.close()
     consumer = Consumer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"], "group.id": "plain",
@@ -56,9 +56,9 @@ def test_an_outbox_row_is_a_record_any_kafka_client_can_read(kafka_config: dict[
     consumer.close()
     assert record is not None and record.error() is None
     headers = {k: v.decode() for k, v in record.headers()}
-    assert record.key() == b"o-1" and record.value() == b'{"type":"OrderShipped"}'
-    assert headers == {"event_id": "e-1", "type": "OrderShipped", "aggregate_version": "3", "correlation_id": "o-1",
-                       "causation_id": "e-1", "message_id": "e-1", "message_type": "OrderShipped"}
+    assert record.key() == b"o-1" and record.value() == b'{"type":"orders.OrderShipped"}'
+    assert headers == {"event_id": "e-1", "type": "orders.OrderShipped", "aggregate_version": "3", "correlation_id": "o-1",
+                       "causation_id": "e-1", "message_id": "e-1", "message_type": "orders.OrderShipped"}
 
 
 def test_a_record_from_another_client_gets_an_id_from_its_position(

@@ -100,7 +100,7 @@ def test_the_recent_outbox_rows_come_newest_first(http: httpx.Client) -> None:
     http.post(f"/orders/{order_id}/cancel", json={"reason": "x"})
     rows = http.get("/admin/outbox/recent", params={"limit": 5}, headers=ADMIN).json()
     assert [(r["type"], r["aggregate_version"], r["published_at"]) for r in rows] == [
-        ("OrderCancelled", 2, None), ("OrderPlaced", 1, None)]
+        ("orders.OrderCancelled", 2, None), ("orders.OrderPlaced", 1, None)]
     assert json.loads(rows[1]["payload"])["aggregate_id"] == order_id
 
 
