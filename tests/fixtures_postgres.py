@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 # Every table a test can fill (projection_position keeps its one row, reset to 0).
-DATA_TABLES = ("orders", "order_lines", "outbox", "order_summaries", "inbox", "events", "order_keys", "snapshots")
+DATA_TABLES = ("aggregates", "aggregate_keys", "documents", "outbox", "inbox", "events", "snapshots")
 _numbers = itertools.count(1)
 
 

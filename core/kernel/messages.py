@@ -103,6 +103,11 @@ def event_class(type_name: str) -> type[DomainEvent]:
     return cls
 
 
+def is_event_type(type_name: str) -> bool:
+    """Whether a (qualified, or unambiguous bare) type name names a registered event."""
+    return type_name in _EVENTS or _BARE.get(type_name) is not None
+
+
 def event_from_dict(data: dict[str, Any]) -> DomainEvent:
     """Rebuild any registered domain event from `DomainEvent.to_dict()` output."""
     cls = event_class(str(data.get("type")))

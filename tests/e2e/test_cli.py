@@ -79,7 +79,8 @@ def test_approve_ship_reject_and_history(run: Cli) -> None:
     assert run("approve", order_id)[0] == 0
     assert run("ship", order_id)[0] == 0
     code, out, _ = run("history", order_id, "--json")
-    assert code == 0 and [e["type"] for e in json.loads(out)] == ["orders.OrderPlaced", "orders.OrderApproved", "orders.OrderShipped"]
+    assert code == 0 and [e["type"] for e in json.loads(out)] == [
+        "orders.OrderPlaced", "orders.OrderApproved", "orders.OrderShipped"]
     other = run.place()
     assert run("reject", other, "--reason", "no stock")[0] == 0
 

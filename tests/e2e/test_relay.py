@@ -80,7 +80,8 @@ def test_relay_publishes_committed_events_in_order_and_marks_them(app: bootstrap
     worker = bootstrap.relay_worker(app)
     assert worker.loop.step() == 0.0
     messages = published(app)
-    assert [(m.key, m.type) for m in messages] == [(o, "orders.OrderPlaced") for o in orders] + [(orders[0], "orders.OrderCancelled")]
+    assert [(m.key, m.type) for m in messages] == [(o, "orders.OrderPlaced") for o in orders] + [
+        (orders[0], "orders.OrderCancelled")]
     assert all(m.headers["event_id"] == m.id and m.headers["type"] == m.type for m in messages)
     assert [m.headers["aggregate_version"] for m in messages if m.key == orders[0]] == ["1", "2"]
     assert app.storage.outbox.pending_count() == 0
@@ -96,9 +97,16 @@ def test_relay_publishes_in_batches_of_the_configured_size(tmp_path: Path) -> No
     assert [m.offset for m in published(app)] == [0, 1, 2, 3, 4]
 
 
+class SwappableBroker:
+    """The part of the Messaging port the relay uses, with a publisher the test swaps."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+
+
 def test_relay_backs_off_while_the_broker_is_down_and_drains_the_backlog_after(app: bootstrap.Application) -> None:
-    broker: dict[str, Publisher] = {"active": DownPublisher()}
-    relay = OutboxRelay(outbox=lambda: app.storage.outbox, publisher=lambda: broker["active"],
+    broker = SwappableBroker(DownPublisher())
+    relay = OutboxRelay(storage=app.storage, messaging=broker,  # type: ignore[arg-type]
                         settings=RelaySettings(topic=TOPIC, backoff_initial=0.1, backoff_max=1.0),
                         feed=app.feed, now=app.clock.now)
     loop = RelayLoop(relay, time.monotonic)
@@ -107,7 +115,7 @@ def test_relay_backs_off_while_the_broker_is_down_and_drains_the_backlog_after(a
     for i in range(3):
         place(app, f"late-{i}")
     assert app.storage.outbox.pending_count() == 4 and published(app) == []
-    broker["active"] = app.messaging.publisher
+    broker.publisher = app.messaging.publisher
     assert loop.step() == 0.0
     assert app.storage.outbox.pending_count() == 0 and len(published(app)) == 4
     [outage] = [e.text for e in app.feed.recent() if e.kind == FeedKind.ERROR]

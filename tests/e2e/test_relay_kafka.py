@@ -96,7 +96,8 @@ class PublishThenHang:
         self.inner.close()
 
 app = bootstrap.build(None)
-app.messaging.publisher = PublishThenHang(app.messaging.publisher, pathlib.Path(sys.argv[1]))
+broker = app.switchboard.get("messaging")
+broker.publisher = PublishThenHang(broker.publisher, pathlib.Path(sys.argv[1]))
 bootstrap.relay_worker(app).run()
 """
 

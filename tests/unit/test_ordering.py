@@ -51,7 +51,8 @@ def test_the_lifecycle_runs_through_the_use_cases() -> None:
     other = app.ordering.send(place_cmd(customer="c-2")).order_id
     app.ordering.send(RejectOrder(order_id=other, reason="no stock"))
     assert app.ordering.get(GetOrder(order_id=other)).reason == "no stock"
-    assert [e.type for e in app.ordering.history(order_id)] == ["orders.OrderPlaced", "orders.OrderApproved", "orders.OrderShipped"]
+    assert [e.type for e in app.ordering.history(order_id)] == [
+        "orders.OrderPlaced", "orders.OrderApproved", "orders.OrderShipped"]
 
 
 def test_unknown_orders_are_not_found() -> None:

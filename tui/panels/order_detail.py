@@ -98,5 +98,5 @@ class OrderDetailScreen(Screen[None]):
                           f"{line.unit_price * line.quantity} {s.currency}")
         history = self.query_one("#detail-history", DataTable)
         for event in message.history:
-            history.add_row(str(event.aggregate_version), type(event).__name__, f"{event.occurred_at:%Y-%m-%d %H:%M:%S}",
-                            describe(event))
+            history.add_row(str(event.aggregate_version), type(event).__name__,
+                            f"{event.occurred_at:%Y-%m-%d %H:%M:%S}", describe(event))

@@ -10,7 +10,7 @@ from adapters.outbound.file.committer import FileCommitter
 from adapters.outbound.file.ports import FileEventStore, FileOutbox, FileReadModel
 from adapters.outbound.file.store import FileStore
 from core.kernel.aggregate import AggregateCodec
-from core.kernel.messages import DomainEvent, event_class, event_from_dict
+from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
 from ports.system import EventFeed
 
 DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024
@@ -50,7 +50,7 @@ class FileStorage:
         # The outbox also carries commands bound for other contexts: those are not this
         # aggregate's events.
         return [event_from_dict(json.loads(r.payload)) for r in self.outbox.history(aggregate_id)
-                if _is_event(r.type)]
+                if is_event_type(r.type)]
 
     def close(self) -> None:
         """Give up the writer lock and the journal's file handle; the next call reopens them."""
@@ -61,11 +61,3 @@ class FileStorage:
 
     def check(self) -> None:
         self._store.check()
-
-
-def _is_event(type_name: str) -> bool:
-    try:
-        event_class(type_name)
-    except ValueError:
-        return False
-    return True

@@ -13,7 +13,7 @@ from adapters.outbound.memory.store import (
     MemoryStore,
 )
 from core.kernel.aggregate import AggregateCodec
-from core.kernel.messages import DomainEvent, event_from_dict
+from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
 
 
 class MemoryStorage:
@@ -32,7 +32,9 @@ class MemoryStorage:
     def history(self, aggregate_id: str) -> list[DomainEvent]:
         if self.mode == "events":
             return self.event_store.read_stream(aggregate_id)
-        return [event_from_dict(json.loads(r.payload)) for r in self.outbox.history(aggregate_id)]
+        # Rows may carry commands sent with the aggregate's id: only its events are its history.
+        return [event_from_dict(json.loads(r.payload)) for r in self.outbox.history(aggregate_id)
+                if is_event_type(r.type)]
 
     def close(self) -> None:
         """Nothing to release; the data stays for when this store is switched back to."""

@@ -1,14 +1,15 @@
 """The hot path's writes: Core statements compiled once per dialect, run on a pooled DBAPI
 connection that holds the write transaction.
 
-Why: placing an order is one transaction of seven statements, and SQLAlchemy's `Connection`
-costs here about 40 us of Python per `execute` and 150 us per connect-begin-commit-close,
-against 2-5 us and 30 us for the driver itself. The SQL still comes from the Core statements
-through the dialect's compiler (one code path for SQLite and PostgreSQL), values still go
-through the column types' bind processors (UtcDateTime included), the connections come from
-SQLAlchemy's pool with its per-connection settings, and driver errors are raised as
-SQLAlchemy's exception classes, as `Connection.execute` would raise them. Reads, and writes
-off the hot path, use `Connection` as usual.
+Why: every unit of work is one write transaction of a handful of statements (placing an order:
+BEGIN, its aggregate, its outbox row, its summary document, the projection position, COMMIT),
+and SQLAlchemy's `Connection` costs here about 40 us of Python per `execute` and 150 us per
+connect-begin-commit-close, against 2-5 us and 30 us for the driver itself. The SQL still comes
+from the Core statements through the dialect's compiler (one code path for SQLite and
+PostgreSQL), values still go through the column types' bind processors (UtcDateTime included),
+the connections come from SQLAlchemy's pool with its per-connection settings, and driver errors
+are raised as SQLAlchemy's exception classes, as `Connection.execute` would raise them. Reads,
+and writes off the hot path, use `Connection` as usual.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The tables the adapter reads and writes (SQLAlchemy Core). Alembic migrations create them.
 
-Order lines live in their own table rather than as JSON in the order row: lines never change
-after an order is placed, so a state change updates one narrow row, and lines stay queryable
-(which SKU sells) with plain SQL on both dialects.
+Nothing here names a bounded context: an aggregate is a row (or a stream) keyed by its codec's
+name, a read model is a set of documents keyed by its view's name. State and documents are JSON
+text rather than a JSON column type: both dialects store text the same way, the adapter never
+queries inside it, and what it filters and sorts on (version, sort, tags) has columns of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -25,29 +25,35 @@ from adapters.outbound.sql.types import UtcDateTime
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 Sequence64 = BigInteger().with_variant(Integer(), "sqlite")
 
+# Text that lists are ordered by. PostgreSQL compares it in the "C" collation (byte order, which
+# for UTF-8 is code point order, as Python's `<` compares), whatever collation the database was
+# created with: so a view pages in the same order on every store. SQLite compares bytes anyway.
+OrderedText = String().with_variant(String(collation="C"), "postgresql")
+
+# How many filterable tags a document row carries (core.kernel.views.MAX_FILTERS).
+TAGS = 3
+
 metadata = MetaData()
 
-orders = Table(
-    "orders", metadata,
-    Column("id", String, primary_key=True),
-    Column("customer_id", String, nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("status", String, nullable=False),
+# State mode: one row per aggregate, its codec's JSON state. `version` is a column of its own so
+# the optimistic check is a plain `UPDATE ... WHERE version = :expected`.
+aggregates = Table(
+    "aggregates", metadata,
+    Column("type", String, primary_key=True),
+    Column("id", OrderedText, primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("reason", Text),
-    Column("idempotency_key", String, unique=True),
+    Column("state", Text, nullable=False),
+    # SQLite: the rows live in the primary key's b-tree, one b-tree less to write per commit.
+    sqlite_with_rowid=False,
 )
 
-order_lines = Table(
-    "order_lines", metadata,
-    Column("order_id", String, ForeignKey("orders.id"), primary_key=True),
-    Column("line_no", Integer, primary_key=True),
-    Column("sku", String, nullable=False),
-    Column("quantity", Integer, nullable=False),
-    # Decimal text: exact on both dialects (SQLite has no exact decimal type).
-    Column("unit_price", String, nullable=False),
+# Both modes: the aggregate an idempotency key was first used for, unique per aggregate type.
+aggregate_keys = Table(
+    "aggregate_keys", metadata,
+    Column("type", String, primary_key=True),
+    Column("idempotency_key", String, primary_key=True),
+    Column("aggregate_id", String, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 outbox = Table(
@@ -60,6 +66,8 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("published_at", UtcDateTime),
+    # "" for rows written before rows named their topic: the relay's default topic.
+    Column("topic", String, nullable=False, server_default=""),
     Index("ix_outbox_aggregate", "aggregate_id", "aggregate_version"),
     # AUTOINCREMENT: a purged highest seq is never handed out again.
     sqlite_autoincrement=True,
@@ -67,25 +75,26 @@ outbox = Table(
 Index("ix_outbox_unpublished", outbox.c.seq,
       sqlite_where=outbox.c.published_at.is_(None), postgresql_where=outbox.c.published_at.is_(None))
 
-order_summaries = Table(
-    "order_summaries", metadata,
-    Column("order_id", String, primary_key=True),
-    Column("customer_id", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("total", String, nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("line_count", Integer, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("reason", Text),
-    Column("lines", Text, nullable=False),
-    Index("ix_summaries_newest", "created_at", "order_id"),
-    Index("ix_summaries_customer", "customer_id", "created_at", "order_id"),
-    Index("ix_summaries_status", "status", "created_at", "order_id"),
+# Every view's documents. Lists run newest first by (sort, key), optionally filtered on one or
+# more tags: one index per way of listing, each ending in (sort, key) so a page is an index range.
+# A tag's index holds only rows that have the tag (`tagN = :value` implies it, so both dialects
+# still use it), so a view with fewer filters does not pay for the others' indexes on every write.
+documents = Table(
+    "documents", metadata,
+    Column("view", String, primary_key=True),
+    Column("key", OrderedText, primary_key=True),
+    Column("sort", OrderedText, nullable=False),
+    *(Column(f"tag{n}", String) for n in range(1, TAGS + 1)),
+    Column("data", Text, nullable=False),
+    Index("ix_documents_sort", "view", "sort", "key"),
+    sqlite_with_rowid=False,
 )
+for _n in range(1, TAGS + 1):
+    _tag = documents.c[f"tag{_n}"]
+    Index(f"ix_documents_tag{_n}", documents.c.view, _tag, documents.c.sort, documents.c.key,
+          sqlite_where=_tag.is_not(None), postgresql_where=_tag.is_not(None))
 
-# One row (id = 1): the global sequence of the last event projected into order_summaries.
+# One row (id = 1): the outbox seq of the last event projected into the documents.
 projection_position = Table(
     "projection_position", metadata,
     Column("id", Integer, primary_key=True),
@@ -106,17 +115,14 @@ events = Table(
     Column("type", String, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("payload", Text, nullable=False),
+    # The codec name of the stream's aggregate ("" when appended outside a unit of work), so a
+    # store can list the aggregates of one type.
+    Column("aggregate_type", String, nullable=False, server_default=""),
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
     sqlite_autoincrement=True,
 )
 
-# Event-sourced orders find their order by idempotency key here (state mode uses orders).
-order_keys = Table(
-    "order_keys", metadata,
-    Column("idempotency_key", String, primary_key=True),
-    Column("order_id", String, nullable=False),
-)
-
+# Events mode: the codec's JSON state every `snapshot_every` events, so a load replays fewer.
 snapshots = Table(
     "snapshots", metadata,
     Column("stream_id", String, primary_key=True),

@@ -1,40 +1,54 @@
-"""Statements built once: the writes run through prepared.py (compiled once per dialect), the
-reads through `Connection.execute`, which memoizes a prebuilt statement's cache key."""
+"""Statements built once: the writes run through prepared.py (compiled once per dialect, so they
+must live at module level), the reads through `Connection.execute`, which memoizes a prebuilt
+statement's cache key."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, bindparam, case, func, insert, select, update
+from sqlalchemy import BigInteger, Insert, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.outbound.sql.schema import (
+    aggregate_keys,
+    aggregates,
+    documents,
     events,
     inbox,
-    order_keys,
-    order_lines,
-    order_summaries,
-    orders,
     outbox,
     projection_position,
     snapshots,
 )
 
-INSERT_ORDER = insert(orders)
-INSERT_LINES = insert(order_lines)
+INSERT_AGGREGATE = insert(aggregates)
+# WHERE parameters carry a `where_` prefix so they never collide with the SET values.
+SAVE_AGGREGATE = (update(aggregates)
+                  .where(aggregates.c.type == bindparam("where_type"), aggregates.c.id == bindparam("where_id"),
+                         aggregates.c.version == bindparam("where_version"))
+                  .values(version=bindparam("version"), state=bindparam("state")))
+INSERT_KEY = insert(aggregate_keys)
 INSERT_OUTBOX = insert(outbox).returning(outbox.c.seq)
-INSERT_SUMMARY = insert(order_summaries)
 INSERT_INBOX = insert(inbox)
-INSERT_ORDER_KEY = insert(order_keys)
 INSERT_SNAPSHOT = insert(snapshots)
 INSERT_EVENTS = insert(events)
 STREAM_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(
     events.c.stream_id == bindparam("stream_id"))
 APPEND_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
-# WHERE parameters carry a `where_` prefix so they never collide with the SET values.
-SAVE_ORDER = (update(orders)
-              .where(orders.c.id == bindparam("where_id"), orders.c.version == bindparam("where_version"))
-              .values(status=bindparam("status"), version=bindparam("version"),
-                      updated_at=bindparam("updated_at"), reason=bindparam("reason")))
-UPDATE_SUMMARY = update(order_summaries).where(order_summaries.c.order_id == bindparam("where_order_id"))
+
+def _upsert_document(dialect_insert: Insert) -> Insert:
+    """INSERT ... ON CONFLICT (view, key) DO UPDATE: one statement whether or not the document
+    exists, so a writer never reads it first. Both dialects spell it the same; SQLAlchemy has a
+    construct per dialect, hence one statement per dialect."""
+    excluded = dialect_insert.excluded  # type: ignore[attr-defined]
+    return dialect_insert.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[documents.c.view, documents.c.key],
+        set_={column.name: excluded[column.name] for column in documents.c
+              if column.name not in ("view", "key")})
+
+
+UPSERT_DOCUMENT = {
+    "sqlite": _upsert_document(sqlite.insert(documents)),
+    "postgresql": _upsert_document(postgresql.insert(documents)),
+}
 
 _POSITION = projection_position.c.position
 _NEW_POSITION = bindparam("new_position", type_=BigInteger)
@@ -42,12 +56,21 @@ ADVANCE_POSITION = (update(projection_position).where(projection_position.c.id =
                     .values(position=case((_NEW_POSITION > _POSITION, _NEW_POSITION), else_=_POSITION)))
 SELECT_POSITION = select(_POSITION).where(projection_position.c.id == 1)
 
-ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("order_id"))
-ORDER_BY_KEY = select(orders).where(orders.c.idempotency_key == bindparam("key"))
-LINES_OF_ORDER = select(order_lines).where(order_lines.c.order_id == bindparam("order_id")).order_by(
-    order_lines.c.line_no)
-SUMMARY_BY_ID = select(order_summaries).where(order_summaries.c.order_id == bindparam("order_id"))
-LATEST_SNAPSHOT = (select(snapshots.c.data).where(snapshots.c.stream_id == bindparam("order_id"))
+STATE_BY_ID = select(aggregates.c.state).where(aggregates.c.type == bindparam("type"),
+                                               aggregates.c.id == bindparam("id"))
+STATE_BY_KEY = (select(aggregates.c.state)
+                .join(aggregate_keys, (aggregate_keys.c.type == aggregates.c.type)
+                      & (aggregate_keys.c.aggregate_id == aggregates.c.id))
+                .where(aggregate_keys.c.type == bindparam("type"),
+                       aggregate_keys.c.idempotency_key == bindparam("key")))
+ID_BY_KEY = select(aggregate_keys.c.aggregate_id).where(aggregate_keys.c.type == bindparam("type"),
+                                                        aggregate_keys.c.idempotency_key == bindparam("key"))
+LATEST_SNAPSHOT = (select(snapshots.c.data).where(snapshots.c.stream_id == bindparam("id"))
                    .order_by(snapshots.c.version.desc()).limit(1))
-ORDER_ID_BY_KEY = select(order_keys.c.order_id).where(order_keys.c.idempotency_key == bindparam("key"))
+STREAM = (select(events.c.payload)
+          .where(events.c.stream_id == bindparam("stream_id"), events.c.version >= bindparam("from_version"))
+          .order_by(events.c.version))
+DOCUMENT = select(documents.c.data).where(documents.c.view == bindparam("view"), documents.c.key == bindparam("key"))
 INBOX_HAS = select(inbox.c.message_id).where(inbox.c.message_id == bindparam("message_id"))
+STATE_IDS = select(aggregates.c.id).where(aggregates.c.type == bindparam("type"))
+STREAM_IDS = select(events.c.stream_id).where(events.c.aggregate_type == bindparam("type")).distinct()

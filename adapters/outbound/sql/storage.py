@@ -1,48 +1,59 @@
-"""The Storage port on SQL: SQLite (the embedded default) or PostgreSQL, same code for both."""
+"""The Storage port on SQL: SQLite (the embedded default) or PostgreSQL, same code for both, for
+any bounded context's aggregates and views."""
 
 from __future__ import annotations
 
-from functools import partial
+import json
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
+from adapters.outbound.sql.committer import MODES, SqlCommitter
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import SqlTarget, target_for
 from adapters.outbound.sql.event_store import SqlEventStore
 from adapters.outbound.sql.migrate import ensure_current
 from adapters.outbound.sql.outbox import SqlOutbox
 from adapters.outbound.sql.read_model import SqlReadModel
-from adapters.outbound.sql.schema import events, orders
-from adapters.outbound.sql.unit_of_work import EventSourcedOrders, SqlUnitOfWork, StateOrders
+from adapters.outbound.sql.statements import STATE_IDS, STREAM_IDS
+from core.kernel.aggregate import AggregateCodec
+from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
 
 
 class SqlStorage:
     """Opens the database, refuses a schema it was not written for (upgrading a store it manages
-    itself), and hands out units of work. `orders` is "state" or "events"."""
+    itself), and hands out the storage ports over it. `mode` is "state" or "events"."""
 
-    def __init__(self, target: SqlTarget, orders: str = "state", snapshot_every: int = 50) -> None:
+    def __init__(self, target: SqlTarget, mode: str = "state", snapshot_every: int = 50) -> None:
+        if mode not in MODES:  # before anything opens, so a bad setting leaves nothing behind
+            raise ValueError(f"storage mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
         self._db = Database(target)
         try:
+            self.committer = SqlCommitter(self._db, mode, snapshot_every)
             ensure_current(self._db.engine, target)
         except BaseException:
             self._db.close()
             raise
-        self._event_sourced = orders == "events"
-        self._orders = (partial(EventSourcedOrders, snapshot_every=snapshot_every) if self._event_sourced
-                        else StateOrders)
         self.read_model = SqlReadModel(self._db)
         self.outbox = SqlOutbox(self._db)
         self.event_store = SqlEventStore(self._db)
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._db, self._orders)
-
-    def order_ids(self) -> list[str]:
-        query = (select(events.c.stream_id).distinct().order_by(events.c.stream_id) if self._event_sourced
-                 else select(orders.c.id).order_by(orders.c.id))
+    def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]:
+        query = STREAM_IDS if self.mode == "events" else STATE_IDS
         with self._db.reading() as connection:
-            return list(connection.execute(query).scalars())
+            ids = connection.execute(query, {"type": codec.name}).scalars().all()
+        # Sorted here, not by ORDER BY: the same order (Python's) on every dialect and collation.
+        return sorted(ids)
+
+    def history(self, aggregate_id: str) -> list[DomainEvent]:
+        """Events mode: the stream. State mode: the aggregate's retained outbox rows that carry
+        events (an aggregate's row may also carry a command it sent, which is not history)."""
+        if self.mode == "events":
+            return self.event_store.read_stream(aggregate_id)
+        return [event_from_dict(json.loads(record.payload)) for record in self.outbox.history(aggregate_id)
+                if is_event_type(record.type)]
 
     def close(self) -> None:
         self.outbox.release_all()
@@ -56,11 +67,11 @@ class SqlStorage:
             connection.execute(text("SELECT 1"))
 
 
-def open_sql_storage(adapter: str, data_dir: Path, url: str, *, orders: str, snapshot_every: int,
+def open_sql_storage(adapter: str, data_dir: Path, url: str, *, mode: str, snapshot_every: int,
                      busy_timeout_ms: int = 5000, connect_timeout_s: int = 5) -> SqlStorage:
     """The "sqlite" or "postgres" storage adapter (see engine.target_for for how `url` is read)."""
     target = target_for(adapter, data_dir, url, busy_timeout_ms=busy_timeout_ms,
                         connect_timeout_s=connect_timeout_s)
     if target is None:
         raise ValueError(f"{adapter!r} is not a SQL storage adapter")
-    return SqlStorage(target, orders, snapshot_every)
+    return SqlStorage(target, mode, snapshot_every)

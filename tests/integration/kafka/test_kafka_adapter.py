@@ -57,8 +57,9 @@ def test_an_outbox_row_is_a_record_any_kafka_client_can_read(kafka_config: dict[
     assert record is not None and record.error() is None
     headers = {k: v.decode() for k, v in record.headers()}
     assert record.key() == b"o-1" and record.value() == b'{"type":"orders.OrderShipped"}'
-    assert headers == {"event_id": "e-1", "type": "orders.OrderShipped", "aggregate_version": "3", "correlation_id": "o-1",
-                       "causation_id": "e-1", "message_id": "e-1", "message_type": "orders.OrderShipped"}
+    assert headers == {"event_id": "e-1", "type": "orders.OrderShipped", "aggregate_version": "3",
+                       "correlation_id": "o-1", "causation_id": "e-1", "message_id": "e-1",
+                       "message_type": "orders.OrderShipped"}
 
 
 def test_a_record_from_another_client_gets_an_id_from_its_position(

@@ -121,7 +121,8 @@ async def test_history_lists_the_orders_events_in_version_order(client: httpx.As
     order_id = (await place(client)).json()["order_id"]
     await client.post(f"/orders/{order_id}/cancel", json={"reason": "x"})
     events = (await client.get(f"/orders/{order_id}/history")).json()
-    assert [(e["type"], e["aggregate_version"]) for e in events] == [("orders.OrderPlaced", 1), ("orders.OrderCancelled", 2)]
+    assert [(e["type"], e["aggregate_version"]) for e in events] == [
+        ("orders.OrderPlaced", 1), ("orders.OrderCancelled", 2)]
 
 
 async def test_history_of_an_unknown_order_is_404(client: httpx.AsyncClient) -> None:

@@ -1,9 +1,8 @@
-"""Orders outlive the process: `orderhex place` in one process, `orderhex orders` in the next."""
+"""Orders outlive the process: placed by one process, approved by the next, listed by a third."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,32 +10,30 @@ from typing import Any
 
 import pytest
 
-ORDERHEX = Path(sys.executable).with_name("orderhex")
+from adapters.outbound.sql.engine import SQLITE_FILE
+from tests.integration.sql.conftest import SqlStore
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def orderhex(env: dict[str, str], *argv: str) -> Any:
-    done = subprocess.run([str(ORDERHEX), *argv, "--json"], env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+def in_a_new_process(store: SqlStore, mode: str, action: str, argument: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.integration.sql.child", store.adapter, str(store.data_dir), store.url, mode,
+         action, argument], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize("mode", ["state", "events"])
-def test_an_order_placed_by_one_process_is_listed_by_the_next(sql_store: dict[str, Any], mode: str) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ORDERHEX_")}
-    env |= {"ORDERHEX_STORAGE__ADAPTER": sql_store["storage.adapter"], "ORDERHEX_DATA_DIR": sql_store["data_dir"],
-            "ORDERHEX_STORAGE__URL": sql_store.get("storage.url", ""), "ORDERHEX_STORAGE__ORDERS": mode}
-
-    placed = orderhex(env, "place", "--customer", "c-42", "--item", "SKU-1:2:9.99", "--item", "SKU-2:1:4.50",
-                      "--idempotency-key", "k-1")
+def test_an_order_placed_by_one_process_is_listed_by_the_next(sql_store: SqlStore, mode: str) -> None:
+    placed = in_a_new_process(sql_store, mode, "place", "k-1")
     assert placed["created"] is True
-    orderhex(env, "approve", placed["order_id"])
-    again = orderhex(env, "place", "--customer", "c-42", "--item", "SKU-1:2:9.99", "--item", "SKU-2:1:4.50",
-                     "--idempotency-key", "k-1")
-    listed = orderhex(env, "orders", "--customer", "c-42")
+    in_a_new_process(sql_store, mode, "approve", placed["order_id"])
+    again = in_a_new_process(sql_store, mode, "place", "k-1")
+    listed = in_a_new_process(sql_store, mode, "list", "c-42")
 
     assert again == {"order_id": placed["order_id"], "created": False}
-    assert [(row["order_id"], row["status"], row["total"]) for row in listed["items"]] == [
+    assert [(row["order_id"], row["status"], row["total"]) for row in listed] == [
         (placed["order_id"], "APPROVED", "24.48")]
-    if sql_store["storage.adapter"] == "sqlite":
-        assert (Path(sql_store["data_dir"]) / "orderhex.sqlite3").exists()
+    if sql_store.adapter == "sqlite":
+        assert (sql_store.data_dir / SQLITE_FILE).exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 
 import pytest
@@ -13,39 +12,19 @@ import pytest
 from core.kernel.errors import ConcurrencyConflict, IllegalTransition
 from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder
 from core.orders.model import OrderStatus
-from tests.integration.sql.conftest import make_app
+from core.orders.queries import SUMMARIES
+from core.runtime.service import Service
+from core.runtime.unit_of_work import UnitOfWork
+from tests.integration.sql.conftest import EVENTS_TOPIC, SqlStore, orders_service
 
 
-class GatedUnitOfWork:
-    """A real unit of work whose first commit waits until the other writer is ready to commit
-    too, so both have read the same version: one of them must conflict."""
+class GatedUnitOfWork(UnitOfWork):
+    """A real unit of work whose thread's first commit waits until the other writer is ready to
+    commit too, so both have read the same version: one of them must conflict."""
 
-    def __init__(self, inner: Any, gate: threading.Barrier, first: set[int], conflicts: list[str]) -> None:
-        self._inner, self._gate, self._first, self._conflicts = inner, gate, first, conflicts
-
-    @property
-    def orders(self) -> Any:
-        return self._inner.orders
-
-    @property
-    def inbox(self) -> Any:
-        return self._inner.inbox
-
-    @property
-    def message_id(self) -> str | None:
-        return self._inner.message_id  # type: ignore[no-any-return]
-
-    @message_id.setter
-    def message_id(self, value: str | None) -> None:
-        self._inner.message_id = value
-
-    def __enter__(self) -> GatedUnitOfWork:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._inner.__exit__(exc_type, exc, tb)
+    def __init__(self, service: Service, gate: threading.Barrier, first: set[int], conflicts: list[str]) -> None:
+        super().__init__(service.storage.committer, project=service.context.project, events_topic=EVENTS_TOPIC)
+        self._gate, self._first, self._conflicts = gate, first, conflicts
 
     def commit(self) -> None:
         me = threading.get_ident()
@@ -53,34 +32,40 @@ class GatedUnitOfWork:
             self._first.add(me)
             self._gate.wait()
         try:
-            self._inner.commit()
+            super().commit()
         except ConcurrencyConflict as exc:
             self._conflicts.append(str(exc))
             raise
 
-    def rollback(self) -> None:
-        self._inner.rollback()
 
-    def collect_new_events(self) -> list[Any]:
-        return self._inner.collect_new_events()  # type: ignore[no-any-return]
+class GatedService(Service):
+    """The orders service whose units of work are gated while `gate` is set."""
+
+    gate: tuple[threading.Barrier, set[int], list[str]] | None = None
+
+    def unit_of_work(self) -> UnitOfWork:
+        if self.gate is None:
+            return super().unit_of_work()
+        return GatedUnitOfWork(self, *self.gate)
+
+
+PLACE = PlaceOrder(customer_id="c-1", currency="EUR", lines=(LineItem("SKU-1", 1, Decimal("5.00")),))
 
 
 @pytest.mark.parametrize("mode", ["state", "events"])
-def test_two_writers_racing_on_one_order_lose_no_update(sql_store: dict[str, Any], mode: str) -> None:
-    app = make_app(sql_store, **{"storage.orders": mode})
+def test_two_writers_racing_on_one_order_lose_no_update(sql_store: SqlStore, mode: str) -> None:
+    storage = sql_store.open(mode)
+    service = orders_service(storage, GatedService)
     try:
         for round_ in range(3):
-            order_id = app.bus.handle(PlaceOrder(customer_id="c-1", currency="EUR",
-                                                 lines=(LineItem("SKU-1", 1, Decimal("5.00")),))).order_id
-            storage = app.storage
+            order_id = service.send(PLACE).order_id
             gate, first, conflicts = threading.Barrier(2, timeout=20), set[int](), list[str]()
-            real_factory = storage.unit_of_work
-            app.bus._uow_factory = lambda f=real_factory, g=gate, s=first, c=conflicts: GatedUnitOfWork(f(), g, s, c)
+            service.gate = (gate, first, conflicts)
             outcomes: dict[str, str] = {}
 
-            def run(name: str, command: Any, oid: str = order_id, out: dict[str, str] = outcomes) -> None:
+            def run(name: str, command: Any, out: dict[str, str] = outcomes) -> None:
                 try:
-                    app.bus.handle(command)
+                    service.send(command)
                     out[name] = "ok"
                 except IllegalTransition:
                     out[name] = "refused"
@@ -91,34 +76,35 @@ def test_two_writers_racing_on_one_order_lose_no_update(sql_store: dict[str, Any
                 writer.start()
             for writer in writers:
                 writer.join(timeout=30)
-            app.bus._uow_factory = app._unit_of_work
+            service.gate = None
 
             assert len(conflicts) == 1, f"round {round_}: both writers read v1, exactly one must conflict"
             assert outcomes["cancel"] == "ok"
-            history = [e.type for e in app._history(order_id)]
-            expected = (["OrderPlaced", "OrderApproved", "OrderCancelled"] if outcomes["approve"] == "ok"
-                        else ["OrderPlaced", "OrderCancelled"])
+            history = [e.type for e in service.history(order_id)]
+            expected = (["orders.OrderPlaced", "orders.OrderApproved", "orders.OrderCancelled"]
+                        if outcomes["approve"] == "ok" else ["orders.OrderPlaced", "orders.OrderCancelled"])
             assert history == expected
-            summary = storage.read_model.get(order_id)
+            summary = storage.read_model.get(SUMMARIES, order_id)
             assert summary is not None and summary.status is OrderStatus.CANCELLED
             assert summary.version == len(expected)
             assert [r.aggregate_version for r in storage.outbox.history(order_id)] == list(range(1, len(expected) + 1))
     finally:
-        app.close()
+        storage.close()
 
 
-def test_many_writer_threads_placing_and_changing_orders_keep_every_change(sql_store: dict[str, Any]) -> None:
-    app = make_app(sql_store)
+def test_many_writer_threads_placing_and_changing_orders_keep_every_change(sql_store: SqlStore) -> None:
+    storage = sql_store.open()
+    service = orders_service(storage)
     try:
-        order_ids = [app.bus.handle(PlaceOrder(customer_id=f"c-{i}", currency="EUR",
-                                               lines=(LineItem("SKU-1", 1, Decimal("1.00")),))).order_id
+        order_ids = [service.send(PlaceOrder(customer_id=f"c-{i}", currency="EUR",
+                                             lines=(LineItem("SKU-1", 1, Decimal("1.00")),))).order_id
                      for i in range(20)]
         failures: list[BaseException] = []
 
         def approve(ids: list[str]) -> None:
             for oid in ids:
                 try:
-                    app.bus.handle(ApproveOrder(order_id=oid))
+                    service.send(ApproveOrder(order_id=oid))
                 except IllegalTransition:
                     pass  # the canceller got there first
                 except BaseException as exc:
@@ -127,7 +113,7 @@ def test_many_writer_threads_placing_and_changing_orders_keep_every_change(sql_s
         def cancel(ids: list[str]) -> None:
             for oid in ids:
                 try:
-                    app.bus.handle(CancelOrder(order_id=oid, reason="race"))
+                    service.send(CancelOrder(order_id=oid, reason="race"))
                 except BaseException as exc:
                     failures.append(exc)
 
@@ -139,10 +125,10 @@ def test_many_writer_threads_placing_and_changing_orders_keep_every_change(sql_s
             thread.join(timeout=60)
         assert failures == []
         for oid in order_ids:
-            rows = app.storage.outbox.history(oid)
+            rows = storage.outbox.history(oid)
             assert [r.aggregate_version for r in rows] == list(range(1, len(rows) + 1))
-            assert rows[-1].type == "OrderCancelled"
-            summary = app.storage.read_model.get(oid)
+            assert rows[-1].type == "orders.OrderCancelled"
+            summary = storage.read_model.get(SUMMARIES, oid)
             assert summary is not None and summary.status is OrderStatus.CANCELLED and summary.version == len(rows)
     finally:
-        app.close()
+        storage.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.outbound.sql.storage import open_sql_storage
+from core.orders.queries import SUMMARIES
 from tests.contract.orders_fixtures import place
 
 pytestmark = pytest.mark.postgres
@@ -28,14 +29,14 @@ def data_dir() -> Iterator[Path]:
 
 
 def test_embedded_starts_a_server_in_the_data_dir_and_keeps_orders_across_reopening(data_dir: Path) -> None:
-    store = open_sql_storage("postgres", data_dir, "embedded", orders="state", snapshot_every=50)
+    store = open_sql_storage("postgres", data_dir, "embedded", mode="state", snapshot_every=50)
     order = place(store)
     assert store.describe() == f"embedded PostgreSQL in {data_dir.resolve() / 'postgres'}"
     store.close()
 
-    again = open_sql_storage("postgres", data_dir, "embedded", orders="state", snapshot_every=50)
+    again = open_sql_storage("postgres", data_dir, "embedded", mode="state", snapshot_every=50)
     try:
-        summary = again.read_model.get(order.id)
+        summary = again.read_model.get(SUMMARIES, order.id)
         assert summary is not None and summary.customer_id == "c-1"
     finally:
         again.close()

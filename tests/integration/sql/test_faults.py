@@ -3,6 +3,7 @@ with a message naming the database and what to do, and nothing is deleted or ove
 
 from __future__ import annotations
 
+import argparse
 import socket
 import sqlite3
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-import bootstrap
-from adapters.outbound.sql.engine import SQLITE_FILE
+from adapters.outbound.sql import db_command
+from adapters.outbound.sql.engine import SQLITE_FILE, target_for
 from adapters.outbound.sql.migrate import _script
 from adapters.outbound.sql.storage import open_sql_storage
 from core.kernel.errors import Unavailable
@@ -22,16 +23,14 @@ HEAD = _script().get_current_head()
 
 
 def open_store(adapter: str, data_dir: Path, url: str = "") -> Any:
-    return open_sql_storage(adapter, data_dir, url, orders="state", snapshot_every=50, connect_timeout_s=2)
+    return open_sql_storage(adapter, data_dir, url, mode="state", snapshot_every=50, connect_timeout_s=2)
 
 
-def orderhex(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, adapter: str, data_dir: Path,
-             url: str, *argv: str) -> tuple[int, str, str]:
-    """Run the console script's main in this process with the given store configured."""
-    monkeypatch.setenv("ORDERHEX_STORAGE__ADAPTER", adapter)
-    monkeypatch.setenv("ORDERHEX_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("ORDERHEX_STORAGE__URL", url)
-    code = bootstrap.main(list(argv))
+def db(capsys: pytest.CaptureFixture[str], adapter: str, data_dir: Path, url: str,
+       action: str) -> tuple[int, str, str]:
+    """`orderhex db ACTION` for the store the settings name: what the CLI hands db_command, with
+    the target read from the settings as the composition root reads it."""
+    code = db_command.run(argparse.Namespace(action=action, json=False), target_for(adapter, data_dir, url))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -81,7 +80,7 @@ def test_the_default_sqlite_store_creates_and_upgrades_its_schema_itself(tmp_pat
 
 
 def test_a_sqlite_url_with_an_older_schema_is_refused_until_db_upgrade(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "shared.sqlite3"
     sqlite3.connect(path).close()  # an empty database: older than any revision
@@ -92,11 +91,11 @@ def test_a_sqlite_url_with_an_older_schema_is_refused_until_db_upgrade(
     assert str(path) in message and "older" in message and "run `orderhex db upgrade`" in message
     assert not _has_version_table(path)
 
-    code, out, _ = orderhex(capsys, monkeypatch, "sqlite", tmp_path, url, "db", "current")
+    code, out, _ = db(capsys, "sqlite", tmp_path, url, "current")
     assert code == 0 and "empty (head is" in out
-    code, out, _ = orderhex(capsys, monkeypatch, "sqlite", tmp_path, url, "db", "upgrade")
+    code, out, _ = db(capsys, "sqlite", tmp_path, url, "upgrade")
     assert code == 0 and f"upgraded from an empty schema to {HEAD}" in out
-    code, out, _ = orderhex(capsys, monkeypatch, "sqlite", tmp_path, url, "db", "current")
+    code, out, _ = db(capsys, "sqlite", tmp_path, url, "current")
     assert code == 0 and f"{HEAD} (head)" in out
     store = open_store("sqlite", tmp_path, url)
     place(store)
@@ -104,7 +103,7 @@ def test_a_sqlite_url_with_an_older_schema_is_refused_until_db_upgrade(
 
 
 def test_a_sqlite_schema_newer_than_the_code_is_refused_and_kept(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = open_store("sqlite", tmp_path)
     order = place(store)
@@ -118,17 +117,17 @@ def test_a_sqlite_schema_newer_than_the_code_is_refused_and_kept(
         open_store("sqlite", tmp_path)
     message = str(caught.value)
     assert str(path) in message and "9999_from_the_future, newer than this orderhex" in message
-    code, _, err = orderhex(capsys, monkeypatch, "sqlite", tmp_path, "", "db", "upgrade")
-    assert code == 1 and "newer than this orderhex" in err
+    with pytest.raises(Unavailable, match="newer than this orderhex"):  # the CLI's exit 1, one line
+        db(capsys, "sqlite", tmp_path, "", "upgrade")
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("9999_from_the_future",)
-        assert connection.execute("SELECT id FROM orders").fetchall() == [(order.id,)]
+        assert connection.execute("SELECT id FROM aggregates").fetchall() == [(order.id,)]
     connection.close()
 
 
 @pytest.mark.postgres
 def test_a_postgres_database_with_an_older_schema_is_refused_until_db_upgrade(
-    empty_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    empty_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(Unavailable) as caught:
         open_store("postgres", tmp_path, empty_postgres_url)
@@ -136,7 +135,7 @@ def test_a_postgres_database_with_an_older_schema_is_refused_until_db_upgrade(
     assert "PostgreSQL postgresql://" in message and "run `orderhex db upgrade`" in message
     assert alembic_version_or_none(empty_postgres_url) is None
 
-    code, out, _ = orderhex(capsys, monkeypatch, "postgres", tmp_path, empty_postgres_url, "db", "upgrade")
+    code, out, _ = db(capsys, "postgres", tmp_path, empty_postgres_url, "upgrade")
     assert code == 0 and f"to {HEAD}" in out
     store = open_store("postgres", tmp_path, empty_postgres_url)
     try:
@@ -148,24 +147,24 @@ def test_a_postgres_database_with_an_older_schema_is_refused_until_db_upgrade(
 
 @pytest.mark.postgres
 def test_a_postgres_schema_newer_than_the_code_is_refused_and_kept(
-    empty_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    empty_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert orderhex(capsys, monkeypatch, "postgres", tmp_path, empty_postgres_url, "db", "upgrade")[0] == 0
+    assert db(capsys, "postgres", tmp_path, empty_postgres_url, "upgrade")[0] == 0
     engine = create_engine(empty_postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     engine.dispose()
     with pytest.raises(Unavailable, match="9999_from_the_future, newer than this orderhex"):
         open_store("postgres", tmp_path, empty_postgres_url)
-    code, _, err = orderhex(capsys, monkeypatch, "postgres", tmp_path, empty_postgres_url, "db", "current")
-    assert code == 1 and "newer than this orderhex" in err
+    with pytest.raises(Unavailable, match="newer than this orderhex"):
+        db(capsys, "postgres", tmp_path, empty_postgres_url, "current")
     assert alembic_version(empty_postgres_url) == "9999_from_the_future"
 
 
 def test_db_commands_refuse_a_store_that_is_not_sql(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = orderhex(capsys, monkeypatch, "memory", tmp_path, "", "db", "upgrade")
+    code, _, err = db(capsys, "memory", tmp_path, "", "upgrade")
     assert code == 2 and "storage.adapter is not sqlite or postgres" in err and err.count("\n") == 1
 
 

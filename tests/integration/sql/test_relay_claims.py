@@ -18,7 +18,7 @@ NOW = datetime(2026, 2, 1, tzinfo=UTC)
 @pytest.fixture
 def relays(postgres_url: str, tmp_path: Path) -> Iterator[tuple[SqlStorage, SqlStorage]]:
     """Two stores on one database: two relay processes, each with its own connections."""
-    first, second = (open_sql_storage("postgres", tmp_path, postgres_url, orders="state", snapshot_every=50)
+    first, second = (open_sql_storage("postgres", tmp_path, postgres_url, mode="state", snapshot_every=50)
                      for _ in range(2))
     yield first, second
     first.close()

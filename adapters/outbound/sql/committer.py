@@ -1,0 +1,161 @@
+"""The Committer port on SQL: committed reads for the unit-of-work template, and its one write.
+
+Reads run in short read transactions of their own, so a unit of work holds no lock while a
+handler thinks. `write` is the whole unit of work in ONE write transaction, run on the driver
+(prepared.py says why: it is the hot path), and a stale read is caught there by the version
+checks: state rows are updated only `WHERE version = :expected`, streams appended only after
+their current version, and new aggregates and idempotency keys are inserted, so the unique keys
+turn a race into an IntegrityError, which is a ConcurrencyConflict here.
+
+On PostgreSQL (READ COMMITTED) a writer that meets a row another transaction holds waits for it
+to end, then re-checks: the loser of a race finds the version moved, or the key taken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from adapters.outbound.sql.database import Database
+from adapters.outbound.sql.event_store import append_events, lock_appends, read_stream
+from adapters.outbound.sql.prepared import Driver, execute, scalar
+from adapters.outbound.sql.read_model import advance_position, load_document, write_document
+from adapters.outbound.sql.rows import dumps, outbox_values
+from adapters.outbound.sql.statements import (
+    ID_BY_KEY,
+    INBOX_HAS,
+    INSERT_AGGREGATE,
+    INSERT_INBOX,
+    INSERT_KEY,
+    INSERT_OUTBOX,
+    INSERT_SNAPSHOT,
+    LATEST_SNAPSHOT,
+    SAVE_AGGREGATE,
+    STATE_BY_ID,
+    STATE_BY_KEY,
+)
+from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_due
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
+from core.kernel.views import View
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+MODES = ("state", "events")
+
+
+class SqlCommitter:
+    """`mode` "state" keeps each aggregate as its codec's JSON state in `aggregates`; "events"
+    keeps its event stream in `events`, with a snapshot every `snapshot_every` events."""
+
+    def __init__(self, db: Database, mode: str = "state", snapshot_every: int = 50) -> None:
+        if mode not in MODES:
+            raise ValueError(f"storage mode must be one of {MODES}, got {mode!r}")
+        if snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be at least 1, got {snapshot_every}")
+        self._db = db
+        self._events = mode == "events"
+        self._every = snapshot_every
+
+    # -- committed reads ---------------------------------------------------------------------
+
+    def load(self, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
+        with self._db.reading() as connection:
+            return self._load(connection, codec, aggregate_id)
+
+    def load_by_key(self, codec: AggregateCodec[A], key: str) -> A | None:
+        with self._db.reading() as connection:
+            if not self._events:
+                state = connection.execute(STATE_BY_KEY, {"type": codec.name, "key": key}).scalar()
+                return codec.from_state(json.loads(state)) if state is not None else None
+            aggregate_id = connection.execute(ID_BY_KEY, {"type": codec.name, "key": key}).scalar()
+            return self._load(connection, codec, aggregate_id) if aggregate_id is not None else None
+
+    def _load(self, connection: Connection, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
+        if not self._events:
+            state = connection.execute(STATE_BY_ID, {"type": codec.name, "id": aggregate_id}).scalar()
+            return codec.from_state(json.loads(state)) if state is not None else None
+        # A snapshot, then the events after it: appends never change earlier events, so the two
+        # reads agree even if an append commits between them.
+        snapshot = connection.execute(LATEST_SNAPSHOT, {"id": aggregate_id}).scalar()
+        return codec.rebuild(json.loads(snapshot) if snapshot is not None else None,
+                             lambda version: read_stream(connection, aggregate_id, version))
+
+    def document(self, view: View[T], key: str) -> T | None:
+        with self._db.reading() as connection:
+            return load_document(connection, view, key)
+
+    def seen(self, message_id: str) -> bool:
+        with self._db.reading() as connection:
+            return connection.execute(INBOX_HAS, {"message_id": message_id}).first() is not None
+
+    # -- the one write -----------------------------------------------------------------------
+
+    def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]:
+        # Rows are written in one order by every writer (aggregates, then documents, by key), so
+        # two units of work that touch the same rows on PostgreSQL queue rather than deadlock.
+        ordered = sorted(changes, key=lambda staged: (staged.codec.name, staged.aggregate.id))
+        with self._db.driving() as driver:
+            if self._events and ordered:
+                lock_appends(driver)
+                payloads = {record.event_id: record.payload for record in records}
+                for staged in ordered:
+                    self._append(driver, staged, payloads)
+            else:
+                for staged in ordered:
+                    self._save(driver, staged)
+            for message_id in inbox_ids:
+                try:
+                    execute(driver, INSERT_INBOX, {"message_id": message_id})
+                except IntegrityError as exc:
+                    raise AlreadyProcessed(message_id) from exc
+            seqs = [int(scalar(driver, INSERT_OUTBOX, outbox_values(record))) for record in records]
+            for view, document in sorted(documents, key=lambda item: (item[0].name, item[0].key(item[1]))):
+                write_document(driver, view, document)
+            if seqs:
+                advance_position(driver, seqs[-1])
+        return seqs
+
+    def _save(self, driver: Driver, staged: Staged) -> None:
+        aggregate, codec = staged.aggregate, staged.codec
+        values = {"version": aggregate.version, "state": dumps(codec.to_state(aggregate))}
+        if staged.expected_version == 0:
+            try:
+                execute(driver, INSERT_AGGREGATE, {"type": codec.name, "id": aggregate.id, **values})
+            except IntegrityError as exc:  # someone added it first
+                raise ConcurrencyConflict(aggregate.id, 0) from exc
+            self._claim_key(driver, staged)
+            return
+        changed = execute(driver, SAVE_AGGREGATE, {"where_type": codec.name, "where_id": aggregate.id,
+                                                   "where_version": staged.expected_version, **values})
+        if changed != 1:
+            raise ConcurrencyConflict(aggregate.id, staged.expected_version)
+
+    def _append(self, driver: Driver, staged: Staged, payloads: dict[str, str]) -> None:
+        aggregate, codec = staged.aggregate, staged.codec
+        append_events(driver, aggregate.id, aggregate.pending_events, staged.expected_version,
+                      aggregate_type=codec.name, payloads=payloads)
+        if snapshot_due(staged.expected_version, aggregate.version, self._every):
+            execute(driver, INSERT_SNAPSHOT, {"stream_id": aggregate.id, "version": aggregate.version,
+                                              "data": dumps(codec.to_state(aggregate))})
+        if staged.expected_version == 0:
+            self._claim_key(driver, staged)
+
+    @staticmethod
+    def _claim_key(driver: Driver, staged: Staged) -> None:
+        """A new aggregate's idempotency key: taken already means another request with the same
+        key won the race, which the handler's retry then finds by the key."""
+        key = staged.aggregate.idempotency_key
+        if key is None:
+            return
+        try:
+            execute(driver, INSERT_KEY, {"type": staged.codec.name, "idempotency_key": key,
+                                         "aggregate_id": staged.aggregate.id})
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(staged.aggregate.id, 0) from exc
