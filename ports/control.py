@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.kernel.envelope import OutboxRecord
 from core.kernel.feed import FeedEvent
@@ -17,6 +17,16 @@ class PortInfo:
     available: tuple[str, ...]
     switchable: bool = True
 
+    def to_json(self) -> dict[str, Any]:
+        """The port as every door shows it (CLI --json, the admin API, the attach client)."""
+        return {"port": self.name, "active": self.active, "available": list(self.available),
+                "switchable": self.switchable}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PortInfo:
+        return cls(name=data["port"], active=data["active"], available=tuple(data["available"]),
+                   switchable=bool(data["switchable"]))
+
 
 @dataclass(frozen=True, kw_only=True)
 class OutboxStatus:
@@ -26,6 +36,15 @@ class OutboxStatus:
     lag_seconds: float | None
     relay_running: bool
     relay_paused: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pending": self.pending, "lag_seconds": self.lag_seconds, "relay_running": self.relay_running,
+                "relay_paused": self.relay_paused}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutboxStatus:
+        return cls(pending=int(data["pending"]), lag_seconds=data["lag_seconds"],
+                   relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
 
 
 class Control(Protocol):

@@ -41,6 +41,22 @@ def test_bad_files_fail_with_the_key(tmp_path: Path, text: str, key: str) -> Non
     assert info.value.key == key
 
 
+def test_a_port_out_of_range_fails_at_start_with_exit_2_naming_key_value_and_range(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERHEX_API__PORT", "70000")
+    assert bootstrap.main(["serve"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "api.port" in line and "70000" in line and "0..65535" in line and "env ORDERHEX_API__PORT" in line
+
+
+def test_a_missing_config_file_named_by_the_environment_is_attributed_to_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERHEX_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(bootstrap.ConfigError) as info:
+        bootstrap.load_from(None)
+    assert "env ORDERHEX_CONFIG" in str(info.value) and "gone.toml" in str(info.value)
+
+
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(bootstrap.ConfigError, match=r"missing\.toml"):
         bootstrap.load_config(tmp_path / "missing.toml", env={})

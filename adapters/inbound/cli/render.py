@@ -35,7 +35,6 @@ def render_events(events: list[DomainEvent]) -> tuple[list[dict[str, Any]], str]
 
 
 def render_ports(ports: list[PortInfo]) -> tuple[list[dict[str, Any]], str]:
-    payload = [{"port": p.name, "active": p.active, "available": list(p.available), "switchable": p.switchable}
-               for p in ports]
+    payload = [p.to_json() for p in ports]
     rows = [f"{p.name:<10} {p.active:<10} available: {', '.join(p.available)}" for p in ports]
     return payload, "\n".join(rows)

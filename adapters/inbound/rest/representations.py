@@ -70,6 +70,7 @@ class OutboxRowOut(BaseModel):
     aggregate_version: int
     type: str
     payload: str
+    topic: str
     created_at: datetime
     published_at: datetime | None
 
@@ -144,10 +145,9 @@ def event_json(event: DomainEvent) -> dict[str, Any]:
 
 
 def port_json(p: PortInfo) -> dict[str, Any]:
-    return {"port": p.name, "active": p.active, "available": list(p.available), "switchable": p.switchable}
+    return p.to_json()
 
 
 
 def outbox_json(s: OutboxStatus) -> dict[str, Any]:
-    return {"pending": s.pending, "lag_seconds": s.lag_seconds, "relay_running": s.relay_running,
-            "relay_paused": s.relay_paused}
+    return s.to_json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,7 @@ import httpx
 from adapters.outbound.http.api import ServedApi
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import DomainError
-from core.kernel.feed import FeedEvent, FeedKind
+from core.kernel.feed import FeedEvent, FeedKind, FeedRing
 from ports.control import OutboxStatus, PortInfo
 
 KEPT_EVENTS = 5000
@@ -56,13 +55,15 @@ class FeedStream:
 
     def __init__(self, api: ServedApi) -> None:
         self._api = api
-        self._events: deque[FeedEvent] = deque(maxlen=KEPT_EVENTS)
-        self._subscribers: list[Callable[[FeedEvent], None]] = []
+        self._ring = FeedRing(KEPT_EVENTS)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.last_seq = 0
         self.connected = False
+
+    @property
+    def last_seq(self) -> int:
+        return self._ring.last_seq
 
     def start(self) -> None:
         with self._lock:
@@ -74,19 +75,11 @@ class FeedStream:
         self._stop.set()
 
     def recent(self, after_seq: int, limit: int) -> list[FeedEvent]:
-        with self._lock:
-            return [e for e in self._events if e.seq > after_seq][:limit]
+        return self._ring.recent(after_seq, limit)
 
     def subscribe(self, callback: Callable[[FeedEvent], None]) -> Callable[[], None]:
-        with self._lock:
-            self._subscribers.append(callback)
+        unsubscribe = self._ring.subscribe(callback)
         self.start()
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
         return unsubscribe
 
     def _follow(self) -> None:
@@ -114,20 +107,7 @@ class FeedStream:
                     return
                 if name == "gap":
                     continue
-                self._deliver(feed_event_from_json(json.loads(data)))
-
-    def _deliver(self, event: FeedEvent) -> None:
-        with self._lock:
-            if event.seq <= self.last_seq:
-                return
-            self.last_seq = event.seq
-            self._events.append(event)
-            subscribers = tuple(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:  # one failing subscriber must not cut the stream for the others
-                continue
+                self._ring.accept(feed_event_from_json(json.loads(data)))
 
 
 class HttpControl:
@@ -138,13 +118,13 @@ class HttpControl:
         self.feed = FeedStream(api)
 
     def ports(self) -> list[PortInfo]:
-        return [_port(item) for item in self._api.request("GET", "/admin/ports").json()]
+        return [PortInfo.from_json(item) for item in self._api.request("GET", "/admin/ports").json()]
 
     def switch(self, port: str, adapter: str) -> PortInfo:
         # A switch to a server-backed adapter starts that server on the far side: allow for it.
         response = self._api.request("POST", f"/admin/ports/{port}/switch", json={"adapter": adapter},
                                      timeout=httpx.Timeout(120.0, connect=3.0))
-        return _port(response.json())
+        return PortInfo.from_json(response.json())
 
     def recent_events(self, after_seq: int = 0, limit: int = 1000) -> list[FeedEvent]:
         self.feed.start()
@@ -154,7 +134,7 @@ class HttpControl:
         return self.feed.subscribe(callback)
 
     def outbox_status(self) -> OutboxStatus:
-        return _outbox(self._api.request("GET", "/admin/outbox").json())
+        return OutboxStatus.from_json(self._api.request("GET", "/admin/outbox").json())
 
     def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
         rows = self._api.request("GET", "/admin/outbox/recent", params={"limit": limit}).json()
@@ -178,13 +158,3 @@ class HttpControl:
         except (httpx.HTTPError, ValueError) as exc:
             return {"service": str(self._api.unreachable(exc))}
         return checks
-
-
-def _port(data: dict[str, Any]) -> PortInfo:
-    return PortInfo(name=data["port"], active=data["active"], available=tuple(data["available"]),
-                    switchable=bool(data["switchable"]))
-
-
-def _outbox(data: dict[str, Any]) -> OutboxStatus:
-    return OutboxStatus(pending=int(data["pending"]), lag_seconds=data["lag_seconds"],
-                        relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
