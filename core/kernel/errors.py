@@ -20,6 +20,22 @@ class ValidationError(DomainError):
         self.message = message
 
 
+class InvalidFields(ValidationError):
+    """Several inputs broke invariants at once: `errors` holds one ValidationError per bad field,
+    so every door can name all of them (REST lists them, a form marks each field). It is a
+    ValidationError of its first field, so code that handles one bad field handles this too."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        if not errors:
+            raise ValueError("InvalidFields needs at least one error")
+        super().__init__(errors[0].field, errors[0].message)
+        self.args = ("; ".join(str(error) for error in errors),)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 
