@@ -1,0 +1,1 @@
+"""The inventory bounded context: stock per SKU, reservations per order."""

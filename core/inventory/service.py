@@ -1,0 +1,61 @@
+"""The inventory service: the context's descriptor for the runtime, and its inbound port over it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.inventory.commands import InventoryCommand
+from core.inventory.handlers import COMMAND_HANDLERS
+from core.inventory.model import RESERVATION, STOCK_ITEM
+from core.inventory.projection import project, summarise
+from core.inventory.queries import (
+    MAX_PAGE,
+    RESERVATIONS,
+    STOCK,
+    GetReservation,
+    GetStock,
+    ListStock,
+    ReservationSummary,
+    StockLevel,
+    StockPage,
+)
+from core.kernel.errors import NotFound, ValidationError
+from core.runtime.context import Context
+from core.runtime.service import Service
+
+CONTEXT = Context(
+    name="inventory",
+    aggregates=(STOCK_ITEM, RESERVATION),
+    command_handlers=COMMAND_HANDLERS,
+    views=(STOCK, RESERVATIONS),
+    project=project,
+    summarise=summarise,
+)
+
+
+class InventoryService:
+    """The Inventory port: commands through the inventory service's bus, queries on its views."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    def send(self, command: InventoryCommand, message_id: str | None = None) -> Any:
+        return self._service.send(command, message_id)
+
+    def stock(self, query: GetStock) -> StockLevel:
+        level = self._service.document(STOCK, query.sku)
+        if level is None:
+            raise NotFound("sku", query.sku)
+        return level
+
+    def list_stock(self, query: ListStock) -> StockPage:
+        if not 1 <= query.limit <= MAX_PAGE:
+            raise ValidationError("limit", f"must be 1..{MAX_PAGE}, got {query.limit}")
+        in_stock = None if query.in_stock is None else ("yes" if query.in_stock else "no")
+        return self._service.list(STOCK, STOCK.where(in_stock=in_stock), query.cursor, query.limit)
+
+    def reservation(self, query: GetReservation) -> ReservationSummary:
+        found = self._service.document(RESERVATIONS, query.order_id)
+        if found is None:
+            raise NotFound("reservation", query.order_id)
+        return found

@@ -1,0 +1,1 @@
+"""The shipping bounded context: a shipment per order, scheduled, cancelled or dispatched."""

@@ -1,0 +1,32 @@
+"""Commands of the shipping context, named in the imperative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.kernel.messages import Command
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShippingCommand(Command, context="shipping"):
+    """Base of the shipping context's commands: their type names read "shipping.<Name>"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleShipment(ShippingCommand):
+    """Schedule the order's shipment to the address, or to the customer's address on file."""
+
+    order_id: str
+    customer_id: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelShipment(ShippingCommand):
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DispatchShipment(ShippingCommand):
+    order_id: str
