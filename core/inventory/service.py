@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.inventory.commands import InventoryCommand
+from core.inventory.commands import InventoryCommand, ReleaseStock, ReserveStock, Restock
 from core.inventory.handlers import COMMAND_HANDLERS
 from core.inventory.model import RESERVATION, STOCK_ITEM
 from core.inventory.projection import project, summarise
@@ -19,6 +19,7 @@ from core.inventory.queries import (
     StockLevel,
     StockPage,
 )
+from core.inventory.wire import release_stock_from_json, reserve_stock_from_json, restock_from_json
 from core.kernel.errors import NotFound, ValidationError
 from core.runtime.context import Context
 from core.runtime.service import Service
@@ -30,6 +31,7 @@ CONTEXT = Context(
     views=(STOCK, RESERVATIONS),
     project=project,
     summarise=summarise,
+    readers={Restock: restock_from_json, ReserveStock: reserve_stock_from_json, ReleaseStock: release_stock_from_json},
 )
 
 

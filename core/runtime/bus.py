@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.kernel.errors import ConcurrencyConflict
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.feed import FeedEvent, FeedKind
 from core.kernel.messages import Command, DomainEvent
 from ports.storage import UnitOfWork
@@ -77,6 +77,44 @@ class MessageBus:
                      ms=round((time.perf_counter() - started) * 1000, 3))
         self.dispatch(uow.collect_new_events())
         return result
+
+    def reacts_to(self, event_type: type[DomainEvent]) -> bool:
+        return bool(self._event_handlers.get(event_type))
+
+    def react(self, event: DomainEvent, *, message_id: str) -> int:
+        """Run this context's handlers of an event that came from elsewhere (another context's
+        topic), each at most once: its unit of work records `<message_id>|<handler>` in the inbox.
+
+        Unlike `dispatch`, a failing handler's error propagates (after the conflict retries), so
+        the consumer redelivers or dead-letters the message; handlers that already ran are not
+        run again on redelivery. Returns how many handlers took effect now.
+        """
+        ran = 0
+        for handler in self._event_handlers.get(type(event), ()):
+            name = _name(handler)
+            uow = self._react_once(handler, event, f"{message_id}|{name}")
+            if uow is None:
+                continue  # this handler's effect was committed by an earlier delivery
+            ran += 1
+            self._report(FeedKind.COMMAND, f"{name} reacted to {event.type_name} {event.aggregate_id}",
+                         command=name, outcome="ok", event=event.type_name, message_id=message_id)
+            self.dispatch(uow.collect_new_events())
+        return ran
+
+    def _react_once(self, handler: EventHandler, event: DomainEvent, inbox_id: str) -> UnitOfWork | None:
+        for attempt in range(self._conflict_retries + 1):
+            uow = self._uow_factory()
+            uow.message_id = inbox_id
+            try:
+                handler(event, uow)
+            except AlreadyProcessed:
+                return None
+            except ConcurrencyConflict:
+                if attempt < self._conflict_retries:
+                    continue
+                raise
+            return uow
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def dispatch(self, events: list[DomainEvent]) -> None:
         """Report committed events and run their handlers, and those of the events they cause."""

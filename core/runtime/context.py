@@ -19,6 +19,8 @@ from ports.storage import ViewWriter
 # clock's now) and `new_id` (an id generator's new_id), bound once when the service is built.
 Handler = Callable[..., Any]
 Projector = Callable[[ViewWriter, DomainEvent], None]
+# Reads a command's JSON body (the context's wire format) into the command; ValidationError if bad.
+Reader = Callable[[Any], Command]
 Summariser = Callable[[ViewWriter, Aggregate], None]
 
 
@@ -30,6 +32,7 @@ class Context:
     - `aggregates`: the codecs of the aggregate types it keeps.
     - `command_handlers`: exactly one handler per command type it accepts.
     - `event_handlers`: reactions to events (its own or other contexts'), zero or more each.
+    - `readers`: how each command it takes from a broker or a door is read from JSON.
     - `views`: its read models; `project` folds one of its events into them (in the same
       transaction as the event); `summarise` writes an aggregate's current state into them (to
       rebuild views from state storage, which keeps no full history).
@@ -42,7 +45,20 @@ class Context:
     project: Projector | None = None
     summarise: Summariser | None = None
     event_handlers: Mapping[type[DomainEvent], Sequence[Handler]] = field(default_factory=dict)
+    readers: Mapping[type[Command], Reader] = field(default_factory=dict)
 
     @property
     def command_types(self) -> tuple[type[Command], ...]:
         return tuple(self.command_handlers)
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """The other contexts whose events it reacts to (their event topics it consumes)."""
+        return tuple(sorted({event.context for event in self.event_handlers if event.context != self.name}))
+
+    def reader(self, type_name: str) -> Reader | None:
+        """The reader of a command named by its qualified ("inventory.Restock") or bare name."""
+        for command, read in self.readers.items():
+            if type_name in (command.type_name, command.__name__):
+                return read
+        return None

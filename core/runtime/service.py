@@ -50,6 +50,13 @@ class Service:
         """Handle a command of this context; `message_id` makes its effect happen at most once."""
         return self.bus.handle(command, message_id=message_id)
 
+    def react(self, event: DomainEvent, message_id: str) -> int:
+        """Run this context's reactions to an event from another context, each at most once."""
+        return self.bus.react(event, message_id=message_id)
+
+    def reacts_to(self, event_type: type[DomainEvent]) -> bool:
+        return self.bus.reacts_to(event_type)
+
     def group_commit(self) -> GroupCommit:
         """Group commit over this service's bus and store (one transaction per batch)."""
         return GroupCommit(self.bus, self.unit_of_work)

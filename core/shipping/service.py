@@ -7,11 +7,16 @@ from typing import Any
 from core.kernel.errors import NotFound, ValidationError
 from core.runtime.context import Context
 from core.runtime.service import Service
-from core.shipping.commands import ShippingCommand
+from core.shipping.commands import CancelShipment, DispatchShipment, ScheduleShipment, ShippingCommand
 from core.shipping.handlers import COMMAND_HANDLERS
 from core.shipping.model import SHIPMENT
 from core.shipping.projection import project, summarise
 from core.shipping.queries import MAX_PAGE, SHIPMENTS, GetShipment, ListShipments, ShipmentPage, ShipmentSummary
+from core.shipping.wire import (
+    cancel_shipment_from_json,
+    dispatch_shipment_from_json,
+    schedule_shipment_from_json,
+)
 
 CONTEXT = Context(
     name="shipping",
@@ -20,6 +25,8 @@ CONTEXT = Context(
     views=(SHIPMENTS,),
     project=project,
     summarise=summarise,
+    readers={ScheduleShipment: schedule_shipment_from_json, CancelShipment: cancel_shipment_from_json,
+             DispatchShipment: dispatch_shipment_from_json},
 )
 
 
