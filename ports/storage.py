@@ -61,10 +61,12 @@ class UnitOfWork(Protocol):
       `message_id` is set) the inbox entry, in ONE transaction. A stale aggregate raises
       ConcurrencyConflict, a seen message AlreadyProcessed; then nothing is stored.
     - `collect_new_events()` hands over, once, the events of committed changes, in order.
+    - `committed` says whether `commit()` succeeded since the block was last entered.
     """
 
     inbox: Inbox
     message_id: str | None
+    committed: bool
 
     def repository(self, codec: AggregateCodec[A]) -> Repository[A]: ...
 

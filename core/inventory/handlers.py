@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from core.inventory.commands import ReleaseStock, ReservationOutcome, ReserveStock, Restock
-from core.inventory.events import Shortage
+from core.inventory.events import Shortage, StockLine
 from core.inventory.model import (
     RESERVATION,
     STOCK_ITEM,
@@ -18,6 +18,7 @@ from core.inventory.model import (
     parse_quantity,
     parse_sku,
 )
+from core.orders.events import OrderCancelled, OrderPlaced, OrderRejected
 from ports.storage import UnitOfWork
 
 Now = Callable[[], datetime]
@@ -85,4 +86,20 @@ def _outcome(reservation: Reservation) -> ReservationOutcome:
                               tuple(str(s) for s in reservation.shortages))
 
 
+def reserve_for_placed_order(event: OrderPlaced, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+    """Choreography: an order placed in the orders context reserves its lines here."""
+    lines = tuple(StockLine(line.sku, line.quantity) for line in event.lines)
+    reserve_stock(ReserveStock(order_id=event.aggregate_id, lines=lines), uow, now, new_id)
+
+
+def release_for_ended_order(event: OrderRejected | OrderCancelled, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+    """Choreography: an order rejected or cancelled gives back what it holds here."""
+    release_stock(ReleaseStock(order_id=event.aggregate_id), uow, now, new_id)
+
+
 COMMAND_HANDLERS = {Restock: restock, ReserveStock: reserve_stock, ReleaseStock: release_stock}
+EVENT_HANDLERS = {
+    OrderPlaced: [reserve_for_placed_order],
+    OrderRejected: [release_for_ended_order],
+    OrderCancelled: [release_for_ended_order],
+}

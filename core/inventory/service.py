@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.inventory.commands import InventoryCommand, ReleaseStock, ReserveStock, Restock
-from core.inventory.handlers import COMMAND_HANDLERS
+from core.inventory.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.inventory.model import RESERVATION, STOCK_ITEM
 from core.inventory.projection import project, summarise
 from core.inventory.queries import (
@@ -28,6 +28,7 @@ CONTEXT = Context(
     name="inventory",
     aggregates=(STOCK_ITEM, RESERVATION),
     command_handlers=COMMAND_HANDLERS,
+    event_handlers=EVENT_HANDLERS,
     views=(STOCK, RESERVATIONS),
     project=project,
     summarise=summarise,

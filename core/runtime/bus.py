@@ -107,6 +107,11 @@ class MessageBus:
             uow.message_id = inbox_id
             try:
                 handler(event, uow)
+                if not uow.committed:
+                    # A reaction with nothing to change is still handled: record that, so a
+                    # redelivery is known for what it is rather than run again.
+                    with uow:
+                        uow.commit()
             except AlreadyProcessed:
                 return None
             except ConcurrencyConflict:

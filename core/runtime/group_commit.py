@@ -38,6 +38,7 @@ class BatchUnitOfWork:
         self._ids: set[str] = set()
         self.message_id: str | None = None
         self.tainted = False
+        self.committed = False
         inner.__enter__()
 
     def repository(self, codec: AggregateCodec[A]) -> Repository[A]:
@@ -73,6 +74,7 @@ class BatchUnitOfWork:
             self.tainted = True
             raise
         self._ids.add(self.message_id)
+        self.committed = True
 
     def rollback(self) -> None:
         self.tainted = True

@@ -105,6 +105,7 @@ class UnitOfWork:
         self._committed_events: list[DomainEvent] = []
         self.inbox = StagedInbox(committer)
         self._active = False
+        self.committed = False
 
     def repository(self, codec: AggregateCodec[A]) -> TrackingRepository[A]:
         return TrackingRepository(self._committer, codec, self._seen)
@@ -116,6 +117,7 @@ class UnitOfWork:
     def __enter__(self) -> Self:
         self._discard()
         self._active = True
+        self.committed = False
         return self
 
     def __exit__(
@@ -146,6 +148,7 @@ class UnitOfWork:
             self.rollback()
             raise
         self._active = False
+        self.committed = True
         for staged in changed:
             aggregate = staged.aggregate
             self._committed_events.extend(aggregate.pending_events)

@@ -12,7 +12,7 @@ import bootstrap
 import ports
 
 HERE = Path(__file__).parent
-INBOUND = {"Ordering", "Control"}
+INBOUND = {"Ordering", "Inventory", "Payments", "Shipping", "Control"}
 # Which suite holds each outbound port's contract.
 SUITES = {
     "Repository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",

@@ -141,3 +141,25 @@ def test_random_sequences_match_a_simple_model_and_stock_never_goes_negative(ops
     for order in held:
         reservation = storage.committer.load(RESERVATION, order)
         assert reservation is not None and reservation.status is ReservationStatus.RESERVED
+
+
+def test_an_order_placed_elsewhere_reserves_its_lines_once_and_its_rejection_releases_them() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from core.orders.events import OrderPlaced, OrderRejected, PlacedLine
+
+    port, storage = inventory()
+    port.send(Restock(sku="A", quantity=3))
+    service = Service(CONTEXT, storage=storage, feed=RingBufferFeed(100), clock=SteppingClock(),
+                      ids=SequentialIds("x"), events_topic="orderhex.inventory.events")
+    assert service.context.subscriptions == ("orders",)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    placed = OrderPlaced(event_id="e-1", aggregate_id="o-9", aggregate_version=1, occurred_at=at, customer_id="c",
+                         currency="EUR", lines=(PlacedLine("A", 2, Decimal("1.00")),))
+    assert service.react(placed, "m-1") == 1
+    assert service.react(placed, "m-1") == 0
+    assert port.stock(GetStock(sku="A")).reserved == 2
+    rejected = OrderRejected(event_id="e-2", aggregate_id="o-9", aggregate_version=2, occurred_at=at, reason="no")
+    service.react(rejected, "m-2")
+    assert port.stock(GetStock(sku="A")).reserved == 0
