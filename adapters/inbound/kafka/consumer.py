@@ -1,0 +1,209 @@
+"""One bounded context's consumer: its commands topic and the event topics of the contexts it
+follows, each message's effect exactly once.
+
+Per message, ack only after its effect (or its rejection) is durable:
+- a command (`{"type": "Restock", ...}` on `orderhex.<context>.commands`) is read by the
+  context's own wire reader and sent through its service with the message id (the inbox makes a
+  redelivery a no-op); the sender may ask for the outcome with a `reply_to` header;
+- an event from another context is decoded and handed to the context's reactions, each at most
+  once for this message; events it has no reaction to are acked and counted as ignored;
+- what is malformed or refused by the domain goes to the dead-letter topic with the reason in the
+  `error` header; an error that is neither (a bug) is retried after a back-off, then dead-lettered.
+When the store or broker is down the subscription is dropped and reopened after a back-off: the
+group hands the unacked message to the new member.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from core.kernel.envelope import Message
+from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
+from core.kernel.feed import FeedEvent, FeedKind
+from core.kernel.messages import event_from_dict
+from core.runtime.relay import Backoff
+from core.runtime.service import Service
+from ports.messaging import Messaging, Subscriber
+
+REPLY_TO_HEADER = "reply_to"
+ERROR_HEADER = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerSettings:
+    commands_topic: str
+    event_topics: tuple[str, ...]
+    dead_letter_topic: str
+    group: str
+    poll_timeout: float = 0.5
+    max_batch: int = 100
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    max_attempts: int = 3
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.commands_topic, *self.event_topics]
+
+
+@dataclass
+class ConsumerCounts:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    reacted: int = 0
+    ignored: int = 0
+
+
+class ContextConsumer:
+    def __init__(self, *, service: Service, messaging: Messaging, settings: ConsumerSettings) -> None:
+        self._service = service
+        self._messaging = messaging
+        self.settings = settings
+        self.counts = ConsumerCounts()
+        self._attempts: dict[str, int] = {}
+
+    @property
+    def name(self) -> str:
+        return f"{self._service.name}-consumer"
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set; leaves the group on the way out."""
+        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
+        subscriber: Subscriber | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if subscriber is None:
+                        subscriber = self._messaging.subscriber(self.settings.topics, self.settings.group)
+                    self.consume_batch(subscriber)
+                    backoff.reset()
+                except Unavailable as exc:
+                    self._report(FeedKind.ERROR, f"{self.name} waits for an outage: {exc}", error="Unavailable")
+                    if subscriber is not None:
+                        _close_quietly(subscriber)
+                        subscriber = None
+                    stop.wait(backoff.next_delay())
+        finally:
+            if subscriber is not None:
+                subscriber.close()
+
+    def consume_batch(self, subscriber: Subscriber) -> int:
+        batch = subscriber.poll(self.settings.poll_timeout, self.settings.max_batch)
+        for message in batch:
+            self.handle(message)
+            subscriber.ack(message)
+        return len(batch)
+
+    def handle(self, message: Message) -> None:
+        """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
+        try:
+            if message.topic == self.settings.commands_topic:
+                self._command(message)
+            else:
+                self._event(message)
+        except Unavailable:
+            raise
+        except DomainError as exc:
+            self._dead_letter(message, exc)
+            return
+        except Exception as exc:  # a bug, or a store error nobody translated: maybe transient
+            self._attempts[message.id] = attempts = self._attempts.get(message.id, 0) + 1
+            if attempts >= self.settings.max_attempts:
+                del self._attempts[message.id]
+                self._dead_letter(message, exc)
+                return
+            raise Unavailable(self.name, f"handling message {message.id} failed ({type(exc).__name__}: {exc}), "
+                                         f"attempt {attempts} of {self.settings.max_attempts}",
+                              "it is retried after a back-off, then dead-lettered") from exc
+        self._attempts.pop(message.id, None)
+
+    def _command(self, message: Message) -> None:
+        body = _json_object(message.payload)
+        kind = body.pop("type", None) or message.headers.get("type")
+        read = self._service.context.reader(str(kind)) if kind else None
+        if read is None:
+            known = ", ".join(sorted(c.__name__ for c in self._service.context.readers))
+            raise ValidationError("type", f"must be one of {known}, got {kind!r}")
+        command = read(body)
+        try:
+            result = self._service.send(command, message.id)
+        except AlreadyProcessed:
+            self.counts.duplicates += 1
+            self._reply(message, {"status": "accepted", "duplicate": True, "command": command.type_name})
+            return
+        self.counts.accepted += 1
+        self._reply(message, {"status": "accepted", "command": command.type_name, "result": _json(result)})
+        self._report(FeedKind.COMMAND, f"{self.name}: {command.type_name} {message.id} accepted",
+                     message_id=message.id, command=command.type_name)
+
+    def _event(self, message: Message) -> None:
+        try:
+            event = event_from_dict(_json_object(message.payload))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError("message", f"is not an event this service can read ({exc})") from exc
+        if not self._service.reacts_to(type(event)):
+            self.counts.ignored += 1
+            return
+        # Qualified by the context: in a shared database two contexts' inbox entries must not meet.
+        ran = self._service.react(event, f"{self._service.name}:{event.event_id}")
+        if ran:
+            self.counts.reacted += 1
+        else:
+            self.counts.duplicates += 1
+
+    def _dead_letter(self, message: Message, error: Exception) -> None:
+        self.counts.rejected += 1
+        reason = f"{type(error).__name__}: {error}"
+        dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
+                                                     "source_topic": message.topic,
+                                                     "source_offset": str(message.offset)})
+        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
+        self._reply(message, {"status": "rejected", "reason": str(error), "error": type(error).__name__})
+        self._report(FeedKind.ERROR, f"{self.name} dead-lettered {message.id}: {reason}", message_id=message.id,
+                     error=type(error).__name__)
+
+    def _reply(self, message: Message, body: dict[str, Any]) -> None:
+        reply_to = message.headers.get(REPLY_TO_HEADER)
+        if not reply_to:
+            return
+        payload = json.dumps({"message_id": message.id, **body}, separators=(",", ":"), sort_keys=True).encode()
+        reply = Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
+                        payload=payload, headers={"correlation_id": message.headers.get("correlation_id", message.id),
+                                                  "causation_id": message.id})
+        self._messaging.publisher.publish(reply_to, [reply])
+
+    def _report(self, kind: FeedKind, text: str, **data: object) -> None:
+        self._service.feed.publish(FeedEvent(kind=kind, text=text, at=self._service.clock.now(), data=dict(data)))
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError("message", f"is not a JSON document ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValidationError("message", f"must be a JSON object, got {type(data).__name__}")
+    return dict(data)
+
+
+def _json(result: Any) -> Any:
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return {k: _json(v) for k, v in dataclasses.asdict(result).items()}
+    if isinstance(result, Enum):
+        return result.value
+    if isinstance(result, tuple | list):
+        return [_json(v) for v in result]
+    return result
+
+
+def _close_quietly(subscriber: Subscriber) -> None:
+    try:
+        subscriber.close()
+    except Exception:  # the broker that made us reconnect may not let us leave cleanly either
+        return
