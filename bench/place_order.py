@@ -37,9 +37,10 @@ from typing import Any
 
 import bootstrap
 from core.kernel.envelope import OutboxRecord
+from core.kernel.money import Money
 from core.orders.commands import LineItem, PlaceOrder
 from core.orders.handlers import place_order
-from core.orders.model import Money, Order, OrderLine
+from core.orders.model import Order, OrderLine
 from core.orders.projection import project
 from core.runtime.bus import MessageBus
 from core.runtime.unit_of_work import UnitOfWork

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from core.kernel.errors import IdempotencyConflict, NotFound
+from core.kernel.money import Money
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, PlaceResult, RejectOrder, ShipOrder
-from core.orders.model import ORDER, Money, Order, OrderLine, merge_lines
+from core.orders.model import ORDER, Order, OrderLine, merge_lines
 from ports.storage import UnitOfWork
 
 Now = Callable[[], datetime]

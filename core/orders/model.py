@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from core.kernel.aggregate import Aggregate, AggregateCodec
 from core.kernel.errors import IllegalTransition, ValidationError
 from core.kernel.messages import DomainEvent
+from core.kernel.money import MAX_PRICE_DIGITS, Money, format_amount, minor_unit, parse_currency, places_text
 from core.orders.events import (
     OrderApproved,
     OrderCancelled,
@@ -25,41 +25,12 @@ from core.orders.events import (
 MAX_LINES = 100
 MIN_QUANTITY = 1
 MAX_QUANTITY = 1000
-# Digits before the decimal point of a unit price (up to 999,999,999,999). With at most 100 lines
-# of at most 1000 units and 4 decimals, every total fits in 21 significant digits, well inside
-# Decimal's default 28: no sum or product of an order is ever rounded.
-MAX_PRICE_DIGITS = 12
-_CURRENCY = re.compile(r"[A-Z]{3}")
-
-# ISO 4217 minor units (how many decimals a currency's amounts have): every currency whose
-# exponent is not 2 is listed; every other three-letter code gets DEFAULT_MINOR_UNIT. Unknown codes
-# are not refused: 2 is right for every other ISO 4217 currency, and codes ISO adds later (VES,
-# MRU, STN, SLE, ZWG were all 2) then work without a release. Keeping a currency register is a
-# catalogue's job, not this service's; what this table guards is precision.
-MINOR_UNITS: dict[str, int] = {
-    # no minor unit
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    # thousandths
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    # ten-thousandths (units of account)
-    "CLF": 4, "UYW": 4,
-}
-DEFAULT_MINOR_UNIT = 2
-
-
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
     SHIPPED = "SHIPPED"
-
-
-def parse_currency(value: Any, field: str = "currency") -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise ValidationError(field, f"must be a three-letter ISO 4217 code like EUR, got {value!r}")
-    return value
 
 
 def parse_sku(value: Any, field: str = "sku") -> str:
@@ -76,115 +47,6 @@ def parse_quantity(value: Any, field: str = "quantity", sku: str | None = None) 
     return value
 
 
-def minor_unit(currency: str) -> int:
-    """How many decimals `currency`'s amounts have (ISO 4217): JPY 0, EUR 2, KWD 3."""
-    return MINOR_UNITS.get(currency, DEFAULT_MINOR_UNIT)
-
-
-def unit_price_pattern(places: int) -> str:
-    """The regular expression of a unit price in a currency with `places` decimals: a plain,
-    positive decimal string (no sign, exponent, spaces or leading zeros), at most MAX_PRICE_DIGITS
-    digits before the point and `places` after it. It is written for both Python (`fullmatch`) and
-    JSON Schema (ECMA 262), so the request schema and the parser are one definition."""
-    whole = f"[1-9][0-9]{{0,{MAX_PRICE_DIGITS - 1}}}"
-    if places == 0:
-        return f"^{whole}$"
-    # Below 1: "0." then at most `places` digits, not all of them zeros.
-    below_one = "|".join("0" * zeros + "[1-9]" + (f"[0-9]{{0,{places - 1 - zeros}}}" if zeros < places - 1 else "")
-                         for zeros in range(places))
-    return rf"^(?:{whole}(?:\.[0-9]{{1,{places}}})?|0\.(?:{below_one}))$"
-
-
-_PRICE_PATTERNS = {places: re.compile(unit_price_pattern(places)) for places in {*MINOR_UNITS.values(), 2}}
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_EXPONENT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
-
-
-def _places_text(currency: str, places: int) -> str:
-    return f"{currency} has no decimals" if places == 0 else f"{currency} has at most {places} decimals"
-
-
-def parse_unit_price(value: Any, field: str, currency: str | None = None, sku: str | None = None) -> Decimal:
-    """A unit price as the wire carries it: a decimal string, like "9.99" (EUR) or "500" (JPY),
-    with no more decimals than the currency has. Returned with exactly the currency's decimals
-    ("9.9" EUR -> Decimal("9.90")), so every amount derived from it prints in fixed point.
-
-    Floats and JSON numbers are refused: money is never a float. `currency` None (the order's own
-    currency is invalid) checks the form only; `sku` prefixes the domain's messages."""
-    prefix = f"{sku}: " if sku else ""
-    if not isinstance(value, str):
-        raise ValidationError(field, f'must be a decimal string like "9.99", not {type(value).__name__} {value!r}')
-    places = minor_unit(currency) if currency is not None else max(MINOR_UNITS.values())
-    pattern = _PRICE_PATTERNS.get(places) or re.compile(unit_price_pattern(places))
-    if not pattern.fullmatch(value):
-        raise ValidationError(field, prefix + _why_not_a_price(value, currency, places))
-    return Decimal(value).quantize(Decimal(1).scaleb(-places)) if currency is not None else Decimal(value)
-
-
-def _why_not_a_price(value: str, currency: str | None, places: int) -> str:
-    """The most helpful reason `value` is not a unit price (it failed the price pattern)."""
-    if _EXPONENT.fullmatch(value):
-        return f"must be written out in plain digits, without an exponent: got {value!r}"
-    if not _DECIMAL.fullmatch(value):
-        return f'must be a decimal number like "9.99", got {value!r}'
-    amount = Decimal(value)
-    if amount <= 0:
-        return f"must be greater than 0, got {value}"
-    whole, _, decimals = value.lstrip("-").partition(".")
-    if len(decimals) > places and currency is not None:
-        return f"{_places_text(currency, places)}, got {value}"
-    if len(whole.lstrip("0")) > MAX_PRICE_DIGITS:
-        return f"at most {MAX_PRICE_DIGITS} digits before the point, got {value}"
-    if whole.startswith("0") and whole != "0":
-        return f"must have no leading zeros, got {value!r}"
-    return f'must be a decimal number like "9.99", got {value!r}'
-
-
-def parse_amount(value: Any, field: str, currency: str | None = None) -> Decimal:
-    """An amount given as a string (the CLI's --item price): see `parse_unit_price`."""
-    return parse_unit_price(value, field, currency)
-
-
-def format_amount(amount: Decimal, currency: str) -> str:
-    """`amount` in fixed point with at least `currency`'s decimals: "2000.00", never "2E+3".
-    Digits beyond the currency's (stored before its precision was enforced) are shown, not rounded."""
-    exponent = amount.as_tuple().exponent
-    places = max(minor_unit(currency), -exponent if isinstance(exponent, int) else 0)
-    return f"{amount:.{places}f}"
-
-
-_EXACT = Context(prec=MAX_PRICE_DIGITS + 16, traps=[Inexact, InvalidOperation, Overflow])
-
-
-@dataclass(frozen=True)
-class Money:
-    """An exact amount in one currency. Arithmetic across currencies is refused, and so is any
-    that would round (the bounds on prices and quantities keep every order's sums exact)."""
-
-    amount: Decimal
-    currency: str
-
-    def __post_init__(self) -> None:
-        parse_currency(self.currency)
-        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
-            raise ValidationError("amount", f"must be a finite Decimal, got {self.amount!r}")
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0).scaleb(-minor_unit(currency)), currency)
-
-    def __add__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise ValidationError("currency", f"cannot add {other.currency} to {self.currency}")
-        return Money(_EXACT.add(self.amount, other.amount), self.currency)
-
-    def times(self, quantity: int) -> Money:
-        return Money(_EXACT.multiply(self.amount, Decimal(quantity)), self.currency)
-
-    def __str__(self) -> str:
-        return f"{format_amount(self.amount, self.currency)} {self.currency}"
-
-
 def new_price(price: Money, sku: str) -> Money:
     """A new order line's price, checked against its currency's precision and the price bounds and
     given exactly the currency's decimals (9.9 EUR -> 9.90 EUR). Orders stored before these rules
@@ -198,7 +60,7 @@ def new_price(price: Money, sku: str) -> Money:
     places = minor_unit(price.currency)
     exact = amount.quantize(Decimal(1).scaleb(-places))
     if exact != amount:
-        raise ValidationError("unit_price", f"{sku}: {_places_text(price.currency, places)}, got {amount:f}")
+        raise ValidationError("unit_price", f"{sku}: {places_text(price.currency, places)}, got {amount:f}")
     return Money(exact, price.currency)
 
 
@@ -225,14 +87,13 @@ def merge_lines(lines: Iterable[OrderLine], currency: str) -> tuple[OrderLine, .
     Repeats must agree on the unit price: two prices for one SKU is ambiguous, so it is refused.
     """
     merged: dict[str, OrderLine] = {}
-    for line in lines:
-        if line.unit_price.currency != currency:
+    for given in lines:
+        if given.unit_price.currency != currency:
             raise ValidationError(
-                "currency", f"{line.sku} is priced in {line.unit_price.currency}, the order in {currency}"
+                "currency", f"{given.sku} is priced in {given.unit_price.currency}, the order in {currency}"
             )
-        price = new_price(line.unit_price, line.sku)
-        if price is not line.unit_price:
-            line = OrderLine(line.sku, line.quantity, price)
+        price = new_price(given.unit_price, given.sku)
+        line = given if price is given.unit_price else OrderLine(given.sku, given.quantity, price)
         seen = merged.get(line.sku)
         if seen is None:
             merged[line.sku] = line

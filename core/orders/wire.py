@@ -15,23 +15,17 @@ from typing import Any, cast
 
 from core.kernel.errors import ValidationError
 from core.kernel.fields import FieldErrors, json_object, required_string
-from core.orders.commands import CancelOrder, LineItem, PlaceOrder
-from core.orders.model import (
+from core.kernel.money import (
     DEFAULT_MINOR_UNIT,
-    MAX_LINES,
-    MAX_QUANTITY,
-    MIN_QUANTITY,
     MINOR_UNITS,
     Money,
-    OrderLine,
     format_amount,
-    merge_lines,
     parse_currency,
-    parse_quantity,
-    parse_sku,
     parse_unit_price,
     unit_price_pattern,
 )
+from core.orders.commands import CancelOrder, LineItem, PlaceOrder
+from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderLine, merge_lines, parse_quantity, parse_sku
 
 MAX_KEY_LENGTH = 200
 DEFAULT_CURRENCY = "EUR"

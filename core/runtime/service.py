@@ -3,6 +3,8 @@ aggregate history and view rebuilds. Knows no context: it reads the context's de
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -25,13 +27,15 @@ class Service:
     """`storage` may be a live port: every command and query uses whichever store is active."""
 
     def __init__(self, context: Context, *, storage: Storage, feed: EventFeed, clock: Clock, ids: IdGenerator,
-                 events_topic: str) -> None:
+                 events_topic: str, settings: Mapping[str, Any] | None = None) -> None:
+        """`settings` are handler dependencies by keyword (payments' `default_credit_limit`): each
+        handler is given those its signature names, besides `now` and `new_id`."""
         self.context = context
         self.storage = storage
         self.feed = feed
         self.clock = clock
         self.events_topic = events_topic
-        bind = partial(_bind, now=clock.now, new_id=ids.new_id)
+        bind = partial(_bind, deps={"now": clock.now, "new_id": ids.new_id, **(settings or {})})
         self.bus = MessageBus(
             uow_factory=self.unit_of_work,
             command_handlers={cmd: bind(handler) for cmd, handler in context.command_handlers.items()},
@@ -124,5 +128,6 @@ def _load(storage: Storage, codec: Any, aggregate_id: str) -> Aggregate | None:
     return loaded
 
 
-def _bind(handler: Any, *, now: Any, new_id: Any) -> Any:
-    return partial(handler, now=now, new_id=new_id)
+def _bind(handler: Any, *, deps: Mapping[str, Any]) -> Any:
+    accepted = inspect.signature(handler).parameters
+    return partial(handler, **{name: value for name, value in deps.items() if name in accepted})

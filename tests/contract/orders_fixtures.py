@@ -6,7 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from core.orders.model import ORDER, Money, Order, OrderLine
+from core.kernel.money import Money
+from core.orders.model import ORDER, Order, OrderLine
 from core.orders.projection import project
 from core.runtime.unit_of_work import UnitOfWork
 from ports.storage import Repository, Storage

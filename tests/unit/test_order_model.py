@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from core.kernel.errors import IllegalTransition, ValidationError
 from core.kernel.messages import event_from_dict
+from core.kernel.money import Money
 from core.orders.events import OrderApproved, OrderCancelled, OrderPlaced, OrderRejected, OrderShipped
-from core.orders.model import MAX_LINES, Money, Order, OrderLine, OrderStatus, merge_lines
+from core.orders.model import MAX_LINES, Order, OrderLine, OrderStatus, merge_lines
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999.99"), places=2)
@@ -45,7 +46,7 @@ def test_money_refuses_to_add_another_currency() -> None:
         Money(Decimal(1), "EUR") + Money(Decimal(1), "USD")
 
 
-@pytest.mark.parametrize("currency", ["eur", "EURO", "", "E1R"])
+@pytest.mark.parametrize("currency", ["eur", "EURO", "", "E1R", "EUR\n"])
 def test_money_needs_a_three_letter_currency(currency: str) -> None:
     with pytest.raises(ValidationError) as info:
         Money(Decimal(1), currency)

@@ -17,9 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.inbound.kafka.wire import ERROR_HEADER, REPLY_TO_HEADER, IntakeCommand, accepted, parse_command, rejected
+from adapters.inbound.kafka.wire import (
+    ERROR_HEADER,
+    REPLY_TO_HEADER,
+    IntakeCommand,
+    accepted,
+    declared_type,
+    message_key,
+    parse_command,
+    rejected,
+)
 from core.kernel.envelope import Message
-from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
+from core.kernel.errors import AlreadyProcessed, DomainError, IdempotencyConflict, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
 from core.kernel.messages import DomainEvent
 from core.orders.commands import PlaceOrder, PlaceResult
@@ -115,9 +124,9 @@ class CommandIntake:
         commands: list[tuple[Message, IntakeCommand]] = []
         for message in batch:
             try:
-                commands.append((message, parse_command(message.payload, message.headers)))
+                commands.append((message, parse_command(message.payload, message.headers, message.id)))
             except ValidationError as exc:
-                self._reject(message, None, exc)
+                self._reject(message, declared_type(message.payload, message.headers), exc)
         outcomes: list[_Outcome] = []
         keys: set[str] = set()
         with group.batch() as uow:
@@ -129,22 +138,10 @@ class CommandIntake:
                     break
                 if key is not None:
                     keys.add(key)
-                if uow.seen(message.id):
-                    outcomes.append(_Outcome(message, command, _order_id(command), created=False))
-                    continue
-                try:
-                    order_id, created = self._apply(command, message.id, group.send)
-                except Unavailable:
-                    raise
-                except DomainError as exc:
-                    if uow.tainted:
-                        break
-                    outcomes.append(_Outcome(message, command, None, created=False, error=exc))
-                    continue
-                except Exception:  # not the domain's verdict: the one-by-one path retries, then dead-letters
-                    uow.tainted = True
+                outcome = self._stage(uow, group, message, command)
+                if outcome is None:
                     break
-                outcomes.append(_Outcome(message, command, order_id, created=created))
+                outcomes.append(outcome)
             events = None if uow.tainted else self._flush(uow)
             if events is None:
                 uow.abandon()
@@ -156,7 +153,7 @@ class CommandIntake:
         group.dispatch(events)
         for outcome in outcomes:
             if outcome.error is not None:
-                self._reject(outcome.message, outcome.command, outcome.error)
+                self._reject(outcome.message, type(outcome.command).__name__, outcome.error)
                 continue
             if outcome.created:
                 self.counts.accepted += 1
@@ -167,30 +164,58 @@ class CommandIntake:
         self._report(FeedKind.COMMAND, f"intake group-committed {len(commands)} command(s)", count=len(commands),
                      ms=round((time.perf_counter() - started) * 1000, 3))
 
+    def _stage(self, uow: BatchUnitOfWork, group: GroupCommit, message: Message,
+               command: IntakeCommand) -> _Outcome | None:
+        """Run one command of a group-commit batch; None when the batch must go one by one."""
+        if uow.seen(message.id) and not isinstance(command, PlaceOrder):
+            return _Outcome(message, command, _order_id(command), created=False)
+        # A PlaceOrder seen before runs again: its handler finds the order by the idempotency key
+        # (the sender's, or the message's) and stages nothing.
+        try:
+            order_id, created = self._apply(command, message.id, group.send)
+        except Unavailable:
+            raise
+        except DomainError as exc:
+            if uow.tainted:
+                return None
+            first = _first_order(command, message, exc)
+            if first is not None:
+                return _Outcome(message, command, first, created=False)
+            return _Outcome(message, command, None, created=False, error=exc)
+        except Exception:  # not the domain's verdict: the one-by-one path retries, then dead-letters
+            uow.tainted = True
+            return None
+        return _Outcome(message, command, order_id, created=created)
+
     def handle(self, message: Message) -> None:
         """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
         started = time.perf_counter()
         try:
-            command = parse_command(message.payload, message.headers)
+            command = parse_command(message.payload, message.headers, message.id)
         except ValidationError as exc:
-            self._reject(message, None, exc)
+            self._reject(message, declared_type(message.payload, message.headers), exc)
             return
         try:
             order_id, created = self._apply(command, message.id)
         except AlreadyProcessed:
+            # Only a PlaceOrder whose first delivery predates message keys gets here without
+            # finding its order by key: its id is then unknown (null in the reply).
             self.counts.duplicates += 1
             self._reply(message, accepted(message.id, command, _order_id(command), duplicate=True))
             return
         except Unavailable:
             raise
         except DomainError as exc:
-            self._reject(message, command, exc)
-            return
+            first = _first_order(command, message, exc)
+            if first is None:
+                self._reject(message, type(command).__name__, exc)
+                return
+            order_id, created = first, False
         except Exception as exc:  # a bug, or a store error nobody translated: maybe transient
             self._attempts[message.id] = attempts = self._attempts.get(message.id, 0) + 1
             if attempts >= self.settings.max_attempts:
                 del self._attempts[message.id]
-                self._reject(message, command, exc)
+                self._reject(message, type(command).__name__, exc)
                 return
             raise Unavailable("the command intake", f"handling message {message.id} failed "
                               f"({type(exc).__name__}: {exc}), attempt {attempts} of {self.settings.max_attempts}",
@@ -221,14 +246,15 @@ class CommandIntake:
             return result.order_id, result.created
         return _order_id(command), True
 
-    def _reject(self, message: Message, command: IntakeCommand | None, error: Exception) -> None:
+    def _reject(self, message: Message, command_type: str | None, error: Exception) -> None:
+        """Dead-letter the message and tell the sender; `command_type` is what the message said it
+        was ("PlaceOrder"), even when its body could not be read as one."""
         self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
         dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
                                                      "source_topic": message.topic,
                                                      "source_offset": str(message.offset)})
         self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
-        command_type = type(command).__name__ if command is not None else None
         self._reply(message, rejected(message.id, command_type, error))
         self._report(FeedKind.ERROR, f"intake dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
@@ -248,6 +274,15 @@ class CommandIntake:
 
 def _order_id(command: IntakeCommand) -> str | None:
     return None if isinstance(command, PlaceOrder) else command.order_id
+
+
+def _first_order(command: IntakeCommand, message: Message, error: DomainError) -> str | None:
+    """The order a resend placed already: a PlaceOrder keyed by its message id whose body differs
+    from the first delivery's (same message id: one effect, the first). None for any other error."""
+    if (isinstance(error, IdempotencyConflict) and isinstance(command, PlaceOrder)
+            and command.idempotency_key == message_key(message.id)):
+        return error.order_id
+    return None
 
 
 def _close_quietly(subscriber: Subscriber) -> None:

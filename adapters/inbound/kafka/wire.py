@@ -8,29 +8,71 @@ door takes (core/orders/wire.py), e.g.
     {"type": "CancelOrder", "order_id": "...", "reason": "changed my mind"}
 
 The type may be qualified ("orders.PlaceOrder") and may come in a `type` header instead; an
-`idempotency_key` header counts like the field. A reply goes to the topic named in the
-`reply_to` header; a dead-lettered copy carries the reason in the `error` header.
+`idempotency_key` header counts like the field. A PlaceOrder with neither is keyed by its message
+id (`message:<id>`), so a redelivery finds the order the first delivery placed and the reply
+names it. A reply goes to the topic named in the `reply_to` header; a dead-lettered copy carries
+the reason in the `error` header.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from core.kernel.errors import ValidationError
 from core.orders.commands import CancelOrder, PlaceOrder
-from core.orders.wire import cancel_order_from_json, place_order_from_json
+from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
 
 COMMAND_TYPES = ("PlaceOrder", "CancelOrder")
 REPLY_TO_HEADER = "reply_to"
 ERROR_HEADER = "error"
 
+MESSAGE_KEY_PREFIX = "message:"
+
 IntakeCommand = PlaceOrder | CancelOrder
+_TYPES: dict[str, str] = {name: name for name in COMMAND_TYPES} | {
+    PlaceOrder.type_name: "PlaceOrder", CancelOrder.type_name: "CancelOrder"}
 
 
-def parse_command(payload: bytes, headers: Mapping[str, str]) -> IntakeCommand:
-    """The command a message carries; ValidationError names what is wrong with it."""
+def parse_command(payload: bytes, headers: Mapping[str, str], message_id: str | None = None) -> IntakeCommand:
+    """The command a message carries; ValidationError names what is wrong with it (InvalidFields
+    every bad field). With `message_id`, a PlaceOrder without an idempotency key gets
+    `message_key(message_id)` as its key."""
+    kind, body = _read(payload, headers)
+    if kind == "PlaceOrder":
+        command = place_order_from_json(body, idempotency_key=headers.get("idempotency_key"))
+        if command.idempotency_key is None and message_id is not None:
+            return dataclasses.replace(command, idempotency_key=message_key(message_id))
+        return command
+    if kind == "CancelOrder":
+        return cancel_order_from_json(body)
+    raise ValidationError("type", f"must be one of {', '.join(COMMAND_TYPES)}, got {kind!r}")
+
+
+def declared_type(payload: bytes, headers: Mapping[str, str]) -> str | None:
+    """The command type a message names ("PlaceOrder"), whether or not its body is valid; None when
+    it names none this intake knows (or is not a JSON object at all)."""
+    try:
+        kind, _ = _read(payload, headers)
+    except ValidationError:
+        kind = _TYPES.get(headers.get("type") or "")
+    return kind if kind in COMMAND_TYPES else None
+
+
+def message_key(message_id: str) -> str:
+    """The idempotency key of a PlaceOrder that came without one: its message id, prefixed so it
+    cannot be mistaken for a client's key; hashed if that would be longer than a key may be."""
+    key = MESSAGE_KEY_PREFIX + message_id
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{MESSAGE_KEY_PREFIX}sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+
+
+def _read(payload: bytes, headers: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
+    """The message's command type (short name, or what it said if unknown) and its other fields."""
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -39,11 +81,7 @@ def parse_command(payload: bytes, headers: Mapping[str, str]) -> IntakeCommand:
         raise ValidationError("message", f"must be a JSON object, got {type(data).__name__}")
     body = dict(data)
     kind = body.pop("type", None) or headers.get("type")
-    if kind in ("PlaceOrder", PlaceOrder.type_name):
-        return place_order_from_json(body, idempotency_key=headers.get("idempotency_key"))
-    if kind in ("CancelOrder", CancelOrder.type_name):
-        return cancel_order_from_json(body)
-    raise ValidationError("type", f"must be one of {', '.join(COMMAND_TYPES)}, got {kind!r}")
+    return (_TYPES.get(kind, kind) if isinstance(kind, str) else kind), body
 
 
 def accepted(message_id: str, command: IntakeCommand, order_id: str | None, *, duplicate: bool = False) -> bytes:

@@ -8,8 +8,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.inbound.rest import problems
 from adapters.inbound.rest.admin import admin_router
@@ -32,6 +36,65 @@ class RestSettings:
     sse_heartbeat_seconds: float = 15.0
 
 
+DESCRIPTION = """Orders over HTTP, plus health, metrics and the admin API.
+
+* Bodies are the one wire format every door of orderhex speaks (CLI, HTTP, Kafka): money is a
+  decimal string with at most the currency's decimals ("9.99" EUR, "500" JPY), never a float.
+* `POST /orders` is idempotent with an `Idempotency-Key` header: the same key and body again
+  answer 200 with the first order; the same key with another body, 409.
+* Every error is an RFC 9457 `application/problem+json` document; a 422 lists every bad field
+  in `errors`.
+* HEAD is answered on every GET route, without a body.
+"""
+TAGS = [
+    {"name": "orders", "description": "Place, read, list and move orders along (approve, reject, cancel, ship)."},
+    {"name": "operations", "description": "Liveness, readiness and Prometheus metrics."},
+    {"name": "admin", "description": "Ports and adapters, the outbox and relay, the event feed. "
+                                     "Every route needs `Authorization: Bearer <admin token>`."},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operationId: its function's name (`place_order`, `get_order`), which stays
+    put when a path or method changes, so generated clients keep their method names."""
+    return route.name
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered like GET without a body (RFC 9110 9.3.2) on every GET
+    route: same status and headers, Content-Length included. An endless stream (the event feed)
+    is stopped once its headers are out. The scope itself says GET while the app routes the
+    request and HEAD again from the response's start, so the server and the middleware around
+    (metrics, access log) see the request as it came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+        scope["method"] = "GET"
+        with anyio.CancelScope() as stream:
+
+            async def headers_only(message: Message) -> None:
+                nonlocal ended
+                if message["type"] == "http.response.start":
+                    scope["method"] = "HEAD"  # the server sees a HEAD response go out (no body)
+                    await send(message)
+                elif message["type"] == "http.response.body" and not ended:
+                    ended = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    if message.get("more_body", False):
+                        stream.cancel()
+
+            try:
+                await self.app(scope, receive, headers_only)
+            finally:
+                scope["method"] = "HEAD"  # what the request was, for the access log and metrics
+
+
 def create_app(ordering: Ordering, control: Control, settings: RestSettings,
                stopping: threading.Event | None = None) -> FastAPI:
     """`stopping`, set by the server on SIGTERM, ends open event streams so shutdown is not held up."""
@@ -47,20 +110,22 @@ def create_app(ordering: Ordering, control: Control, settings: RestSettings,
             stopping.set()
             unsubscribe()
 
-    api = FastAPI(title="orderhex", version="0.1.0", lifespan=lifespan, redoc_url=None,
-                  description="Orders over HTTP, plus health, metrics and the admin API. "
-                              "Errors are RFC 9457 problem documents.")
+    # /docs (Swagger UI) and /redoc are served with their scripts and styles from the
+    # fastapi-offline wheel, not a CDN: the documentation works on a machine without internet.
+    api = FastAPIOffline(title="orderhex", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
+                         generate_unique_id_function=operation_id)
     api.include_router(orders_router(ordering, settings.api_key))
     api.include_router(operations_router(control, metrics, settings.retry_after_seconds))
     api.include_router(admin_router(control, settings.admin_token, stopping, settings.sse_heartbeat_seconds))
     problems.install(api, settings.retry_after_seconds)
+    api.add_middleware(HeadAsGet)
     api.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RequestMetrics, metrics=metrics)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = get_openapi(title=api.title, version=api.version, description=api.description,
-                                 routes=api.routes)
+                                 routes=api.routes, tags=TAGS)
             api.openapi_schema = problems.as_problem_media_type(schema)
         return api.openapi_schema
 

@@ -3,16 +3,18 @@
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # their Annotated dependencies refer to local variables a string annotation cannot resolve.
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
+    ORDER_EXAMPLE,
     PLACE_ORDER_SCHEMA,
     REASON_SCHEMA,
     EventOut,
@@ -31,6 +33,15 @@ from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order
 from ports.orders import Ordering
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# `?status=pending` means what the CLI's `--status pending` means: state names in any case.
+StatusFilter = Annotated[OrderStatus | None, BeforeValidator(_upper), Query(
+    description="only orders in this state; case-insensitive (`pending` = `PENDING`)")]
+
+
 def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
     # The key and its 401 appear in the OpenAPI document only when one is configured, so the
     # document describes the service as deployed.
@@ -39,10 +50,15 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
 
     @router.post(
         "/orders", status_code=201, response_model=OrderOut, summary="Place an order",
+        description="Places an order in state PENDING. Lines repeating a SKU are merged (they must agree on "
+                    "the price). With an `Idempotency-Key`, a retry of the same body returns the first order "
+                    "(200) and another body under that key is refused (409).",
         responses={
             201: {"description": "Placed now", "headers": {"Location": {
-                "description": "the new order's URL", "schema": {"type": "string"}, "required": True}}},
-            200: {"model": OrderOut, "description": "A replay: this Idempotency-Key already placed this order"},
+                "description": "the new order's URL", "schema": {"type": "string"}, "required": True}},
+                  "content": {"application/json": {"example": ORDER_EXAMPLE}}},
+            200: {"model": OrderOut, "description": "A replay: this Idempotency-Key already placed this order",
+                  "content": {"application/json": {"example": ORDER_EXAMPLE}}},
             **problem_responses(*auth, 409, 413, 422, 503),
         },
         openapi_extra=json_body(PLACE_ORDER_SCHEMA),
@@ -70,15 +86,19 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
                             headers={"Location": location})
 
     @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read one order",
+                description="The order as the read model holds it: state, lines, total, version.",
                 responses=problem_responses(*auth, 404, 422, 503))
     async def get_order(order_id: str) -> JSONResponse:
         return JSONResponse((await run_in_threadpool(ordering.get, GetOrder(order_id=order_id))).to_json())
 
     @router.get("/orders", response_model=OrderPageOut, summary="List orders, newest first",
+                description="A page of orders, newest first, optionally of one customer and in one state. "
+                            "Pass `next_cursor` back as `cursor` for the next page; it is null on the last. "
+                            "An unknown query parameter is refused, never ignored.",
                 responses=problem_responses(*auth, 422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def list_orders(
         customer: Annotated[str | None, Query(description="only this customer's orders")] = None,
-        status: Annotated[OrderStatus | None, Query(description="only orders in this state")] = None,
+        status: StatusFilter = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
@@ -100,12 +120,14 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         return cancel_order_from_json({**data, "order_id": order_id} if isinstance(data, dict) else data)
 
     @router.post("/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an order",
+                 description="A PENDING or APPROVED order becomes CANCELLED with the reason given.",
                  responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
     async def cancel_order(order_id: str, request: Request) -> JSONResponse:
         command = await with_reason(order_id, request)
         return await change(order_id, lambda: ordering.send(command))
 
     @router.post("/orders/{order_id}/reject", response_model=OrderOut, summary="Reject a pending order",
+                 description="A PENDING order becomes REJECTED with the reason given.",
                  responses=problem_responses(*auth, 404, 409, 413, 422, 503), openapi_extra=json_body(REASON_SCHEMA))
     async def reject_order(order_id: str, request: Request) -> JSONResponse:
         parsed = await with_reason(order_id, request)
@@ -113,18 +135,21 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         return await change(order_id, lambda: ordering.send(command))
 
     @router.post("/orders/{order_id}/approve", response_model=OrderOut, summary="Approve a pending order",
+                 description="A PENDING order becomes APPROVED. No body.",
                  responses=problem_responses(*auth, 404, 409, 422, 503))
     async def approve_order(order_id: str) -> JSONResponse:
         return await change(order_id, lambda: ordering.send(ApproveOrder(order_id=order_id)))
 
     @router.post("/orders/{order_id}/ship", response_model=OrderOut, summary="Ship an approved order",
+                 description="An APPROVED order becomes SHIPPED. No body.",
                  responses=problem_responses(*auth, 404, 409, 422, 503))
     async def ship_order(order_id: str) -> JSONResponse:
         return await change(order_id, lambda: ordering.send(ShipOrder(order_id=order_id)))
 
     @router.get("/orders/{order_id}/history", response_model=list[EventOut], summary="An order's domain events",
+                description="Its domain events in version order (OrderPlaced first).",
                 responses=problem_responses(*auth, 404, 422, 503))
-    async def order_history(order_id: str) -> JSONResponse:
+    async def get_order_history(order_id: str) -> JSONResponse:
         events = await run_in_threadpool(ordering.history, order_id)
         return JSONResponse([event_json(e) for e in events])
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from core.kernel.errors import (
     AlreadyProcessed,
@@ -18,6 +18,7 @@ from core.kernel.errors import (
     DomainError,
     IdempotencyConflict,
     IllegalTransition,
+    InvalidFields,
     NotFound,
     Unavailable,
     ValidationError,
@@ -28,6 +29,8 @@ log = logging.getLogger("orderhex.rest")
 
 
 class FieldError(BaseModel):
+    """One bad input: `field` as the wire format spells it (`lines[0].unit_price`, `query.limit`)."""
+
     field: str
     message: str
 
@@ -91,16 +94,37 @@ def problem(status: int, detail: str, *, kind: str, request: Request | None = No
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+def _example(status: int, kind: str, detail: str, instance: str = "/orders", **extensions: Any) -> dict[str, Any]:
+    return {"type": f"urn:orderhex:problem:{kind}", "title": _TITLES[status], "status": status, "detail": detail,
+            "instance": instance, **extensions}
+
+
+_ORDER_ID = "01a203b0-6c2f-7000-8381-7740352343a4"
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: _example(401, "unauthorized", "order endpoints need the X-API-Key header"),
+    404: _example(404, "not-found", f"order '{_ORDER_ID}' not found", f"/orders/{_ORDER_ID}", order_id=_ORDER_ID),
+    409: _example(409, "illegal-transition", f"order {_ORDER_ID} is SHIPPED: cannot cancel",
+                  f"/orders/{_ORDER_ID}/cancel", order_id=_ORDER_ID, state="SHIPPED"),
+    413: _example(413, "body-too-large", "request body is larger than 65536 bytes"),
+    422: _example(422, "validation", "customer_id: is required and must be a non-empty string; "
+                                     "lines[0].unit_price: SKU-1: EUR has at most 2 decimals, got 9.999",
+                  errors=[{"field": "customer_id", "message": "is required and must be a non-empty string"},
+                          {"field": "lines[0].unit_price", "message": "SKU-1: EUR has at most 2 decimals, got 9.999"}]),
+    503: _example(503, "unavailable", "storage is unavailable: database is locked. It is retried; try again"),
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems a route may return (moved to problem+json by `install`)."""
     descriptions = {
         401: "Missing or wrong credential", 404: "No such order", 409: "Conflict with the order's current state",
-        413: "Request body over the size limit", 422: "Invalid input; `errors` names each bad field",
+        413: "Request body over the size limit", 422: "Invalid input; `errors` lists every bad field",
         503: "A dependency (store, broker) is down; retry after `Retry-After` seconds",
     }
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        entry: dict[str, Any] = {"model": Problem, "description": descriptions[status]}
+        entry: dict[str, Any] = {"model": Problem, "description": descriptions[status],
+                                 "content": {"application/json": {"example": _EXAMPLES[status]}}}
         if status == 503:
             entry["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"},
                                                 "required": True}}
@@ -116,8 +140,10 @@ def install(api: FastAPI, retry_after_seconds: int) -> None:
 
     @api.exception_handler(ValidationError)
     async def invalid(request: Request, exc: ValidationError) -> ProblemResponse:
+        # InvalidFields carries every bad field of the request; a plain ValidationError, one.
+        bad = exc.errors if isinstance(exc, InvalidFields) else [exc]
         return problem(422, str(exc), kind="validation", request=request,
-                       errors=[{"field": exc.field, "message": exc.message}])
+                       errors=[{"field": e.field, "message": e.message} for e in bad])
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> ProblemResponse:
@@ -187,13 +213,21 @@ def install(api: FastAPI, retry_after_seconds: int) -> None:
                        request=request, title="Internal error")
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route answers on this path: each is tried against the router, so routes
+    nested in included routers count as much as top-level ones. HEAD goes with GET (HeadAsGet);
+    a mount (the docs' static files) serves GET and HEAD."""
+    routes = request.app.routes
+    allowed = {method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in routes if not isinstance(route, Mount))}
+    if "GET" in allowed or any(route.matches(request.scope)[0] is not Match.NONE
+                               for route in routes if isinstance(route, Mount)):
+        allowed |= {"GET", "HEAD"}
+    return [method for method in _METHODS if method in allowed]
 
 
 def _location(loc: Any) -> str:

@@ -13,7 +13,8 @@ import pytest
 
 from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
-from core.orders.model import ORDER, Money, Order, OrderLine
+from core.kernel.money import Money
+from core.orders.model import ORDER, Order, OrderLine
 from core.orders.service import CONTEXT
 from core.runtime.unit_of_work import UnitOfWork
 from ports.storage import Storage

@@ -65,3 +65,18 @@ async def test_order_endpoints_need_the_api_key_when_one_is_configured(applicati
     assert "k3y" not in wrong.text
     assert right.status_code == 201
     assert health.status_code == 200
+
+
+async def test_head_needs_the_same_credentials_as_get(application: bootstrap.Application) -> None:
+    async for client in open_client(make_api(application, api_key="k3y")):
+        admin, admin_ok = await client.head("/admin/ports"), await client.head("/admin/ports", headers=ADMIN)
+        orders, orders_ok = await client.head("/orders"), await client.head("/orders", headers={"X-API-Key": "k3y"})
+    assert (admin.status_code, admin.headers["www-authenticate"], admin.content) == (401, "Bearer", b"")
+    assert (orders.status_code, orders.headers["www-authenticate"]) == (401, "ApiKey")
+    assert admin_ok.status_code == orders_ok.status_code == 200 and admin_ok.content == orders_ok.content == b""
+
+
+async def test_the_documentation_is_served_without_credentials(application: bootstrap.Application) -> None:
+    async for client in open_client(make_api(application, api_key="k3y")):
+        pages = [await client.get(path) for path in ("/docs", "/redoc", "/openapi.json")]
+    assert [p.status_code for p in pages] == [200, 200, 200]

@@ -218,3 +218,102 @@ async def test_a_misspelt_list_parameter_is_422_not_an_unfiltered_list(client: h
     await place(client, customer_id="alice")
     problem = assert_problem(await client.get("/orders", params={"costumer": "bob"}), 422)
     assert problem["errors"][0]["field"] == "query.costumer"  # type: ignore[index]
+
+
+# -- every bad field (issue 14, item 10) -----------------------------------------------------------
+
+async def test_a_422_names_every_bad_field_of_the_body(client: httpx.AsyncClient) -> None:
+    body = {"customer_id": "", "currency": "euro", "colour": "red",
+            "lines": [{"sku": "", "quantity": 0, "unit_price": "9.99"},
+                      {"sku": "B", "quantity": "2", "unit_price": 1.5, "size": "L"}]}
+    problem = assert_problem(await client.post("/orders", json=body), 422)
+    errors = problem["errors"]
+    assert isinstance(errors, list) and all(set(e) == {"field", "message"} for e in errors)
+    assert [e["field"] for e in errors] == [
+        "colour", "customer_id", "currency", "lines[0].sku", "lines[0].quantity",
+        "lines[1].size", "lines[1].quantity", "lines[1].unit_price"]
+    assert problem["detail"] == "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    assert problem["type"] == "urn:orderhex:problem:validation" and problem["instance"] == "/orders"
+
+
+async def test_a_rule_of_the_whole_order_is_named_with_the_other_bad_fields(client: httpx.AsyncClient) -> None:
+    body = {"customer_id": "", "lines": [{"sku": "A", "quantity": 1, "unit_price": "1.00"},
+                                         {"sku": "A", "quantity": 1, "unit_price": "2.00"}]}
+    problem = assert_problem(await client.post("/orders", json=body), 422)
+    assert [e["field"] for e in problem["errors"]] == ["customer_id", "unit_price"]  # type: ignore[union-attr]
+    assert "A appears twice" in str(problem["detail"])
+
+
+# -- money precision (item 9) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(("currency", "price", "message"), [
+    ("EUR", "9.999", "EUR has at most 2 decimals, got 9.999"),
+    ("EUR", "0.0000001", "EUR has at most 2 decimals, got 0.0000001"),
+    ("EUR", "1e3", "without an exponent"),
+    ("EUR", "1E+3", "without an exponent"),
+    ("JPY", "500.5", "JPY has no decimals, got 500.5"),
+    ("KWD", "1.2345", "KWD has at most 3 decimals, got 1.2345"),
+    ("EUR", "0.00", "must be greater than 0"),
+    ("EUR", "1000000000000", "at most 12 digits before the point"),
+])
+async def test_a_price_finer_than_its_currency_or_in_exponent_notation_is_refused(
+        client: httpx.AsyncClient, currency: str, price: str, message: str) -> None:
+    body = {**ORDER, "currency": currency, "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": price}]}
+    problem = assert_problem(await client.post("/orders", json=body), 422)
+    [error] = problem["errors"]  # type: ignore[misc]
+    assert error["field"] == "lines[0].unit_price" and message in error["message"]
+
+
+@pytest.mark.parametrize(("currency", "price", "quantity", "unit_price", "total"), [
+    ("EUR", "1000", 2, "1000.00", "2000.00"),
+    ("EUR", "0.5", 3, "0.50", "1.50"),
+    ("EUR", "0.01", 1000, "0.01", "10.00"),
+    ("JPY", "500", 3, "500", "1500"),
+    ("KWD", "1.25", 2, "1.250", "2.500"),
+])
+async def test_money_is_rendered_in_fixed_point_with_the_currencys_decimals(
+        client: httpx.AsyncClient, currency: str, price: str, quantity: int, unit_price: str, total: str) -> None:
+    body = {**ORDER, "currency": currency, "lines": [{"sku": "SKU-1", "quantity": quantity, "unit_price": price}]}
+    placed = await client.post("/orders", json=body)
+    assert placed.status_code == 201, placed.text
+    for shown in (placed.json(), (await client.get(placed.headers["location"])).json()):
+        assert (shown["lines"][0]["unit_price"], shown["total"]) == (unit_price, total)
+    history = (await client.get(placed.headers["location"] + "/history")).json()
+    assert history[0]["payload"]["lines"][0]["unit_price"] == unit_price
+
+
+# -- HTTP details (item 13) -----------------------------------------------------------------------
+
+async def test_a_405_lists_the_allowed_methods(client: httpx.AsyncClient) -> None:
+    assert assert_problem(await client.delete("/orders/x"), 405)["instance"] == "/orders/x"
+    assert (await client.delete("/orders/x")).headers["allow"] == "GET, HEAD"
+    assert (await client.put("/orders")).headers["allow"] == "GET, HEAD, POST"
+    assert (await client.get("/orders/x/cancel")).headers["allow"] == "POST"
+    assert (await client.post("/health")).headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/orders", "/health", "/openapi.json", "/docs"])
+async def test_head_answers_like_get_without_a_body(client: httpx.AsyncClient, path: str) -> None:
+    get, head = await client.get(path), await client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+async def test_head_on_a_missing_order_is_a_bodyless_404(client: httpx.AsyncClient) -> None:
+    head = await client.head("/orders/nope")
+    assert head.status_code == 404 and head.content == b""
+    assert head.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize(("pending", "approved"), [("pending", "approved"), ("Pending", "aPPROVED"),
+                                                  ("PENDING", "APPROVED")])
+async def test_the_status_filter_is_case_insensitive_like_the_cli(
+        client: httpx.AsyncClient, pending: str, approved: str) -> None:
+    placed = (await place(client)).json()
+    listed = await client.get("/orders", params={"status": pending})
+    assert listed.status_code == 200, listed.text
+    assert [o["order_id"] for o in listed.json()["items"]] == [placed["order_id"]]
+    assert (await client.get("/orders", params={"status": approved})).json()["items"] == []
+    assert_problem(await client.get("/orders", params={"status": "lost"}), 422)

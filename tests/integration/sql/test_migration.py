@@ -24,8 +24,9 @@ from adapters.outbound.sql.types import UtcDateTime
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import Unavailable
 from core.kernel.messages import DomainEvent
+from core.kernel.money import Money
 from core.orders.commands import ApproveOrder
-from core.orders.model import ORDER, Money, Order, OrderLine, OrderStatus, order_to_state
+from core.orders.model import ORDER, Order, OrderLine, OrderStatus, order_to_state
 from core.orders.projection import summarise
 from core.orders.queries import SUMMARIES
 from tests.integration.sql.conftest import orders_service

@@ -1,0 +1,1 @@
+"""The payments bounded context: credit accounts per customer, an authorization per order."""
