@@ -164,7 +164,8 @@ class ContextConsumer:
                                                      "source_topic": message.topic,
                                                      "source_offset": str(message.offset)})
         self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
-        self._reply(message, {"status": "rejected", "reason": str(error), "error": type(error).__name__})
+        self._reply(message, {"status": "rejected", "reason": str(error), "error": type(error).__name__,
+                              "command": _declared_type(message)})
         self._report(FeedKind.ERROR, f"{self.name} dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
 
@@ -190,6 +191,15 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("message", f"must be a JSON object, got {type(data).__name__}")
     return dict(data)
+
+
+def _declared_type(message: Message) -> str | None:
+    """The type a message says it carries, even when its body is not valid (for the reply)."""
+    try:
+        declared = json.loads(message.payload).get("type")
+    except (AttributeError, UnicodeDecodeError, ValueError):
+        declared = None
+    return str(declared or message.headers.get("type") or "") or None
 
 
 def _json(result: Any) -> Any:

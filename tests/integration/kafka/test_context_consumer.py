@@ -72,7 +72,9 @@ def test_bad_commands_are_dead_lettered_with_the_reason_and_consumption_goes_on(
     assert set(dead) == {"bad-json", "bad-type", "bad-fields"}
     assert "not a JSON document" in dead["bad-json"] and "Restock" in dead["bad-type"]
     assert "sku" in dead["bad-fields"] and "quantity" in dead["bad-fields"]
-    assert replies(messaging)["bad-fields"]["status"] == "rejected"
+    answers = replies(messaging)
+    assert answers["bad-fields"]["status"] == "rejected" and answers["bad-fields"]["command"] == "Restock"
+    assert answers["bad-json"]["command"] is None
     assert inventory.stock(GetStock(sku="A")).available == 1
 
 
