@@ -103,7 +103,7 @@ class DashboardApp(App[None]):
         self.tabs = self.query_one(TabbedContent)
         self.sub_title = self.source
         if self.notice:
-            self.notify(self.notice, severity="warning", timeout=10)
+            self.notify(self.notice, severity="warning", timeout=10, markup=False)
         self._run_pump()
         self._focus_panel(PANELS[0].id)
 
@@ -148,15 +148,19 @@ class DashboardApp(App[None]):
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         if message.ok:
             self.sub_title = self.source
-            self.notify(f"{self.source}: answering again", title="Connection")
+            self.notify(f"{self.source}: answering again", title="Connection", markup=False)
+        elif message.refused:
+            self.sub_title = f"{self.source} · TOKEN REFUSED, retrying"
+            self.notify(message.detail, title="Token refused", severity="error", timeout=15, markup=False)
         else:
             self.sub_title = f"{self.source} · NOT ANSWERING, retrying"
-            self.notify(message.detail, title="Not answering, retrying", severity="error", timeout=6)
+            self.notify(message.detail, title="Not answering, retrying", severity="error", timeout=6, markup=False)
 
     def on_switch_progress(self, message: SwitchProgress) -> None:
         self.panel(PortsPanel).show_switch(message)
         if message.done and message.error is not None:
-            self.notify(message.error, title=f"Switch of {message.port} failed", severity="error", timeout=8)
+            self.notify(message.error, title=f"Switch of {message.port} failed", severity="error", timeout=8,
+                        markup=False)
         elif message.done:
             self.notify(f"{message.port} -> {message.adapter}", title="Adapter switched")
 
@@ -201,7 +205,7 @@ class DashboardApp(App[None]):
             else:
                 self.control.resume_relay()
         except Exception as exc:  # no relay here, or a lost server: said, not raised
-            self.call_from_thread(self.notify, str(exc), title="Relay", severity="error")
+            self.call_from_thread(self.notify, str(exc), title="Relay", severity="error", markup=False)
         self.pump.request("outbox")
 
     # -- keys ----------------------------------------------------------------------------------
@@ -264,7 +268,7 @@ class DashboardApp(App[None]):
         # A worker that dies of a bug is reported where a person sees it, and the app stays up.
         if event.state is WorkerState.ERROR and not self.exiting:
             self.notify(f"{event.worker.name or event.worker.group} failed: {event.worker.error}",
-                        title="Internal error", severity="error", timeout=15)
+                        title="Internal error", severity="error", timeout=15, markup=False)
 
     def on_unmount(self) -> None:
         self.workers.cancel_all()

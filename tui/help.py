@@ -15,15 +15,17 @@ HELP = """\
 | --- | --- |
 | `1`…`5` | show a panel (Ports, Orders, Outbox, Feed, Place) |
 | `:` or `ctrl+p` | command palette: switch adapters, pause the relay, load traffic |
-| `/` | filter (Orders: customer, Feed: text or kind) |
+| `/` | filter (Orders: customer, Feed: text or kind); `enter` or `esc` leaves the field |
 | `esc` | back: close a screen, or leave a field |
 | `?` | this help |
 | `q` | quit |
 
 **Ports** `s` switches the adapter under the cursor. **Orders** `enter` or `d` opens an
-order's lines, totals and history. **Outbox** `p` pauses the relay, `r` resumes it.
-**Feed** `p` pauses the scroll, `c` clears. **Place** `ctrl+s` places the form's order,
-`ctrl+l` places the load field's number of random orders.
+order's lines, totals and history; there `a` approves, `r` rejects, `s` ships and `c` cancels
+it (reject and cancel ask why; a step its state forbids is refused, saying why).
+**Outbox** `p` pauses the relay, `r` resumes it. **Feed** `p` pauses the scroll and resumes
+it, `c` clears. **Place** `ctrl+s` places the form's order, `ctrl+l` places the load
+field's number of random orders.
 
 ## Tour
 - *Watch the outbox drain:* `3`, `p` to pause the relay, `5` then `ctrl+l` to place 100
@@ -31,7 +33,7 @@ order's lines, totals and history. **Outbox** `p` pauses the relay, `r` resumes 
 - *Switch storage:* `1`, move to **storage**, `s`, pick an adapter. The next order goes to
   the new store; switching back shows the old store's orders again.
 - *See a switch in the feed:* `4` after a switch: an `adapter_switched` line names the port,
-  the old and the new adapter. Type `/` then `adapter` to see only those.
+  the old and the new adapter. Type `/` then `adapter` and `enter` to see only those.
 """
 
 

@@ -31,9 +31,19 @@ ORDERS_SHOWN = 100
 OUTBOX_ROWS_SHOWN = 40
 BACKLOG = 500
 
-_ORDER_KINDS = frozenset({FeedKind.COMMAND, FeedKind.DOMAIN_EVENT, FeedKind.ADAPTER_SWITCHED})
+# An error (a store failing, a dead letter) may have changed the orders and the outbox. The ports
+# are read again only when an adapter changed: reading them checks every component's health,
+# which can take seconds while a broker is down.
+_ORDER_KINDS = frozenset({FeedKind.COMMAND, FeedKind.DOMAIN_EVENT, FeedKind.ADAPTER_SWITCHED, FeedKind.ERROR})
 _OUTBOX_KINDS = frozenset({FeedKind.DOMAIN_EVENT, FeedKind.OUTBOX_PUBLISHED,
-                           FeedKind.RELAY_LAG, FeedKind.ADAPTER_SWITCHED})
+                           FeedKind.RELAY_LAG, FeedKind.ADAPTER_SWITCHED, FeedKind.ERROR})
+VIEWS = ("orders", "outbox", "ports")
+
+
+def restarted(event: FeedEvent) -> bool:
+    """The application the feed follows started again (an attached server's feed says so with the
+    new `boot_id` in the event's data): live switches are gone, every view is stale."""
+    return event.kind is FeedKind.ERROR and "boot_id" in event.data
 
 
 class FeedBuffer:
@@ -80,7 +90,7 @@ class LivePump:
         self._post = post
         self._poll_interval = poll_interval
         self.order_filter = OrderFilter()
-        self._stale: set[str] = {"orders", "outbox", "ports"}
+        self._stale: set[str] = set(VIEWS)
         self._stale_lock = threading.Lock()
         self._last_refresh: dict[str, float] = {}
         self._failing: str | None = None
@@ -114,7 +124,7 @@ class LivePump:
                 self._stale.add("orders")
             if kinds & _OUTBOX_KINDS:
                 self._stale.add("outbox")
-            if FeedKind.ADAPTER_SWITCHED in kinds:
+            if FeedKind.ADAPTER_SWITCHED in kinds or any(restarted(e) for e in events):
                 self._stale.add("ports")
             if self._poll_interval is not None and now - self._last_refresh.get("outbox", 0) >= self._poll_interval:
                 self._stale.add("outbox")
@@ -142,11 +152,15 @@ class LivePump:
             self._report_failure(exc)
             return
         if self._failing is not None:
+            # Whatever happened meanwhile (a restart forgets live switches) shows in every view.
             self._failing = None
+            self.request(*VIEWS)
             self._post(ConnectionChanged(True, "answering again"))
 
     def _report_failure(self, exc: Exception) -> None:
         detail = str(exc) or type(exc).__name__
         if detail != self._failing:
             self._failing = detail
-            self._post(ConnectionChanged(False, detail))
+            # An adapter that reaches its application but has its credentials refused raises a
+            # PermissionError: waiting will not help, a new token will.
+            self._post(ConnectionChanged(False, detail, refused=isinstance(exc, PermissionError)))

@@ -57,12 +57,14 @@ class PortsSnapshot(_Snapshot):
 
 
 class ConnectionChanged(_Snapshot):
-    """The application stopped (or started again) answering the dashboard's reads."""
+    """The application stopped (or started again) answering the dashboard's reads. `refused`:
+    it answers, but refuses the credentials the dashboard holds (a wrong or outdated token)."""
 
-    def __init__(self, ok: bool, detail: str) -> None:
+    def __init__(self, ok: bool, detail: str, *, refused: bool = False) -> None:
         super().__init__()
         self.ok = ok
         self.detail = detail
+        self.refused = refused
 
 
 class SwitchProgress(Message):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,9 @@ from textual.widgets import DataTable, Input, Static
 
 import bootstrap
 from adapters.outbound.http.remote import RemoteService
-from core.kernel.errors import NotFound, Unavailable, ValidationError
+from core.kernel.errors import IllegalTransition, InvalidFields, NotFound, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
-from core.orders.commands import ApproveOrder, CancelOrder, RejectOrder, ShipOrder
+from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from core.orders.wire import place_order_from_json
@@ -27,10 +29,6 @@ SETTINGS = {"api.admin_token": TOKEN}
 ORDER = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
 
 pytestmark = pytest.mark.anyio
-
-
-
-
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +61,30 @@ def test_remote_ordering_places_reads_lists_cancels_and_reads_history(remote: Re
     assert [e.type for e in remote.ordering.history(first.order_id)] == ["orders.OrderPlaced", "orders.OrderCancelled"]
 
 
+def _unchecked(customer_id: str = "c-1", quantity: int = 1) -> PlaceOrder:
+    # Built directly, past the wire parser that would refuse it here: the server is to refuse it.
+    return PlaceOrder(customer_id=customer_id, currency="EUR", lines=(LineItem("SKU-1", quantity, Decimal("1")),))
+
+
 def test_remote_refusals_come_back_as_core_errors(remote: RemoteService):
-    bad = place_order_from_json({**ORDER, "lines": [{"sku": "SKU-1", "quantity": 0, "unit_price": "1"}]})
     with pytest.raises(ValidationError) as refused:
-        remote.ordering.send(bad)
-    assert refused.value.field == "quantity"
+        remote.ordering.send(_unchecked(quantity=0))
+    assert refused.value.field == "lines[0].quantity"
     with pytest.raises(NotFound):
         remote.ordering.get(GetOrder(order_id="no-such-order"))
+
+
+def test_a_refusal_naming_several_fields_comes_back_naming_each(remote: RemoteService):
+    with pytest.raises(InvalidFields) as refused:
+        remote.ordering.send(_unchecked(customer_id="", quantity=0))
+    assert [e.field for e in refused.value.errors] == ["customer_id", "lines[0].quantity"]
+
+
+def test_a_refused_transition_reads_as_it_does_in_process(remote: RemoteService):
+    order_id = remote.ordering.send(place_order_from_json(ORDER)).order_id
+    with pytest.raises(IllegalTransition) as refused:
+        remote.ordering.send(ShipOrder(order_id=order_id))
+    assert str(refused.value) == f"order {order_id} is PENDING: cannot ship"
 
 
 def test_remote_control_lists_switches_and_steers_the_relay(remote: RemoteService):
@@ -105,10 +120,34 @@ def test_the_remote_feed_streams_events_to_subscribers(remote: RemoteService):
 def test_a_wrong_token_is_refused_with_what_to_do(served: Serve):
     service = RemoteService(served.url, "wrong-token")
     try:
-        with pytest.raises(Unavailable, match="--token"):
+        with pytest.raises(Unavailable, match=r"refused the admin token .*--token"):
             service.control.ports()
     finally:
         service.close()
+
+
+def test_the_feed_follows_again_once_a_refused_token_is_accepted(tmp_path: Path):
+    server = Serve(tmp_path, {"api.admin_token": "another-token-0123456789"})
+    remote = RemoteService(server.url, TOKEN)
+    try:
+        seen: list[FeedEvent] = []
+        remote.control.subscribe(seen.append)
+        time.sleep(1)  # refused meanwhile: the stream must keep trying, not give up
+        assert not remote.control.feed.connected
+        server.stop()
+        server = Serve(tmp_path, SETTINGS, port=server.port)
+        order_id = remote.ordering.send(place_order_from_json(ORDER)).order_id
+        _wait(lambda: any(order_id in e.text for e in seen), timeout=20)
+    finally:
+        remote.close()
+        server.stop()
+
+
+def _wait(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s"
+        time.sleep(0.05)
 
 
 def test_an_unreachable_server_is_unavailable_naming_it():
@@ -135,13 +174,66 @@ async def test_the_attached_dashboard_shows_the_same_panels_and_places_orders(re
                                  "unit_price-0": "3.00"}.items():
             app.query_one(f"#{widget_id}", Input).value = value
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "placed" in str(app.query_one("#place-result", Static).content))
+        await until(pilot, lambda: str(app.query_one("#place-result", Static).content).startswith("placed "))
         await pilot.press("2")
         orders = app.query_one("#orders-table", DataTable)
         await until(pilot, lambda: any(str(orders.get_row(k.value)[1]) == "c-attached" for k in orders.rows))
         await pilot.press("4")
         log = app.query_one("#feed-log")
         await until(pilot, lambda: any("orders.OrderPlaced" in line.text for line in log.lines))
+
+
+async def test_a_wrong_token_says_token_refused_not_not_answering(served: Serve):
+    remote = RemoteService(served.url, "wrong-token")
+    try:
+        app = DashboardApp(remote.ordering, remote.control, source="attached", poll_interval=0.1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: "REFUSED" in app.sub_title or "NOT ANSWERING" in app.sub_title)
+            assert app.sub_title == "attached · TOKEN REFUSED, retrying"
+    finally:
+        remote.close()
+
+
+def _feed_text(app: DashboardApp) -> str:
+    return "\n".join(line.text for line in app.query_one("#feed-log").lines)
+
+
+async def test_after_a_server_restart_the_attached_feed_shows_the_new_servers_events(tmp_path: Path):
+    server = Serve(tmp_path, SETTINGS)
+    remote = RemoteService(server.url, TOKEN)
+    try:
+        app = DashboardApp(remote.ordering, remote.control, source="attached", poll_interval=0.1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("4")
+            for n in range(3):  # more events before the restart than after it
+                remote.ordering.send(place_order_from_json({**ORDER, "customer_id": f"c-old-{n}"}))
+            await until(pilot, lambda: _feed_text(app).count("orders.OrderPlaced") == 3)
+            server.stop()
+            server = Serve(tmp_path, SETTINGS, port=server.port)
+            order_id = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-new"})).order_id
+            await until(pilot, lambda: f"orders.OrderPlaced {order_id}" in _feed_text(app), timeout=20)
+            assert "restarted: its feed starts again" in _feed_text(app)
+    finally:
+        remote.close()
+        server.stop()
+
+
+async def test_after_a_server_restart_the_ports_panel_shows_the_adapters_it_started_with(tmp_path: Path):
+    server = Serve(tmp_path, SETTINGS)
+    remote = RemoteService(server.url, TOKEN)
+    try:
+        app = DashboardApp(remote.ordering, remote.control, source="attached", poll_interval=0.1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            ports = app.query_one("#ports-table", DataTable)
+            remote.control.switch("storage", "file")
+            await until(pilot, lambda: ports.row_count > 0 and str(ports.get_row("storage")[1]) == "file")
+            server.stop()
+            server = Serve(tmp_path, SETTINGS, port=server.port)
+            remote.ordering.send(place_order_from_json(ORDER))
+            await until(pilot, lambda: str(ports.get_row("storage")[1]) == "memory", timeout=20)
+    finally:
+        remote.close()
+        server.stop()
 
 
 async def test_a_lost_server_is_shown_and_the_dashboard_reconnects(tmp_path: Path):
@@ -181,7 +273,8 @@ def test_remote_ordering_runs_the_whole_lifecycle_and_rebuilds_past_states(remot
 def test_remote_control_shows_outbox_rows_and_rebuilds_projections(remote: RemoteService):
     order_id = remote.ordering.send(place_order_from_json({**ORDER, "customer_id": "c-rows"})).order_id
     rows = remote.control.recent_outbox(limit=200)
-    assert any(r.aggregate_id == order_id and r.type == "orders.OrderPlaced" and r.seq > 0 for r in rows)
+    [placed] = [r for r in rows if r.aggregate_id == order_id and r.type == "orders.OrderPlaced" and r.seq > 0]
+    assert json.loads(placed.payload)["aggregate_id"] == order_id  # the row's JSON text, as the store holds it
     assert rows == sorted(rows, key=lambda r: r.seq, reverse=True)
     before = remote.ordering.get(GetOrder(order_id=order_id))
     assert remote.control.rebuild_projections() >= 1

@@ -10,14 +10,15 @@ from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
 import bootstrap
 from core.kernel.feed import FeedEvent, FeedKind
-from core.orders.commands import CancelOrder
+from core.orders.commands import ApproveOrder, CancelOrder
 from core.orders.model import OrderStatus
-from core.orders.queries import ListOrders
+from core.orders.queries import GetOrder, ListOrders
 from tests.tui.conftest import dashboard, make_application, place, until
 from tui.app import PANELS
 from tui.help import HelpScreen
+from tui.keybar import KeyBar
 from tui.panels.feed import LOG_LINES, FeedPanel
-from tui.panels.order_detail import OrderDetailScreen
+from tui.panels.order_detail import OrderDetailScreen, ReasonPrompt
 from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 from tui.panels.ports import AdapterChooser, PortsPanel
@@ -98,6 +99,70 @@ async def test_the_app_survives_small_large_and_changing_sizes(application):
             await pilot.pause()
         await pilot.press("2")
         await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 1)
+        assert app.is_running
+
+
+def key_bar(app) -> str:
+    return str(app.screen.query_one(KeyBar).content)
+
+
+async def test_every_column_of_every_panel_table_is_in_view_at_80_by_24(tmp_path: Path):
+    application = make_application(tmp_path, ids="uuid7")  # real ids: 36 characters each
+    try:
+        place(application, "customer-0042")
+        app = dashboard(application)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key, table_id in (("1", "#ports-table"), ("2", "#orders-table"), ("3", "#outbox-table")):
+                await pilot.press(key)
+                table = app.query_one(table_id, DataTable)
+                await until(pilot, lambda table=table: table.row_count > 0)
+                await pilot.pause()
+                assert table.max_scroll_x == 0, f"{table_id} scrolls {table.max_scroll_x} cells sideways"
+    finally:
+        application.close()
+
+
+async def test_the_detail_screens_tables_are_in_view_at_80_by_24(application):
+    place(application, "c-1", ("SKU-LONG-NAME-0001", 2, "1234.50"))
+    app = dashboard(application)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 1)
+        await pilot.press("enter")
+        history = app.screen.query_one("#detail-history", DataTable)
+        await until(pilot, lambda: history.row_count == 1)
+        await pilot.pause()
+        for table in app.screen.query(DataTable).results(DataTable):
+            assert table.max_scroll_x == 0, f"#{table.id} scrolls {table.max_scroll_x} cells sideways"
+
+
+async def test_a_narrow_orders_table_shows_the_tail_of_each_order_id_and_the_whole_customer(tmp_path: Path):
+    application = make_application(tmp_path, ids="uuid7")
+    try:
+        order_id = place(application, "customer-1")
+        app = dashboard(application)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            table = app.query_one("#orders-table", DataTable)
+            await until(pilot, lambda: table.row_count == 1)
+            shown_id, customer = (str(c) for c in table.get_row(order_id)[:2])
+            assert shown_id.startswith("…") and order_id.endswith(shown_id[1:])
+            assert customer == "customer-1"
+    finally:
+        application.close()
+
+
+async def test_a_customer_id_that_looks_like_markup_is_shown_as_typed(application):
+    order_id = place(application, "c-[/b]")
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        table = app.query_one("#orders-table", DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+        assert cells(table, order_id)[1] == "c-[/b]"
+        await pilot.press("enter")
+        summary = app.screen.query_one("#detail-summary", Static)
+        await until(pilot, lambda: "customer c-[/b]" in str(summary.content))
         assert app.is_running
 
 
@@ -277,6 +342,73 @@ async def test_details_are_disabled_on_an_empty_table(application):
         assert not isinstance(app.screen, OrderDetailScreen)
 
 
+async def _open_detail(pilot, app, order_id: str) -> None:
+    await pilot.press("2")
+    table = app.query_one("#orders-table", DataTable)
+    await until(pilot, lambda: order_id in {k.value for k in table.rows})
+    table.move_cursor(row=table.get_row_index(order_id))
+    await pilot.press("enter")
+    assert isinstance(app.screen, OrderDetailScreen)
+    await until(pilot, lambda: "status" in str(app.screen.query_one("#detail-summary", Static).content))
+
+
+@pytest.mark.parametrize(("keys", "status", "reason"), [
+    (("a",), OrderStatus.APPROVED, None),
+    (("r", *"out of stock", "enter"), OrderStatus.REJECTED, "out of stock"),
+    (("c", *"changed my mind", "enter"), OrderStatus.CANCELLED, "changed my mind"),
+], ids=["approve", "reject", "cancel"])
+async def test_an_action_key_on_the_detail_screen_sends_its_command(application, keys, status, reason):
+    order_id = place(application)
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_detail(pilot, app, order_id)
+        await pilot.press(*keys)
+        summary = app.screen.query_one("#detail-summary", Static)
+        await until(pilot, lambda: f"status {status.value}" in str(summary.content))
+        order = application.ordering.get(GetOrder(order_id=order_id))
+        assert (order.status, order.reason) == (status, reason)
+        assert app.screen.query_one("#detail-history", DataTable).row_count == 2
+
+
+async def test_s_on_the_detail_screen_ships_an_approved_order(application):
+    order_id = place(application)
+    application.ordering.send(ApproveOrder(order_id=order_id))
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_detail(pilot, app, order_id)
+        await pilot.press("s")
+        summary = app.screen.query_one("#detail-summary", Static)
+        await until(pilot, lambda: "status SHIPPED" in str(summary.content))
+        assert application.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.SHIPPED
+
+
+async def test_an_action_the_orders_state_forbids_shows_its_refusal(application):
+    order_id = place(application)
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_detail(pilot, app, order_id)
+        await pilot.press("s")
+        status = app.screen.query_one("#detail-status", Static)
+        await until(pilot, lambda: "refused" in str(status.content))
+        assert str(status.content) == f"refused: order {order_id} is PENDING: cannot ship"
+        assert status.has_class("error")
+        assert application.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.PENDING
+
+
+async def test_escape_in_the_reason_prompt_sends_nothing(application):
+    order_id = place(application)
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_detail(pilot, app, order_id)
+        await pilot.press("c")
+        assert isinstance(app.screen, ReasonPrompt)
+        await pilot.press(*"oops", "escape")
+        assert isinstance(app.screen, OrderDetailScreen)
+        await pilot.pause(0.2)
+        assert not any(w.group == "detail-action" for w in app.screen.workers)
+        assert application.ordering.get(GetOrder(order_id=order_id)).status is OrderStatus.PENDING
+
+
 # -- outbox ------------------------------------------------------------------------------------
 
 
@@ -302,6 +434,20 @@ async def test_pausing_the_relay_grows_the_backlog_and_resuming_drains_it(with_r
         await until(pilot, lambda: panel.status.pending == 0 and not panel.status.relay_paused)
         await until(pilot, lambda: all(cells(table, k.value)[1] == "published" for k in table.rows))
         await until(pilot, lambda: panel.published == 5)
+
+
+async def test_the_outbox_shows_the_stores_figures_apart_from_what_this_dashboard_saw(with_relay):
+    application = with_relay
+    app = dashboard(application, poll_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        panel = app.query_one(OutboxPanel)
+        place(application, "c-1")
+        place(application, "c-2")
+        await until(pilot, lambda: panel.published == 2 and panel.status is not None and panel.status.pending == 0)
+        await until(pilot, lambda: text(app, "#outbox-seen") == "seen here: 2 published")
+        assert "published" not in text(app, "#outbox-counters")
+        assert text(app, "#outbox-counters").startswith("pending 0")
 
 
 async def test_relay_actions_are_disabled_where_no_relay_runs(application):
@@ -362,6 +508,67 @@ async def test_pausing_the_feed_holds_the_log_and_resuming_catches_up(applicatio
         assert "orders.OrderPlaced" in _feed_text(app)
 
 
+async def test_p_in_the_feed_filter_is_text_not_pause(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4", "slash", *"OrderPlaced")
+        assert app.query_one("#feed-filter", Input).value == "OrderPlaced"
+        assert not app.query_one(FeedPanel).paused
+
+
+async def test_enter_leaves_the_feed_filter_so_p_pauses_the_feed(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4", "slash", *"adapter", "enter", "p")
+        assert app.query_one("#feed-filter", Input).value == "adapter"
+        assert app.query_one(FeedPanel).paused
+
+
+async def test_the_key_bar_says_how_to_leave_the_feed_filter(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4", "slash")
+        assert "Apply filter" in key_bar(app) and "Leave filter" in key_bar(app)
+        assert "Pause feed" not in key_bar(app) and "/ Filter" not in key_bar(app)
+
+
+async def test_the_feed_pause_key_is_labelled_resume_while_paused(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        assert "p Pause feed" in key_bar(app)
+        await pilot.press("p")
+        assert "p Resume feed" in key_bar(app) and "Pause feed" not in key_bar(app)
+        await pilot.press("p")
+        assert "p Pause feed" in key_bar(app)
+
+
+async def test_the_paused_state_is_shown_whole_at_120_columns(application):
+    app = dashboard(application)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("4", "p")
+        state = app.query_one("#feed-state", Static)
+        assert "PAUSED" in str(state.content)
+        assert len(str(state.content)) <= state.content_region.width
+        assert app.query_one("#feed-log").border_title == "PAUSED (p resumes)"
+
+
+async def test_a_filter_typed_while_paused_shows_only_what_had_arrived_when_paused(application):
+    place(application, "c-before")
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await until(pilot, lambda: "OrderPlaced" in _feed_text(app))
+        await pilot.press("p")
+        place(application, "c-after")
+        await until(pilot, lambda: app.query_one(FeedPanel).received == 4)
+        await pilot.press("slash", *"orderplaced")
+        await pilot.pause()
+        assert _feed_text(app).count("orders.OrderPlaced") == 1
+        await pilot.press("enter", "p")
+        assert _feed_text(app).count("orders.OrderPlaced") == 2
+
+
 async def test_a_burst_is_folded_and_the_log_stays_capped(application):
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -393,7 +600,7 @@ async def test_placing_a_valid_order_from_the_form(application):
         await pilot.press("5")
         await _fill(pilot, app, customer_id="c-42", **{"sku-0": "SKU-9", "quantity-0": "3", "unit_price-0": "2.50"})
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "placed" in text(app, "#place-result"))
+        await until(pilot, lambda: text(app, "#place-result").startswith("placed "))
         [summary] = application.ordering.list(ListOrders()).items
         assert (summary.customer_id, summary.total) == ("c-42", 7.5)
         assert summary.order_id in text(app, "#place-result")
@@ -407,7 +614,10 @@ async def test_placing_a_valid_order_from_the_form(application):
     ({"customer_id": "c-1", "sku-1": "SKU-1", "quantity-1": "two", "unit_price-1": "1"},
      "error-line-1", "lines[0].quantity: must be a whole number, got 'two'"),
     ({"customer_id": "c-1", "sku-0": "SKU-1", "quantity-0": "1", "unit_price-0": "abc"},
-     "error-line-0", "lines[0].unit_price: must be a decimal number like \"9.99\", got 'abc'"),
+     "error-line-0", "lines[0].unit_price: SKU-1: must be a decimal number like \"9.99\", got 'abc'"),
+    ({"customer_id": "c-1", "sku-0": "SKU-1", "quantity-0": "1", "unit_price-0": "1", "sku-2": "SKU-2",
+      "quantity-2": "5000", "unit_price-2": "1"},
+     "error-line-2", "lines[1].quantity: SKU-2: must be 1..1000, got 5000"),
     ({"customer_id": "c-1"}, "error-lines", "lines: must be a non-empty list of {sku, quantity, unit_price}"),
 ])
 async def test_invalid_input_shows_the_domains_message_next_to_the_field(application, values, error_box, message):
@@ -426,15 +636,58 @@ async def test_a_rule_of_the_aggregate_is_shown_on_the_line_it_concerns(applicat
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("5")
         await _fill(pilot, app, customer_id="c-1", **{"sku-0": "SKU-1", "quantity-0": "1", "unit_price-0": "1",
-                                                      "sku-2": "SKU-2", "quantity-2": "5000", "unit_price-2": "1"})
+                                                      "sku-1": "SKU-2", "quantity-1": "1", "unit_price-1": "1",
+                                                      "sku-2": "SKU-2", "quantity-2": "1", "unit_price-2": "2"})
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.query_one("#error-line-2", Static).has_class("shown"))
-        assert text(app, "#error-line-2") == "quantity: SKU-2: must be 1..1000, got 5000"
-        assert app.query_one("#quantity-2", Input).has_class("invalid")
-        await _fill(pilot, app, **{"quantity-2": "5"})
+        await until(pilot, lambda: app.query_one("#error-line-1", Static).has_class("shown"))
+        assert text(app, "#error-line-1").startswith("unit_price: SKU-2 appears twice with prices")
+        assert app.query_one("#unit_price-1", Input).has_class("invalid")
+        await _fill(pilot, app, **{"unit_price-2": "1"})
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "placed" in text(app, "#place-result"))
-        assert not app.query_one("#error-line-2", Static).has_class("shown")
+        await until(pilot, lambda: text(app, "#place-result").startswith("placed "))
+        assert not app.query_one("#error-line-1", Static).has_class("shown")
+
+
+async def test_the_place_forms_placeholders_read_as_examples_not_values(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        examples = [f for f in app.query(Input).results(Input) if f.placeholder and f.id != "customer-filter"
+                    and f.id != "feed-filter"]
+        assert {f.id for f in examples} == {"customer_id", "sku-0", "quantity-0", "unit_price-0"}
+        for field in examples:
+            assert field.placeholder.startswith("e.g. "), field.placeholder
+            assert field.get_component_rich_style("input--placeholder").italic
+
+
+async def test_a_refusal_replaces_the_status_of_the_previous_order(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await _fill(pilot, app, customer_id="c-1", **{"sku-0": "SKU-1", "quantity-0": "1", "unit_price-0": "1"})
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: text(app, "#place-result").startswith("placed "))
+        await _fill(pilot, app, **{"quantity-0": "0"})
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.query_one("#error-line-0", Static).has_class("shown"))
+        assert text(app, "#place-result") == "not placed: 1 problem, marked above"
+
+
+async def test_every_bad_field_of_the_form_is_marked_at_once(application):
+    app = dashboard(application)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await _fill(pilot, app, customer_id="", currency="euro",
+                    **{"sku-0": "SKU-1", "quantity-0": "two", "unit_price-0": "abc"})
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.query_one("#error-currency", Static).has_class("shown"))
+        for box in ("error-customer_id", "error-currency", "error-line-0"):
+            assert app.query_one(f"#{box}", Static).has_class("shown"), box
+        assert "quantity" in text(app, "#error-line-0") and "unit_price" in text(app, "#error-line-0")
+        for field in ("customer_id", "currency", "quantity-0", "unit_price-0"):
+            assert app.query_one(f"#{field}", Input).has_class("invalid"), field
+        assert not app.query_one("#sku-0", Input).has_class("invalid")
+        assert text(app, "#place-result") == "not placed: 4 problems, marked above"
 
 
 async def test_load_places_n_random_orders(application):
@@ -475,4 +728,4 @@ async def test_a_switch_to_embedded_postgres_shows_progress_then_serves_the_next
         assert "now served by postgres" in text(app, "#switch-status"), text(app, "#switch-status")
         order_id = place(application, "c-pg")
         await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 1)
-        assert app.query_one("#orders-table", DataTable).get_row_at(0)[0] == order_id
+        assert str(app.query_one("#orders-table", DataTable).get_row_at(0)[0]) == order_id

@@ -59,9 +59,10 @@ def settled(*keys: str, then: Callable[[Pilot[Any]], Awaitable[None]] | None = N
     (("2",), (120, 36)),
     (("3",), (80, 24)),
     (("4",), (100, 30)),
+    (("4", "p"), (120, 36)),
     (("5",), (80, 24)),
     (("question_mark",), (80, 24)),
-], ids=["ports", "orders", "orders-wide", "outbox", "feed", "place", "help"])
+], ids=["ports", "orders", "orders-wide", "outbox", "feed", "feed-paused-wide", "place", "help"])
 def test_main_screens(snap_compare, seeded, keys, size):
     assert snap_compare(dashboard(seeded), terminal_size=size, run_before=settled(*keys))
 

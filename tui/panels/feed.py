@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, RichLog, Static
 
 from core.kernel.feed import FeedEvent, FeedKind
+from tui.filter_input import FilterInput
 from tui.messages import FeedBatch
 from tui.visibility import shown
 
@@ -47,11 +48,16 @@ def matches(event: FeedEvent, needle: str) -> bool:
 
 
 class FeedPanel(Vertical):
-    """Shows FeedBatch messages as they come; `/` filters by text or kind, `p` pauses the scroll."""
+    """Shows FeedBatch messages as they come; `/` filters by text or kind, `p` pauses the scroll.
+
+    Paused, the log holds what it showed: a filter typed meanwhile applies to the events that had
+    arrived when it was paused, and resuming catches up with the rest."""
 
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
-        Binding("p", "toggle_pause", "Pause feed"),
+        # One key, two labels: the key bar offers the one that applies now.
+        Binding("p", "pause", "Pause feed"),
+        Binding("p", "resume", "Resume feed"),
         Binding("c", "clear", "Clear"),
     ]
 
@@ -62,13 +68,15 @@ class FeedPanel(Vertical):
         self._needle = ""
         self._folded = 0
         self.paused = False
+        # The newest seq shown when the feed was paused: what a filter typed while paused may show.
+        self._paused_at = 0
         self.received = 0
         # Events arrived that the log does not show yet (paused, or in a hidden tab).
         self._stale = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="feed-bar"):
-            yield Input(placeholder="/ filter by text or kind", id="feed-filter")
+            yield FilterInput(placeholder="/ filter by text or kind", id="feed-filter")
             yield Static("", id="feed-state")
         yield RichLog(id="feed-log", max_lines=LOG_LINES, wrap=False, markup=False, auto_scroll=True)
 
@@ -107,7 +115,8 @@ class FeedPanel(Vertical):
     def _rewrite(self) -> None:
         self.primary.clear()
         self._stale = False
-        self._write_lines([feed_line(e) for e in self._events if matches(e, self._needle)][-REWRITE_LINES:])
+        held = [e for e in self._events if not self.paused or e.seq <= self._paused_at]
+        self._write_lines([feed_line(e) for e in held if matches(e, self._needle)][-REWRITE_LINES:])
 
     def on_show(self) -> None:
         if self._stale and not self.paused:
@@ -116,10 +125,11 @@ class FeedPanel(Vertical):
         self.call_after_refresh(self.primary.scroll_end, animate=False)
 
     def _show_state(self) -> None:
-        state = f"{self.received} events"
-        if self.paused:
-            state += " · PAUSED (p resumes)"
+        # Short enough for its fixed-width box at any count; how to resume is on the log's border,
+        # where the eye is while reading a paused feed, and in the key bar.
+        state = f"{self.received} events" + (" · PAUSED" if self.paused else "")
         self.query_one("#feed-state", Static).update(state, layout=False)
+        self.primary.border_title = "PAUSED (p resumes)" if self.paused else None
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "feed-filter":
@@ -135,11 +145,27 @@ class FeedPanel(Vertical):
     def action_filter(self) -> None:
         self.query_one("#feed-filter", Input).focus()
 
-    def action_toggle_pause(self) -> None:
-        self.paused = not self.paused
-        if not self.paused:
-            self._rewrite()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            # In the filter, `/` is text: the key bar offers only what leaves it.
+            return not self.query_one("#feed-filter", Input).has_focus
+        if action == "pause":
+            return not self.paused
+        if action == "resume":
+            return self.paused
+        return True
+
+    def action_pause(self) -> None:
+        self.paused = True
+        self._paused_at = self._last_seq
         self._show_state()
+        self.refresh_bindings()
+
+    def action_resume(self) -> None:
+        self.paused = False
+        self._rewrite()
+        self._show_state()
+        self.refresh_bindings()
 
     def action_clear(self) -> None:
         self._events.clear()

@@ -1,20 +1,29 @@
-"""One order in full: its lines, totals, and its event history."""
+"""One order in full: its lines, totals and event history, and the actions an operator takes on it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Header, Input, Static
 
 from core.kernel.messages import DomainEvent
+from core.orders.commands import ApproveOrder, CancelOrder, OrderCommand, RejectOrder, ShipOrder
 from core.orders.queries import GetOrder, OrderSummary
 from ports.orders import Ordering
 from tui.keybar import KeyBar
-from tui.tables import add_columns
+from tui.tables import Column, FittedTable
+
+LINE_COLUMNS = (Column("sku", "SKU", 20, min_width=10), Column("quantity", "Quantity", 8),
+                Column("unit", "Unit price", 16, min_width=12), Column("total", "Line total", 16, min_width=12))
+HISTORY_COLUMNS = (Column("version", "Version", 7), Column("event", "Event", 16), Column("at", "At", 19),
+                   Column("detail", "Detail", 40, min_width=12))
 
 
 def describe(event: DomainEvent) -> str:
@@ -27,10 +36,40 @@ def describe(event: DomainEvent) -> str:
     return ""
 
 
-class OrderDetailScreen(Screen[None]):
-    """Loaded in a thread worker; esc goes back to the table."""
+class ReasonPrompt(ModalScreen[str | None]):
+    """Asks why (rejecting and cancelling need a reason); enter sends it, esc gives up."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reason-prompt"):
+            yield Static(Content(self._question), classes="section-title")
+            yield Input(placeholder="the reason, in a few words", id="reason")
+            yield Static("enter sends · esc cancels", classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+
+class OrderDetailScreen(Screen[None]):
+    """Loaded in a thread worker; esc goes back to the table.
+
+    `a` approves, `r` rejects, `s` ships, `c` cancels, each through the Ordering port like any
+    other door. The keys are offered whatever the order's state: the order decides, and its
+    refusal ("order … is PENDING: cannot ship") is shown here."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("a", "approve", "Approve"),
+        Binding("r", "reject", "Reject"),
+        Binding("s", "ship", "Ship"),
+        Binding("c", "cancel", "Cancel"),
+    ]
 
     class Loaded(Message):
         def __init__(self, summary: OrderSummary | None, history: list[DomainEvent], error: str | None) -> None:
@@ -38,6 +77,14 @@ class OrderDetailScreen(Screen[None]):
             self.summary = summary
             self.history = history
             self.error = error
+
+    class Acted(Message):
+        """A command was sent: `refusal` is None when the order took it."""
+
+        def __init__(self, done: str, refusal: str | None) -> None:
+            super().__init__()
+            self.done = done
+            self.refusal = refusal
 
     def __init__(self, ordering: Ordering, order_id: str) -> None:
         super().__init__()
@@ -47,19 +94,14 @@ class OrderDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="detail"):
-            yield Static(f"Order {self.order_id}: loading…", id="detail-summary")
+            yield Static(Content(f"Order {self.order_id}: loading…"), id="detail-summary")
+            yield Static("", id="detail-status")
             with Vertical(classes="detail-section"):
                 yield Static("Lines", classes="section-title")
-                lines: DataTable[str] = DataTable(id="detail-lines", cursor_type="none")
-                add_columns(lines, (("sku", "SKU", 20), ("quantity", "Quantity", None), ("unit", "Unit price", 16),
-                                    ("total", "Line total", 16)))
-                yield lines
+                yield FittedTable(LINE_COLUMNS, id="detail-lines", cursor_type="none")
             with Vertical(classes="detail-section"):
                 yield Static("History", classes="section-title")
-                history: DataTable[str] = DataTable(id="detail-history", cursor_type="none")
-                add_columns(history, (("version", "Version", None), ("event", "Event", 16), ("at", "At", 19),
-                                      ("detail", "Detail", 40)))
-                yield history
+                yield FittedTable(HISTORY_COLUMNS, id="detail-history", cursor_type="none")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -81,7 +123,7 @@ class OrderDetailScreen(Screen[None]):
     def on_order_detail_screen_loaded(self, message: Loaded) -> None:
         summary_box = self.query_one("#detail-summary", Static)
         if message.summary is None:
-            summary_box.update(f"Order {self.order_id}: {message.error}")
+            summary_box.update(Content(f"Order {self.order_id}: {message.error}"))
             return
         s = message.summary
         text = (f"Order {s.order_id}   customer {s.customer_id}   status {s.status.value}   "
@@ -91,12 +133,64 @@ class OrderDetailScreen(Screen[None]):
             text += f"\nreason: {s.reason}"
         if message.error:
             text += f"\n{message.error}"
-        summary_box.update(text)
-        lines = self.query_one("#detail-lines", DataTable)
-        for line in s.lines:
-            lines.add_row(line.sku, str(line.quantity), f"{line.unit_price} {s.currency}",
-                          f"{line.unit_price * line.quantity} {s.currency}")
-        history = self.query_one("#detail-history", DataTable)
+        summary_box.update(Content(text))
+        lines = self.query_one("#detail-lines", FittedTable)
+        lines.clear()
+        for n, line in enumerate(s.lines):
+            lines.add(str(n), (line.sku, str(line.quantity), f"{line.unit_price} {s.currency}",
+                               f"{line.unit_price * line.quantity} {s.currency}"))
+        history = self.query_one("#detail-history", FittedTable)
+        history.clear()
         for event in message.history:
-            history.add_row(str(event.aggregate_version), type(event).__name__,
-                            f"{event.occurred_at:%Y-%m-%d %H:%M:%S}", describe(event))
+            history.add(str(event.aggregate_version), (str(event.aggregate_version), type(event).__name__,
+                                                       f"{event.occurred_at:%Y-%m-%d %H:%M:%S}", describe(event)))
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        self._send(ApproveOrder(order_id=self.order_id), "approved")
+
+    def action_ship(self) -> None:
+        self._send(ShipOrder(order_id=self.order_id), "shipped")
+
+    def action_reject(self) -> None:
+        self._ask("Reject", lambda reason: self._send(RejectOrder(order_id=self.order_id, reason=reason), "rejected"))
+
+    def action_cancel(self) -> None:
+        self._ask("Cancel", lambda reason: self._send(CancelOrder(order_id=self.order_id, reason=reason),
+                                                     "cancelled"))
+
+    def _ask(self, verb: str, then: Callable[[str], None]) -> None:
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                then(reason)
+
+        self.app.push_screen(ReasonPrompt(f"{verb} order {self.order_id}: why?"), answered)
+
+    def _send(self, command: OrderCommand, done: str) -> None:
+        self._show_status(f"sending {type(command).__name__}…", error=False)
+        self._deliver(command, done)
+
+    @work(thread=True, group="detail-action", exit_on_error=False)
+    def _deliver(self, command: OrderCommand, done: str) -> None:
+        try:
+            self._ordering.send(command)
+        except Exception as exc:  # the order's refusal (or a lost server) is shown, never raised
+            self.post_message(self.Acted(done, str(exc)))
+        else:
+            self.post_message(self.Acted(done, None))
+
+    def on_order_detail_screen_acted(self, message: Acted) -> None:
+        if message.refusal is not None:
+            self._show_status(f"refused: {message.refusal}", error=True)
+            self.notify(message.refusal, title="Refused", severity="error", markup=False)
+            return
+        self._show_status(f"{message.done}", error=False)
+        self.notify(f"{message.done} {self.order_id}", title="Order", markup=False)
+        self.load()
+
+    def _show_status(self, text: str, *, error: bool) -> None:
+        status = self.query_one("#detail-status", Static)
+        status.update(Content(text))
+        status.set_class(error, "error")
+

@@ -10,11 +10,15 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from core.orders.model import OrderStatus
 from core.orders.queries import OrderPage, OrderSummary
-from tui.tables import ColumnSpec, add_columns, keys, sync_rows
+from tui.filter_input import FilterInput
+from tui.tables import Column, FittedTable
 from tui.visibility import shown
 
-COLUMNS: tuple[ColumnSpec, ...] = (("order", "Order", 36), ("customer", "Customer", 12), ("status", "Status", 9),
-                                   ("total", "Total", 16), ("lines", "Lines", None), ("created", "Created", 19))
+# At 80 columns the order id gives up most of its cells (its tail still tells orders apart), the
+# customer and the total a few of theirs; the rest keep their width.
+COLUMNS = (Column("order", "Order", 36, min_width=10, keep_tail=True), Column("customer", "Customer", 12, min_width=10),
+           Column("status", "Status", 9), Column("total", "Total", 16, min_width=12), Column("lines", "Lines", 5),
+           Column("created", "Created", 19))
 
 
 def order_row(summary: OrderSummary) -> tuple[str, ...]:
@@ -48,15 +52,13 @@ class OrdersPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="orders-bar"):
             yield Select([(s.value.lower(), s) for s in OrderStatus], prompt="any status", id="status-filter")
-            yield Input(placeholder="/ customer", id="customer-filter")
+            yield FilterInput(placeholder="/ customer", id="customer-filter")
             yield Static("", id="orders-count")
-        table: DataTable[str] = DataTable(id="orders-table", cursor_type="row", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, id="orders-table", cursor_type="row", zebra_stripes=True)
 
     @property
-    def primary(self) -> DataTable[str]:
-        return self.query_one("#orders-table", DataTable)
+    def primary(self) -> FittedTable:
+        return self.query_one("#orders-table", FittedTable)
 
     def show(self, page: OrderPage) -> None:
         """Keep the newest page; draw it now if the panel is shown, else when it is."""
@@ -74,8 +76,8 @@ class OrdersPanel(Vertical):
         rows = {s.order_id: order_row(s) for s in page.items}
         table = self.primary
         had_rows = table.row_count > 0
-        if sync_rows(table, rows, keys(COLUMNS)):
-            table.sort("created", "order", reverse=True)
+        if table.sync(rows):
+            table.sort_by("created", "order", reverse=True)
         if had_rows != (table.row_count > 0):
             self.app.refresh_bindings()  # "details" applies only when there is a row
         more = " (newest shown)" if page.next_cursor else ""
@@ -89,6 +91,8 @@ class OrdersPanel(Vertical):
         return row_key.value
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not self.query_one("#customer-filter", Input).has_focus
         if action == "detail" and self.selected_order() is None:
             return None
         return True

@@ -7,19 +7,19 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from core.kernel.envelope import OutboxRecord
 from core.kernel.feed import FeedEvent, FeedKind
 from ports.control import OutboxStatus
-from tui.tables import ColumnSpec, add_columns, keys, sync_rows
+from tui.tables import Column, FittedTable
 from tui.visibility import shown
 
-# State comes second so that it stays in view next to long order ids on a narrow terminal.
-COLUMNS: tuple[ColumnSpec, ...] = (("seq", "Seq", 5), ("state", "State", 9), ("type", "Event", 14),
-                                   ("order", "Order", 36), ("created", "Created", 8), ("published", "Published", 9))
+COLUMNS = (Column("seq", "Seq", 5), Column("state", "State", 9), Column("type", "Event", 14),
+           Column("order", "Order", 36, min_width=10, keep_tail=True), Column("created", "Created", 8),
+           Column("published", "Published", 9))
 BACKLOG_HISTORY = 120
 
 
@@ -38,7 +38,11 @@ def relay_state(status: OutboxStatus) -> str:
 
 
 class OutboxPanel(Vertical):
-    """`p` pauses the relay so the backlog grows, `r` resumes it so it drains."""
+    """`p` pauses the relay so the backlog grows, `r` resumes it so it drains.
+
+    The counters on the left are the store's (what the outbox holds now); the one on the right is
+    what this dashboard saw the relay publish since it opened, which the store cannot say (the
+    relay purges published rows)."""
 
     BINDINGS = [
         Binding("p", "pause_relay", "Pause relay"),
@@ -58,19 +62,25 @@ class OutboxPanel(Vertical):
         self._backlog: deque[float] = deque([0.0], maxlen=BACKLOG_HISTORY)
 
     def compose(self) -> ComposeResult:
-        yield Static("outbox: waiting for the first read…", id="outbox-counters")
+        with Horizontal(id="outbox-bar"):
+            yield Static("outbox: waiting for the first read…", id="outbox-counters")
+            yield Static("seen here: 0 published", id="outbox-seen")
         yield Sparkline(list(self._backlog), id="outbox-backlog")
-        table: DataTable[str] = DataTable(id="outbox-table", cursor_type="row")
-        add_columns(table, COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, id="outbox-table", cursor_type="row")
 
     @property
-    def primary(self) -> DataTable[str]:
-        return self.query_one("#outbox-table", DataTable)
+    def primary(self) -> FittedTable:
+        return self.query_one("#outbox-table", FittedTable)
 
     def count_published(self, events: Iterable[FeedEvent]) -> None:
         """Add up the relay's reports: the outbox itself only knows what is still pending."""
-        self.published += sum(int(e.data.get("count", 0)) for e in events if e.kind is FeedKind.OUTBOX_PUBLISHED)
+        published = sum(int(e.data.get("count", 0)) for e in events if e.kind is FeedKind.OUTBOX_PUBLISHED)
+        if published:
+            before = len(str(self.published))
+            self.published += published
+            # Sized to its text: a layout pass only when the number gains a digit.
+            self.query_one("#outbox-seen", Static).update(f"seen here: {self.published} published",
+                                                          layout=len(str(self.published)) != before)
 
     def show(self, status: OutboxStatus, rows: tuple[OutboxRecord, ...]) -> None:
         relay_changed = self.status is None or (self.status.relay_running, self.status.relay_paused) != (
@@ -78,8 +88,7 @@ class OutboxPanel(Vertical):
         self.status = status
         lag = "-" if status.lag_seconds is None else f"{status.lag_seconds:.1f} s"
         self.query_one("#outbox-counters", Static).update(
-            f"pending {status.pending}   published {self.published}   lag {lag}   relay {relay_state(status)}",
-            layout=False)
+            f"pending {status.pending}   lag {lag}   relay {relay_state(status)}", layout=False)
         self._backlog.append(float(status.pending))
         self._rows = rows
         if self.display_rows():
@@ -93,8 +102,8 @@ class OutboxPanel(Vertical):
         if not shown(self):
             return False
         table = self.primary
-        if sync_rows(table, {str(r.seq): outbox_row(r) for r in self._rows}, keys(COLUMNS)):
-            table.sort("seq", key=int, reverse=True)
+        if table.sync({str(r.seq): outbox_row(r) for r in self._rows}):
+            table.sort_by("seq", key=int, reverse=True)
         return True
 
     def on_show(self) -> None:

@@ -15,11 +15,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from core.kernel.errors import ValidationError
+from core.kernel.errors import InvalidFields, ValidationError
 from core.orders.commands import PlaceOrder
 from core.orders.wire import place_order_from_json
 from ports.orders import Ordering
@@ -29,6 +30,8 @@ from tui.traffic import random_order
 FORM_LINES = 3
 MAX_LOAD = 100_000
 _LINE_FIELD = re.compile(r"^lines\[(\d+)\]")
+# Placeholders read as examples, never as values (they are also dimmed and in italics).
+EXAMPLES = {"customer_id": "e.g. c-1", "sku-0": "e.g. SKU-1", "quantity-0": "e.g. 2", "unit_price-0": "e.g. 9.99"}
 
 
 def _quantity(text: str) -> Any:
@@ -36,6 +39,12 @@ def _quantity(text: str) -> Any:
     # wire parser, not the form, says what is wrong with it.
     stripped = text.strip()
     return int(stripped) if re.fullmatch(r"-?\d+", stripped) else stripped
+
+
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Every (field, message) the error names: InvalidFields carries one per bad field."""
+    errors = exc.errors if isinstance(exc, InvalidFields) else [exc]
+    return [(e.field, e.message) for e in errors]
 
 
 class PlaceOrderPanel(VerticalScroll):
@@ -53,10 +62,11 @@ class PlaceOrderPanel(VerticalScroll):
             self.created = created
 
     class Refused(Message):
-        def __init__(self, field: str, message: str, rows: tuple[int, ...]) -> None:
+        """The service refused the order: `errors` are (field, message) pairs, field "" when none is named."""
+
+        def __init__(self, errors: list[tuple[str, str]], rows: tuple[int, ...]) -> None:
             super().__init__()
-            self.field = field
-            self.message = message
+            self.errors = errors
             self.rows = rows
 
     def __init__(self, ordering: Ordering, *, load_seed: int | None = None, id: str | None = None) -> None:
@@ -68,7 +78,7 @@ class PlaceOrderPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Label("Customer", classes="form-label")
-            yield Input(placeholder="c-1", id="customer_id")
+            yield Input(placeholder=EXAMPLES["customer_id"], id="customer_id")
             yield Label("Currency", classes="form-label")
             yield Input(value="EUR", id="currency")
         yield Static("", id="error-customer_id", classes="field-error")
@@ -76,11 +86,12 @@ class PlaceOrderPanel(VerticalScroll):
         for row in range(FORM_LINES):
             with Horizontal(classes="form-row"):
                 yield Label(f"Line {row + 1}  SKU", classes="form-label")
-                yield Input(placeholder="SKU-1" if row == 0 else "", id=f"sku-{row}")
+                yield Input(placeholder=EXAMPLES.get(f"sku-{row}", ""), id=f"sku-{row}")
                 yield Label("Qty", classes="form-label-short")
-                yield Input(placeholder="1" if row == 0 else "", id=f"quantity-{row}", classes="short")
+                yield Input(placeholder=EXAMPLES.get(f"quantity-{row}", ""), id=f"quantity-{row}", classes="short")
                 yield Label("Price", classes="form-label-short")
-                yield Input(placeholder="9.99" if row == 0 else "", id=f"unit_price-{row}", classes="short")
+                yield Input(placeholder=EXAMPLES.get(f"unit_price-{row}", ""), id=f"unit_price-{row}",
+                            classes="short")
             yield Static("", id=f"error-line-{row}", classes="field-error")
         yield Static("", id="error-lines", classes="field-error")
         with Horizontal(classes="form-row"):
@@ -127,9 +138,9 @@ class PlaceOrderPanel(VerticalScroll):
         try:
             command = place_order_from_json(body)
         except ValidationError as exc:
-            self._show_error(exc.field, exc.message, rows)
+            self._refused(field_errors(exc), rows)
             return
-        self.query_one("#place-result", Static).update("placing…")
+        self._result("placing…")
         self._place(command, rows)
 
     @work(thread=True, group="place", exit_on_error=False)
@@ -137,26 +148,39 @@ class PlaceOrderPanel(VerticalScroll):
         try:
             result = self._ordering.send(command)
         except ValidationError as exc:
-            self.post_message(self.Refused(exc.field, exc.message, rows))
+            self.post_message(self.Refused(field_errors(exc), rows))
         except Exception as exc:  # a refused or failed command is shown in the form, never a crash
-            self.post_message(self.Refused("", str(exc), rows))
+            self.post_message(self.Refused([("", str(exc))], rows))
         else:
             self.post_message(self.Placed(result.order_id, result.created))
 
     def on_place_order_panel_placed(self, message: Placed) -> None:
         verb = "placed" if message.created else "already placed"
-        self.query_one("#place-result", Static).update(f"{verb} {message.order_id}")
-        self.notify(f"{verb} {message.order_id}", title="Order")
+        self._result(f"{verb} {message.order_id}")
+        self.notify(f"{verb} {message.order_id}", title="Order", markup=False)
 
     def on_place_order_panel_refused(self, message: Refused) -> None:
-        self.query_one("#place-result", Static).update("refused: see the message above")
-        self._show_error(message.field, message.message, message.rows)
+        self._refused(message.errors, message.rows)
+
+    def _refused(self, errors: list[tuple[str, str]], rows: tuple[int, ...]) -> None:
+        # Whatever the last attempt said ("placed …") is replaced: this one placed nothing.
+        count = len(errors)
+        self._result(f"not placed: {count} problem{'' if count == 1 else 's'}, marked above", error=True)
+        for field, text in errors:
+            self._show_error(field, text, rows)
+
+    def _result(self, text: str, *, error: bool = False) -> None:
+        result = self.query_one("#place-result", Static)
+        result.update(Content(text))
+        result.set_class(error, "error")
 
     def _show_error(self, field: str, text: str, rows: tuple[int, ...]) -> None:
         target = self._target(field, text, rows)
         shown = f"{field}: {text}" if field else text
         box = self.query_one(f"#error-{target}", Static)
-        box.update(shown)
+        # Two problems on one line (a bad quantity and a bad price) are both listed under it.
+        previous = str(box.content) if box.has_class("shown") else ""
+        box.update(Content(f"{previous}\n{shown}" if previous else shown))
         box.add_class("shown")
         inputs = {"customer_id": ["customer_id"], "currency": ["currency"]}.get(target)
         if target.startswith("line-"):
@@ -200,7 +224,7 @@ class PlaceOrderPanel(VerticalScroll):
         text = self.query_one("#load-count", Input).value.strip()
         count = int(text) if text.isdigit() else 0
         if not 1 <= count <= MAX_LOAD:
-            box.update(f"load: must be a whole number 1..{MAX_LOAD}, got {text!r}")
+            box.update(Content(f"load: must be a whole number 1..{MAX_LOAD}, got {text!r}"))
             box.add_class("shown")
             return
         box.update("")
@@ -238,7 +262,7 @@ class PlaceOrderPanel(VerticalScroll):
             self.loading = False
             self.refresh_bindings()
             failed = f", {message.failed} refused" if message.failed else ""
-            self.query_one("#place-result", Static).update(f"load: placed {message.placed}{failed}")
+            self._result(f"load: placed {message.placed}{failed}")
             self.notify(f"placed {message.placed} random orders{failed}", title="Load")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -7,6 +7,7 @@ import time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, LoadingIndicator, OptionList, Static
@@ -14,10 +15,10 @@ from textual.widgets.option_list import Option
 
 from ports.control import PortInfo
 from tui.messages import SwitchProgress
-from tui.tables import ColumnSpec, add_columns, keys, sync_rows
+from tui.tables import Column, FittedTable
 
-COLUMNS: tuple[ColumnSpec, ...] = (("port", "Port", 10), ("active", "Active", 10), ("available", "Available", 36),
-                                   ("health", "Health", 40))
+COLUMNS = (Column("port", "Port", 10), Column("active", "Active", 10),
+           Column("available", "Available", 36, min_width=20), Column("health", "Health", 40, min_width=10))
 
 
 def port_row(port: PortInfo, health: dict[str, str]) -> tuple[str, ...]:
@@ -63,9 +64,7 @@ class PortsPanel(Vertical):
         self._switch_started = 0.0
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="ports-table", cursor_type="row")
-        add_columns(table, COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, id="ports-table", cursor_type="row")
         yield LoadingIndicator(id="switch-spinner")
         yield Static("Press s on a port to switch its adapter; it serves the next command.", id="switch-status")
 
@@ -73,12 +72,12 @@ class PortsPanel(Vertical):
         self.query_one("#switch-spinner").display = False
 
     @property
-    def primary(self) -> DataTable[str]:
-        return self.query_one("#ports-table", DataTable)
+    def primary(self) -> FittedTable:
+        return self.query_one("#ports-table", FittedTable)
 
     def show(self, ports: tuple[PortInfo, ...], health: dict[str, str]) -> None:
         self.ports = {p.name: p for p in ports}
-        sync_rows(self.primary, {p.name: port_row(p, health) for p in ports}, keys(COLUMNS))
+        self.primary.sync({p.name: port_row(p, health) for p in ports})
         self.refresh_bindings()
 
     def show_switch(self, progress: SwitchProgress) -> None:
@@ -98,7 +97,8 @@ class PortsPanel(Vertical):
                 status.update(f"{progress.port} is now served by {progress.adapter} ({took:.1f} s)")
                 status.set_classes("ok")
             else:
-                status.update(f"switch of {progress.port} to {progress.adapter} failed: {progress.error}")
+                # An error's text is shown as it is, never read as markup.
+                status.update(Content(f"switch of {progress.port} to {progress.adapter} failed: {progress.error}"))
                 status.set_classes("error")
         self.refresh_bindings()
 

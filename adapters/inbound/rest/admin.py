@@ -1,10 +1,17 @@
 """The admin API over the Control port: ports and adapters, the outbox and relay, and the
-EventFeed as Server-Sent Events. Every route needs the admin bearer token."""
+EventFeed as Server-Sent Events. Every route needs the admin bearer token.
+
+A feed's seqs start again at 1 when the server restarts, so an event's SSE id is qualified by
+the boot id of the server that sent it (`BOOT:SEQ`): a client resuming with another server's
+id is sent everything this server's feed holds, not the events after a seq that means
+nothing here."""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # their Annotated dependencies refer to local variables a string annotation cannot resolve.
 import asyncio
 import json
+import re
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -23,6 +30,7 @@ from adapters.inbound.rest.representations import (
     RebuiltOut,
     json_body,
     outbox_json,
+    outbox_row_json,
     port_json,
 )
 from adapters.inbound.rest.security import admin_guard
@@ -34,11 +42,27 @@ SSE_BATCH = 500
 MAX_OUTBOX_ROWS = 1000
 # How often a waiting stream checks whether the server is stopping.
 STOP_POLL_SECONDS = 0.25
+# An SSE id this server sent ("BOOT:SEQ"), or a bare seq of this server's feed.
+EVENT_ID = re.compile(r"^(?:([0-9a-f]{1,64}):)?([0-9]{1,18})$")
+
+
+def resume_after(last_event_id: str | None, after: int | None, boot_id: str) -> int:
+    """The seq to resume after: the id's seq if this server sent it, 0 if another boot did."""
+    if last_event_id is None:
+        return after or 0
+    match = EVENT_ID.match(last_event_id)
+    if match is None:
+        raise ValidationError("header.Last-Event-ID", f"must be BOOT:SEQ as sent in an event's id, got "
+                                                      f"{last_event_id[:80]!r}")
+    boot, seq = match.groups()
+    return int(seq) if boot in (None, boot_id) else 0
 
 
 def admin_router(control: Control, token: str, stopping: threading.Event, heartbeat_seconds: float) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_guard(token))],
                        responses=problem_responses(401))
+    # One per server start: the router is built once per app, the app once per process.
+    boot_id = secrets.token_hex(8)
 
     @router.get("/ports", response_model=list[PortOut], summary="Ports with their active and available adapters")
     async def list_ports() -> JSONResponse:
@@ -62,7 +86,7 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
                 responses=problem_responses(422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def recent_outbox(limit: Annotated[int, Query(ge=1, le=MAX_OUTBOX_ROWS)] = 50) -> JSONResponse:
         rows = await run_in_threadpool(control.recent_outbox, limit)
-        return JSONResponse([r.to_json() for r in rows])
+        return JSONResponse([outbox_row_json(r) for r in rows])
 
     @router.post("/relay/pause", response_model=OutboxOut, summary="Stop publishing (rows stay in the outbox)",
                  responses=problem_responses(422, 503))
@@ -85,17 +109,20 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
     @router.get(
         "/events", summary="The EventFeed as Server-Sent Events",
         response_class=StreamingResponse, dependencies=[Depends(refuse_unknown_query)],
-        responses={200: {"description": "one SSE event per feed event; `id` is its seq",
+        responses={200: {"description": "one SSE event per feed event; `id` is BOOT:SEQ, its seq qualified by "
+                                        "this server's boot id (a restarted server numbers its feed from 1 again)",
                          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                    **problem_responses(422)},
     )
     async def events(
-        after: Annotated[int | None, Query(ge=0, description="start after this seq")] = None,
-        last_event_id: Annotated[int | None, Header(
-            alias="Last-Event-ID", ge=0, description="resume after this seq (what EventSource sends)")] = None,
+        after: Annotated[int | None, Query(ge=0, description="start after this seq of this server's feed")] = None,
+        last_event_id: Annotated[str | None, Header(
+            alias="Last-Event-ID", max_length=100,
+            description="resume after this event id (what EventSource sends); an id of another boot of the "
+                        "server starts from the oldest event held")] = None,
     ) -> StreamingResponse:
-        start = last_event_id if last_event_id is not None else (after or 0)
-        return StreamingResponse(feed_stream(control, start, stopping, heartbeat_seconds),
+        start = resume_after(last_event_id, after, boot_id)
+        return StreamingResponse(feed_stream(control, start, stopping, heartbeat_seconds, boot_id),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -103,7 +130,7 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
 
 
 async def feed_stream(control: Control, after: int, stopping: threading.Event,
-                      heartbeat_seconds: float) -> AsyncIterator[str]:
+                      heartbeat_seconds: float, boot_id: str) -> AsyncIterator[str]:
     """Feed events with seq > `after`, then live ones, until the client leaves or the server stops.
 
     The subscription only wakes the stream; events are always read back from the feed's buffer,
@@ -129,7 +156,7 @@ async def feed_stream(control: Control, after: int, stopping: threading.Event,
                     gap = {"missed_from": last + 1, "missed_to": batch[0].seq - 1}
                     yield f"event: gap\ndata: {json.dumps(gap)}\n\n"
                 for event in batch:
-                    yield _sse(event)
+                    yield _sse(event, boot_id)
                 last, idle = batch[-1].seq, 0.0
                 continue
             try:
@@ -143,6 +170,6 @@ async def feed_stream(control: Control, after: int, stopping: threading.Event,
         unsubscribe()
 
 
-def _sse(event: FeedEvent) -> str:
+def _sse(event: FeedEvent, boot_id: str) -> str:
     data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
-    return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"
+    return f"id: {boot_id}:{event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"

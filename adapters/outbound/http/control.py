@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import httpx
 
 from adapters.outbound.http.api import ServedApi
 from core.kernel.envelope import OutboxRecord
-from core.kernel.errors import DomainError
+from core.kernel.errors import DomainError, Unavailable
 from core.kernel.feed import FeedEvent, FeedKind, FeedRing
 from ports.control import OutboxStatus, PortInfo
 
@@ -27,14 +28,32 @@ def feed_event_from_json(data: dict[str, Any]) -> FeedEvent:
                      data=dict(data.get("data") or {}), seq=int(data["seq"]))
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """(event name, data) for each complete event of a text/event-stream; comments are skipped."""
-    name, data = "message", []
+def outbox_record_from_json(row: dict[str, Any]) -> OutboxRecord:
+    """An outbox row as the admin API shows it, its payload a JSON object (or `{"text": ...}` for
+    a payload that was no JSON object), back as the row it was: its payload JSON text again."""
+    payload = row["payload"]
+    if isinstance(payload, dict):
+        text = payload["text"] if set(payload) == {"text"} else json.dumps(payload, separators=(",", ":"),
+                                                                              sort_keys=True)
+    else:
+        text = str(payload)
+    return OutboxRecord.from_json({**row, "payload": text})
+
+
+class SseEvent(NamedTuple):
+    name: str
+    data: str
+    id: str | None
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[SseEvent]:
+    """Each complete event of a text/event-stream; comments are skipped."""
+    name, data, event_id = "message", [], None
     for line in lines:
         if not line:
             if data:
-                yield name, "\n".join(data)
-            name, data = "message", []
+                yield SseEvent(name, "\n".join(data), event_id)
+            name, data, event_id = "message", [], None
         elif line.startswith(":"):
             continue
         else:
@@ -44,13 +63,22 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
                 name = value
             elif field == "data":
                 data.append(value)
+            elif field == "id":
+                event_id = value
 
 
 class FeedStream:
-    """Follows /admin/events in a daemon thread, resuming after the last seq on every reconnect.
+    """Follows /admin/events in a daemon thread, resuming after the last event on every reconnect.
 
     Events are kept in a ring buffer (what `recent_events` reads) and pushed to subscribers.
-    `connected` says whether the stream is up; a lost stream is retried with backoff.
+    `connected` says whether the stream is up; a lost or refused stream is retried with backoff.
+
+    The server numbers its feed from 1 at each start and qualifies each event id with its boot
+    id. Seqs here are this client's own: the server's seq plus an offset that moves past
+    everything kept so far when the boot id changes. So a restarted server's events keep
+    increasing here (a subscriber that skips seqs it has seen skips none of them), and the
+    restart itself is reported on the feed as one ERROR event carrying the new `boot_id` (and
+    the `previous_boot_id`) in its data.
     """
 
     def __init__(self, api: ServedApi) -> None:
@@ -60,6 +88,10 @@ class FeedStream:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = False
+        self.boot_id: str | None = None
+        # The last event id the server sent (its seq) and what its seqs are shifted by here.
+        self._server_seq = 0
+        self._offset = 0
 
     @property
     def last_seq(self) -> int:
@@ -88,26 +120,46 @@ class FeedStream:
             try:
                 self._read_stream()
                 delay = RETRY_MIN
-            except (httpx.HTTPError, DomainError, ValueError, KeyError):
-                pass  # a lost stream is retried below; `connected` says it is down meanwhile
+            except (httpx.HTTPError, DomainError, Unavailable, ValueError, KeyError):
+                pass  # a lost or refused stream is retried below; `connected` says it is down meanwhile
             self.connected = False
             self._stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
 
     def _read_stream(self) -> None:
-        headers = {"Last-Event-ID": str(self.last_seq), "Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream"}
+        if self.boot_id is not None:
+            headers["Last-Event-ID"] = f"{self.boot_id}:{self._server_seq}"
         timeout = httpx.Timeout(STREAM_READ_TIMEOUT, connect=3.0)
         with self._api.client.stream("GET", "/admin/events", headers=headers, timeout=timeout) as response:
             if response.status_code >= 400:
                 response.read()
                 raise self._api.error(response)
             self.connected = True
-            for name, data in sse_events(response.iter_lines()):
+            for event in sse_events(response.iter_lines()):
                 if self._stop.is_set():
                     return
-                if name == "gap":
-                    continue
-                self._ring.accept(feed_event_from_json(json.loads(data)))
+                if event.name != "gap":
+                    self._accept(event)
+
+    def _accept(self, sse: SseEvent) -> None:
+        event = feed_event_from_json(json.loads(sse.data))
+        boot_id = (sse.id or "").rpartition(":")[0] or None
+        if boot_id != self.boot_id:
+            if self.boot_id is not None:
+                self._restarted(boot_id)
+            self.boot_id = boot_id
+        self._server_seq = event.seq
+        self._ring.accept(dataclasses.replace(event, seq=self._offset + event.seq))
+
+    def _restarted(self, boot_id: str | None) -> None:
+        notice = FeedEvent(
+            kind=FeedKind.ERROR, at=datetime.now(UTC), seq=self.last_seq + 1,
+            text=f"orderhex serve at {self._api.base_url} restarted: its feed starts again (the lines above "
+                 "are from before the restart)",
+            data={"component": "attach", "boot_id": boot_id, "previous_boot_id": self.boot_id})
+        self._ring.accept(notice)
+        self._offset = notice.seq
 
 
 class HttpControl:
@@ -138,7 +190,7 @@ class HttpControl:
 
     def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
         rows = self._api.request("GET", "/admin/outbox/recent", params={"limit": limit}).json()
-        return [OutboxRecord.from_json(row) for row in rows]
+        return [outbox_record_from_json(row) for row in rows]
 
     def pause_relay(self) -> None:
         self._api.request("POST", "/admin/relay/pause")
