@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import Producer
 
@@ -169,3 +170,109 @@ def test_orderhex_consume_handles_commands_until_told_to_stop(tmp_path: Path, ka
         assert len(app.ordering.list(ListOrders(customer_id="c-k")).items) == 1
     finally:
         app.close()
+
+
+def test_orderhex_consume_logs_joining_and_each_command_with_its_ids(tmp_path: Path,
+                                                                     kafka_config: dict[str, Any]) -> None:
+    import re
+    import signal
+
+    from tests.e2e.jsonlogs import PipeLog, message
+
+    overrides = {**kafka_config, "storage.adapter": "sqlite", "data_dir": str(tmp_path)}
+    topic = kafka_config["messaging.commands_topic"]
+    producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
+    # One key: one partition, so the three arrive in this order.
+    producer.produce(topic, json.dumps(PLACE).encode(), key=b"k",
+                     headers=[("message_id", "m-ok"), ("correlation_id", "corr-1")])
+    producer.produce(topic, b"{not json", key=b"k", headers=[("message_id", "m-bad")])
+    producer.produce(topic, json.dumps(PLACE).encode(), key=b"k", headers=[("message_id", "m-ok")])  # a resend
+    assert producer.flush(10) == 0
+    del producer
+    process = subprocess.Popen([sys.executable, "-m", "bootstrap", "consume", "--metrics-port", "0",
+                                "--log-level", "debug"], env=orderhex_env(overrides), stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stderr is not None
+    log = PipeLog(process.stderr)
+    try:
+        started = log.wait_for(lambda line: line.get("event") == "started", what="the started line")
+        assert (started["role"], started["topic"], started["group"]) == ("consume", topic,
+                                                                          kafka_config["messaging.consumer_group"])
+        joined = log.wait_for(message("joined group", "orderhex.kafka"), what="the group join")
+        assert f"assigned partitions {topic}[0]" in joined["message"]
+        # The producer's first message created the topic, with the broker's default partitions.
+        assert f"{topic}[0]" in joined["partitions"] and joined["join_seconds"] >= 0
+        log.wait_for(message("command duplicate", "orderhex.intake"), what="the resend's line")
+        text = httpx.get(started["metrics_url"], timeout=10).text
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
+        log.close()
+
+    lines = log.lines()  # every line is a JSON object
+    accepted = [line for line in lines if line["message"].startswith("command accepted")]
+    [ok] = accepted
+    assert (ok["message_id"], ok["correlation_id"], ok["command"], ok["outcome"]) == ("m-ok", "corr-1",
+                                                                                      "PlaceOrder", "accepted")
+    assert ok["order_id"] and ok["order_id"] in ok["message"]
+    [bad] = [line for line in lines if line["message"].startswith("command dead-lettered")]
+    assert bad["level"] == "warning" and bad["message_id"] == "m-bad" and bad["correlation_id"] == "m-bad"
+    assert "not a JSON document" in bad["reason"]
+    [duplicate] = [line for line in lines if line["message"].startswith("command duplicate")]
+    assert duplicate["order_id"] == ok["order_id"] and duplicate["message_id"] == "m-ok"
+    # Lines logged while the command ran (the bus's, at debug) carry the message's ids too.
+    handled = [line for line in lines if line["message"] == "PlaceOrder handled"]
+    assert handled and all(line["message_id"] == "m-ok" for line in handled)
+    assert any(line.get("correlation_id") == "corr-1" for line in handled)
+    [stopped] = [line for line in lines if line.get("event") == "stopped"]
+    assert (stopped["accepted"], stopped["duplicates"], stopped["rejected"]) == (1, 1, 1)
+
+    def count(name: str, **labels: str) -> float:
+        wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        match = re.search("^" + re.escape(f"{name}{{{wanted}}}") + r" (\S+)$", text, re.MULTILINE)
+        assert match, f"{name}{{{wanted}}} not in metrics"
+        return float(match.group(1))
+
+    assert count("orderhex_intake_messages_total", outcome="accepted") == 1
+    assert count("orderhex_intake_messages_total", outcome="duplicate") == 1
+    assert count("orderhex_intake_messages_total", outcome="dead_lettered") == 1
+    assert count("orderhex_intake_dead_letters_total", error="validation_error") == 1
+    assert count("orderhex_commands_total", command="place_order", outcome="ok") >= 1
+
+
+@pytest.mark.slow
+def test_the_readme_kafka_example_works_against_the_embedded_broker(tmp_path: Path) -> None:
+    """The README's send_command.py, as written, against `orderhex consume` on the embedded broker
+    with the default topics and group (Debian's kcat cannot talk to it)."""
+    import re
+    import signal
+
+    from adapters.outbound.kafka.embedded import embedded_status, stop_embedded
+    from tests.e2e.jsonlogs import PipeLog, message
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [script] = re.findall(r"```python\n(# send_command\.py.*?)```", readme, re.DOTALL)
+    (tmp_path / "send_command.py").write_text(script)
+    overrides = {"data_dir": str(tmp_path), "storage.adapter": "sqlite", "messaging.adapter": "kafka",
+                 "messaging.bootstrap_servers": "embedded"}
+    consume = subprocess.Popen([sys.executable, "-m", "bootstrap", "consume"], env=orderhex_env(overrides),
+                               stderr=subprocess.PIPE, text=True)
+    assert consume.stderr is not None
+    log = PipeLog(consume.stderr)
+    try:
+        log.wait_for(message("joined group orderhex-intake"), timeout=90, what="the group join")
+        servers = embedded_status(tmp_path).to_json()["bootstrap_servers"]
+        sent = subprocess.run([sys.executable, str(tmp_path / "send_command.py"), str(servers)], check=False,
+                              capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        reply = json.loads(sent.stdout)
+        assert reply["status"] == "accepted" and reply["command"] == "PlaceOrder" and reply["order_id"]
+        consume.send_signal(signal.SIGTERM)
+        assert consume.wait(30) == 0
+    finally:
+        consume.kill()
+        log.close()
+        stop_embedded(tmp_path)
+    [accepted] = [line for line in log.lines() if line["message"].startswith("command accepted")]
+    assert accepted["order_id"] == reply["order_id"]

@@ -78,9 +78,9 @@ def test_it_binds_loopback_only_by_default(serve: Serve) -> None:
 def test_without_a_configured_token_one_is_generated_printed_once_and_never_logged(tmp_path: Path) -> None:
     server = Serve(tmp_path, {"api.access_log": "true"})
     try:
-        lines = [ln for ln in server.output().splitlines() if "admin token" in ln]
+        lines = [json.loads(ln) for ln in server.output().splitlines() if "admin token" in ln]
         assert len(lines) == 1
-        token = lines[0].rsplit(" ", 1)[1]
+        token = lines[0]["message"].rsplit(" ", 1)[1]
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.get("/admin/ports", headers={"Authorization": f"Bearer {token}"}).status_code == 200
             assert http.get("/admin/ports", headers={"Authorization": "Bearer not-it"}).status_code == 401
@@ -130,7 +130,7 @@ def test_sigterm_finishes_requests_in_flight_ends_streams_and_exits_0(tmp_path: 
         assert response.startswith(b"HTTP/1.1 201"), response[:200]
         assert server.process.wait(20) == 0
         output = server.output()
-        assert "stopped RelayWorker" in output
+        assert "stopped outbox-relay" in output
         assert "Finished server process" in output
     finally:
         server.stop()

@@ -2,41 +2,53 @@
 intake) over one shared application, with a graceful SIGTERM.
 
 On SIGTERM: stop accepting connections, end event streams, finish requests in flight, run the
-app's shutdown, then stop each worker (the relay finishes its batch) and exit 0.
+app's shutdown, then stop each worker and exit 0, all within `api.shutdown_timeout` seconds of
+the signal: a worker waiting for a broker that is down is interrupted (the relay's batch stays
+in the outbox and is sent by the next relay).
+
+Every line the process writes is a structured log line (adapters/inbound/logs.py): uvicorn's,
+librdkafka's, the feed's and its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, Protocol, TextIO
 
 import uvicorn
 
+from adapters.inbound import logs
 from adapters.inbound.rest.app import RestSettings, create_app
 from adapters.inbound.rest.security import generate_token
 from core.kernel.errors import Unavailable
 from ports.control import Control
 from ports.orders import Ordering
 
+log = logging.getLogger("orderhex.serve")
+
 
 class BackgroundWorker(Protocol):
-    """A worker `serve` runs beside the HTTP server. `stop()` returns once its current batch is done."""
+    """A worker `serve` runs beside the HTTP server. `stop(timeout)` returns within `timeout`
+    seconds, True when the worker has ended."""
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self, timeout: float) -> bool: ...
 
 
 class ServedApp(Protocol):
-    """What `serve` needs of the application: the two inbound ports and the configuration."""
+    """What `serve` needs of the application: the two inbound ports, the configuration and the feed."""
 
     ordering: Ordering
     control: Control
     config: Any
+    feed: Any
 
 
 # Given the application, a worker to run, or None when this configuration does not want it.
@@ -50,8 +62,11 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
         super().__init__(config)
         self.stopping = stopping
+        self.signalled_at: float | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.signalled_at is None:
+            self.signalled_at = time.monotonic()
         self.stopping.set()
         super().handle_exit(sig, frame)
         # uvicorn re-raises caught signals after shutting down, which would end the process with
@@ -61,25 +76,30 @@ class GracefulServer(uvicorn.Server):
 
 def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFactory] = (),
         err: TextIO | None = None) -> int:
-    err = err or sys.stderr
     config = app.config
+    logs.configure(getattr(args, "log_format", None) or _setting(config, "log.format", "auto"),
+                   getattr(args, "log_level", None) or _setting(config, "log.level", "info"), stream=err)
+    unsubscribe = logs.log_feed(app.feed)
     token = config["api.admin_token"]
     if not token:
         token = generate_token()
-        print(f"orderhex serve: admin token (shown once; set api.admin_token to keep one): {token}",
-              file=err, flush=True)
+        # Said once, to whoever started the process; never logged again (the access log has no headers).
+        log.warning("admin token (shown once; set api.admin_token to keep one): %s", token,
+                    extra={"event": "admin_token_generated"})
     settings = RestSettings(admin_token=token, api_key=config["api.api_key"],
                             max_body_bytes=config["api.max_body_bytes"])
     stopping = threading.Event()
     host = args.host or config["api.host"]
     port = config["api.port"] if args.port is None else args.port
+    shutdown_timeout = float(config["api.shutdown_timeout"])
     server = GracefulServer(uvicorn.Config(
         create_app(app.ordering, app.control, settings, stopping),
         host=host,
         port=port,
         access_log=config["api.access_log"],
-        timeout_graceful_shutdown=config["api.shutdown_timeout"],
+        timeout_graceful_shutdown=max(1, int(shutdown_timeout) - 2),  # leaves the workers their share
         lifespan="on",
+        log_config=None,  # uvicorn's loggers propagate to the process's one handler, in its format
         log_level="info",
     ), stopping)
     running: list[BackgroundWorker] = []
@@ -89,17 +109,32 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
             if worker is not None:
                 worker.start()
                 running.append(worker)
-                print(f"orderhex serve: started {_name(worker)}", file=err, flush=True)
+                log.info("started %s", _name(worker), extra={"event": "worker_started", "worker": _name(worker)})
+        log.info("serving http://%s:%s (pid %d)", host, port, os.getpid(),
+                 extra={"event": "started", "role": "serve", "host": host, "port": port, "pid": os.getpid(),
+                        "workers": [_name(w) for w in running]})
         try:
             server.run()
         except SystemExit as exc:  # uvicorn exits the process when it cannot bind or start
             raise Unavailable(f"the API address {host}:{port}", "uvicorn could not start there (its log says why)",
                               "choose another --port / api.port, or stop what holds this one") from exc
     finally:
+        deadline = (server.signalled_at or time.monotonic()) + shutdown_timeout
         for worker in reversed(running):
-            worker.stop()
-            print(f"orderhex serve: stopped {_name(worker)}", file=err, flush=True)
+            stopped_at = time.monotonic()
+            clean = worker.stop(max(0.5, deadline - time.monotonic()))
+            log.info("stopped %s", _name(worker), extra={"event": "worker_stopped", "worker": _name(worker),
+                                                          "clean": bool(clean),
+                                                          "stop_seconds": round(time.monotonic() - stopped_at, 3)})
+        unsubscribe()
     return 0
+
+
+def _setting(config: Any, key: str, default: str) -> str:
+    try:
+        return str(config[key])
+    except (KeyError, TypeError):
+        return default
 
 
 def _name(worker: BackgroundWorker) -> str:

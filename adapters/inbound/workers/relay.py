@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 
 from adapters.inbound.workers.relay_lock import RelayLock
 from core.runtime.relay import RelayLoop
+
+log = logging.getLogger("orderhex.relay")
 
 
 class RelayWorker:
     """Drives a RelayLoop until stopped; pause() keeps it alive but publishing nothing.
 
     When `lock` is given (SQLite and file stores, where only one relay may run) it is taken
-    before the first round and held until the worker stops.
+    before the first round and held until the worker stops. `interrupt`, when given, makes a
+    publish in flight give up (the broker's Publisher): `stop()` calls it, so a relay stuck on a
+    broker that is down stops at once instead of after the delivery timeout. The rows of that
+    batch stay unpublished in the outbox, and the next relay sends them.
     """
 
-    def __init__(self, loop: RelayLoop, lock: RelayLock | None = None) -> None:
+    name = "outbox-relay"
+
+    def __init__(self, loop: RelayLoop, lock: RelayLock | None = None,
+                 interrupt: Callable[[], None] | None = None) -> None:
         self.loop = loop
         self._lock = lock
+        self._interrupt = interrupt
+        self._failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -37,11 +50,31 @@ class RelayWorker:
         self._acquire()
         self._run()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop within `timeout` seconds: the round under way ends (a publish waiting for the broker
+        is interrupted). True when the relay thread has ended."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        deadline = time.monotonic() + timeout
+        while thread.is_alive() and time.monotonic() < deadline:
+            # Again and again: a round may reach its publish just after an earlier interrupt.
+            self._interrupt_publish()
+            thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
+        if thread.is_alive():
+            log.warning("relay did not stop within %.1f s; leaving it to exit with the process", timeout)
+            return False
+        return True
+
+    def _interrupt_publish(self) -> None:
+        if self._interrupt is None:
+            return
+        try:
+            self._interrupt()
+        except Exception as exc:  # an adapter that cannot be reached now has nothing in flight
+            log.debug("relay: interrupting the publish failed: %s", exc)
 
     def pause(self, timeout: float = 5.0) -> None:
         """No round starts after this; returns once the round under way (if any) is done, or after
@@ -69,7 +102,9 @@ class RelayWorker:
                         try:
                             delay = self.loop.step()
                         except Exception as exc:  # the relay must outlive any one bad round
+                            log.exception("relay round failed")
                             delay = self.loop.fail(exc)
+                        self._note_backoff(delay)
                 if delay > 0:
                     self._wake.wait(delay)
                     self._wake.clear()
@@ -77,3 +112,15 @@ class RelayWorker:
             self.running = False
             if self._lock is not None:
                 self._lock.release()
+
+    def _note_backoff(self, delay: float) -> None:
+        """One line per retry while the store or broker is down (why is said once, by the relay's
+        error on the feed), and none while it publishes."""
+        if not self.loop.failing:
+            self._failures = 0
+            return
+        self._failures += 1
+        if self._stop.is_set():
+            return
+        log.info("relay backing off: retry %d in %.1f s", self._failures, delay,
+                 extra={"attempt": self._failures, "retry_in_s": round(delay, 3)})

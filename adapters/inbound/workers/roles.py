@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
+from adapters.inbound.workers.intake_trace import traced
 from adapters.inbound.workers.relay import RelayWorker
 from adapters.inbound.workers.relay_lock import RelayLock
 from adapters.inbound.workers.thread import ThreadWorker
@@ -34,6 +36,7 @@ class Running(Protocol):
     orders: Service
     ordering: Ordering
     operations: Operations
+    switchboard: Any
 
 
 def relay_worker(app: Running) -> RelayWorker:
@@ -50,7 +53,16 @@ def relay_worker(app: Running) -> RelayWorker:
     adapter = config["storage.adapter"]
     lock = (RelayLock(config.data_dir / f"relay-{adapter}.lock", app.storage.describe())
             if adapter in SINGLE_RELAY_STORAGE else None)
-    return RelayWorker(RelayLoop(relay, time.monotonic), lock)
+    return RelayWorker(RelayLoop(relay, time.monotonic), lock, interrupt=partial(interrupt_publish, app.switchboard))
+
+
+def interrupt_publish(switchboard: Any) -> None:
+    """Interrupt the publish in flight of the messaging adapter open now, if it can be."""
+    if ("messaging", switchboard.active("messaging")) not in switchboard.in_use():
+        return  # not open: nothing in flight (and opening it now could wait for a broker)
+    interrupt = getattr(switchboard.get("messaging"), "interrupt", None)
+    if interrupt is not None:
+        interrupt()
 
 
 def serve_relay(app: Running) -> RelayWorker:
@@ -73,14 +85,17 @@ def command_intake(app: Running) -> CommandIntake:
                               dead_letter_topic=config["messaging.dead_letter_topic"],
                               group=config["messaging.consumer_group"])
     group_commit = app.orders.group_commit() if config["intake.group_commit"] else None
-    return CommandIntake(messaging=app.messaging, ordering=app.ordering, settings=settings, feed=app.feed,
+    # Traced: each command's outcome is logged and counted, its handling logged with its ids.
+    messaging, ordering = traced(app.messaging, app.ordering, settings.dead_letter_topic)
+    return CommandIntake(messaging=messaging, ordering=ordering, settings=settings, feed=app.feed,
                          now=app.clock.now, group_commit=group_commit)
 
 
 def serve_intake(app: Running) -> ThreadWorker | None:
     if app.config["messaging.adapter"] != "kafka" or not app.config["api.kafka_intake"]:
         return None
-    return ThreadWorker(command_intake(app).run, "kafka-command-intake")
+    return ThreadWorker(command_intake(app).run, "kafka-command-intake",
+                        interrupt=partial(interrupt_publish, app.switchboard))
 
 
 # Stopped in reverse: the intake stops taking commands before the relay publishes its last batch.

@@ -21,5 +21,9 @@ def open_kafka(
     settings = KafkaSettings(
         bootstrap_servers=bootstrap_servers, partitions=partitions, delivery_timeout_ms=delivery_timeout_ms,
         session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=heartbeat_interval_ms, topics=topics,
+        # The longest the intake goes without polling is one batch whose publishes wait for a
+        # broker that went away (then it leaves the group): past that, the group may drop it, and
+        # a joining member waits for no longer (librdkafka's default is 300 s).
+        max_poll_interval_ms=max(60_000, 2 * delivery_timeout_ms + session_timeout_ms),
     )
     return KafkaMessaging(settings, described)

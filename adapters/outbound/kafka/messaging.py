@@ -5,13 +5,22 @@ order's events share a partition and keep their order), value = the payload, hea
 message's headers plus two of the transport's own, `message_id` and `message_type`, which are
 taken off again on receipt. A record without `message_id` (sent by another client) gets the id
 `<topic>:<partition>:<offset>`, stable across redeliveries.
+
+Every client logs through Python logging (adapters/outbound/kafka/logs.py), and whether the
+broker answers is tracked in one BrokerState per adapter, so an outage is one "broker down" line
+and one "broker up again" line, not a line per reconnect. Waits are bounded: building the adapter
+and `check()` first try a TCP connection (refused at once when nothing listens), and a publish
+in flight gives up when `interrupt()` is called (a relay stopping: the outbox sends it again).
 """
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +28,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka import Message as KafkaRecord
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from adapters.outbound.kafka.logs import LIBRDKAFKA, BrokerState, broker_state
 from core.kernel.envelope import Message
 from core.kernel.errors import Unavailable
+
+log = logging.getLogger("orderhex.kafka")
 
 ID_HEADER = "message_id"
 TYPE_HEADER = "message_type"
@@ -34,7 +46,11 @@ class KafkaSettings:
     delivery_timeout_ms: int = 30_000
     session_timeout_ms: int = 45_000
     heartbeat_interval_ms: int = 3_000
+    # How long the group waits for a member that stopped polling before it rebalances without
+    # it (librdkafka's max.poll.interval.ms, default 300 s): a new member cannot join until then.
+    max_poll_interval_ms: int = 60_000
     topics: tuple[str, ...] = ()
+    probe_timeout: float = 1.0
 
     def what(self) -> str:
         return f"Kafka at {self.bootstrap_servers}"
@@ -42,12 +58,44 @@ class KafkaSettings:
     def hint(self) -> str:
         return "start the broker or fix messaging.bootstrap_servers"
 
+    def client_config(self, state: BrokerState | None = None) -> dict[str, Any]:
+        """What every client of this adapter shares: the servers, and librdkafka's log and errors
+        routed through Python logging (served by the client's poll/flush)."""
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": LIBRDKAFKA}
+        if state is not None:
+            config["error_cb"] = state.on_error
+        return config
+
+    def addresses(self) -> list[tuple[str, int]]:
+        out = []
+        for server in self.bootstrap_servers.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if host and port.isdigit():
+                out.append((host.strip("[]"), int(port)))
+        return out
+
+    def probe(self) -> None:
+        """Raise Unavailable at once when no bootstrap server accepts a TCP connection (a broker
+        that is down refuses it in microseconds; librdkafka would retry until a timeout)."""
+        addresses = self.addresses()
+        if not addresses:
+            return  # a form this check does not know: leave it to librdkafka
+        errors = []
+        for host, port in addresses:
+            try:
+                with socket.create_connection((host, port), timeout=self.probe_timeout):
+                    return
+            except OSError as exc:
+                errors.append(f"{host}:{port}: {exc.strerror or exc}")
+        raise Unavailable(self.what(), "no broker answers (" + "; ".join(errors) + ")", self.hint())
+
 
 class TopicAdmin:
     """Creates topics that do not exist yet (idempotent, remembered per process)."""
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, state: BrokerState | None = None) -> None:
         self._settings = settings
+        self._state = state or broker_state(settings.what())
         self._client: AdminClient | None = None
         self._known: set[str] = set()
         self._lock = threading.Lock()
@@ -55,30 +103,56 @@ class TopicAdmin:
     @property
     def client(self) -> AdminClient:
         if self._client is None:
-            self._client = AdminClient({"bootstrap.servers": self._settings.bootstrap_servers})
+            self._client = AdminClient(self._settings.client_config(self._state))
         return self._client
 
-    def ensure(self, topics: Sequence[str], *, force: bool = False) -> None:
+    def ensure(self, topics: Sequence[str], *, force: bool = False,
+               interrupted: threading.Event | None = None, timeout: float | None = None) -> None:
+        """Create the topics not known to exist, waiting `timeout` seconds at most (default: the
+        delivery timeout). `interrupted`, when set, ends the wait at once."""
         with self._lock:
             missing = [t for t in dict.fromkeys(topics) if force or t not in self._known]
             if not missing:
                 return
-            timeout = self._settings.delivery_timeout_ms / 1000
-            futures = self.client.create_topics(
+            timeout = self._settings.delivery_timeout_ms / 1000 if timeout is None else timeout
+            client = self.client
+            client.poll(0)  # callbacks queued since the last use are old news: serve them first
+            futures = client.create_topics(
                 [NewTopic(t, self._settings.partitions, 1) for t in missing], operation_timeout=timeout,
                 request_timeout=timeout,
             )
-            for topic, future in futures.items():
+            try:
+                for topic, future in futures.items():
+                    self._created(topic, future, timeout, interrupted)
+            finally:
+                client.poll(0)  # serves the client's log lines and error callbacks
+
+    def _created(self, topic: str, future: Future[None], timeout: float, interrupted: threading.Event | None) -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
                 try:
-                    future.result(timeout)
-                except KafkaException as exc:
-                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                        raise Unavailable(self._settings.what(), f"cannot create topic {topic}: {exc}",
-                                          self._settings.hint()) from exc
-                except Exception as exc:  # a timeout surfaces as a bare concurrent.futures error
-                    raise Unavailable(self._settings.what(), f"cannot create topic {topic}: {exc!r}",
-                                      self._settings.hint()) from exc
-                self._known.add(topic)
+                    future.result(0.1)
+                    break
+                except TimeoutError:
+                    if interrupted is not None and interrupted.is_set():
+                        raise Unavailable(self._settings.what(), f"creating topic {topic} was interrupted",
+                                          "it is tried again") from None
+                    if time.monotonic() > deadline:
+                        raise
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                self._state.failed(exc.args[0])
+                raise Unavailable(self._settings.what(), f"cannot create topic {topic}: {exc}",
+                                  self._settings.hint()) from exc
+        except Unavailable:
+            raise
+        except Exception as exc:  # a timeout surfaces as a bare concurrent.futures error
+            self._state.failed(f"creating topic {topic}: no answer in {timeout:g} s")
+            raise Unavailable(self._settings.what(), f"cannot create topic {topic}: {exc!r}",
+                              self._settings.hint()) from exc
+        self._state.answered()
+        self._known.add(topic)
 
     def forget(self) -> None:
         """After a failure the broker may have restarted empty: check the topics again."""
@@ -90,27 +164,47 @@ class TopicAdmin:
             self._client = None
 
     def check(self) -> None:
+        """Returns when the broker answers a metadata request; a refused connection fails at once,
+        a broker that accepts but does not answer after at most 2 s."""
         try:
-            self.client.list_topics(timeout=min(5.0, self._settings.delivery_timeout_ms / 1000))
+            self._settings.probe()
+        except Unavailable as exc:
+            self._state.failed(exc.reason)
+            raise
+        client = self.client
+        client.poll(0)  # callbacks queued since the last use are old news: serve them first
+        try:
+            client.list_topics(timeout=min(2.0, self._settings.delivery_timeout_ms / 1000))
         except KafkaException as exc:
+            self._state.failed(exc.args[0])
             raise Unavailable(self._settings.what(), str(exc.args[0]), self._settings.hint()) from exc
+        finally:
+            client.poll(0)
+        self._state.answered()
 
 
 class KafkaPublisher:
-    """The Publisher port: an idempotent producer; `publish` waits for every delivery report."""
+    """The Publisher port: an idempotent producer; `publish` waits for every delivery report.
 
-    def __init__(self, settings: KafkaSettings, admin: TopicAdmin) -> None:
+    `interrupt()` (from another thread) makes a publish in flight give up within about 0.1 s,
+    raising Unavailable: nothing was confirmed, so the caller's outbox sends it again later.
+    """
+
+    def __init__(self, settings: KafkaSettings, admin: TopicAdmin, state: BrokerState | None = None) -> None:
         self._settings = settings
         self._admin = admin
+        self._state = state or broker_state(settings.what())
         # One publish at a time: flush() waits for the whole queue, so publishes must not interleave.
         self._lock = threading.Lock()
         self._producer: Producer | None = None
+        # Set while a publish is in flight; interrupt() sets the event of the one under way.
+        self._in_flight: threading.Event | None = None
 
     @property
     def producer(self) -> Producer:
         if self._producer is None:
             self._producer = Producer({
-                "bootstrap.servers": self._settings.bootstrap_servers,
+                **self._settings.client_config(self._state),
                 "enable.idempotence": True,
                 "message.timeout.ms": self._settings.delivery_timeout_ms,
                 # publish() flushes as soon as the batch is queued: lingering would only delay the
@@ -123,17 +217,27 @@ class KafkaPublisher:
         if not messages:
             return
         with self._lock:
+            interrupted = self._in_flight = threading.Event()
             try:
-                self._admin.ensure([topic])
-                self._send(topic, messages)
+                self._admin.ensure([topic], interrupted=interrupted)
+                self._send(topic, messages, interrupted)
             except Unavailable:
                 # Queued copies must not go out after the caller's retry, and a producer whose
                 # broker restarted empty carries a stale producer id: start afresh.
                 self._discard()
                 self._admin.forget()
                 raise
+            finally:
+                self._in_flight = None
+        self._state.answered()
 
-    def _send(self, topic: str, messages: Sequence[Message]) -> None:
+    def interrupt(self) -> None:
+        """Make the publish in flight, if any, give up now (it raises Unavailable)."""
+        in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.set()
+
+    def _send(self, topic: str, messages: Sequence[Message], interrupted: threading.Event) -> None:
         producer = self.producer
         failures: list[KafkaError] = []
 
@@ -150,12 +254,28 @@ class KafkaPublisher:
                     break
                 except BufferError:
                     producer.poll(0.05)
+                    if interrupted.is_set():
+                        break
         deadline = time.monotonic() + self._settings.delivery_timeout_ms / 1000 + 5
         remaining = len(producer)
-        while remaining and time.monotonic() < deadline and not failures:
+        reported = self._state.failures
+        while remaining and time.monotonic() < deadline and not failures and not interrupted.is_set():
             remaining = producer.flush(0.1)
+            if remaining and self._state.failures != reported:
+                # librdkafka says every broker is down: waiting out the delivery timeout would only
+                # delay the retry (a fresh producer, once the broker is back, with the outbox's copy).
+                break
         if failures or remaining:
-            reason = str(failures[0]) if failures else f"{remaining} message(s) not confirmed in time"
+            if failures:
+                reason = str(failures[0])
+            elif interrupted.is_set():
+                reason = f"interrupted with {remaining} message(s) not confirmed"
+            elif self._state.failures != reported:
+                reason = f"the broker went down with {remaining} message(s) not confirmed"
+            else:
+                reason = f"{remaining} message(s) not confirmed in time"
+            if not interrupted.is_set():
+                self._state.failed(reason)
             raise Unavailable(self._settings.what(), f"publishing to {topic} failed: {reason}", self._settings.hint())
 
     def _discard(self) -> None:
@@ -165,21 +285,35 @@ class KafkaPublisher:
             self._producer = None
 
     def close(self) -> None:
-        """Flush and drop the connection; the next publish opens a new one."""
+        """Drop the connection (a publish in flight is interrupted first: the caller's outbox sends
+        it again); the next publish opens a new one."""
+        self.interrupt()
         with self._lock:
             if self._producer is not None:
-                self._producer.flush(self._settings.delivery_timeout_ms / 1000)
+                # Nothing is queued between publishes (each one waits for its delivery reports or
+                # purges): this only serves the last log lines and callbacks.
+                self._producer.flush(min(5.0, self._settings.delivery_timeout_ms / 1000))
                 self._producer = None
 
 
 class KafkaSubscriber:
     """The Subscriber port: one consumer-group member; `ack` stores the offset after the message,
-    and librdkafka commits stored offsets in the background, on rebalance and on close."""
+    and librdkafka commits stored offsets in the background, on rebalance and on close.
 
-    def __init__(self, settings: KafkaSettings, topics: Sequence[str], group: str) -> None:
+    Joining the group is logged ("joined group G, assigned partitions t[0], ... after N s"), and
+    so are revocations and lost assignments."""
+
+    def __init__(self, settings: KafkaSettings, topics: Sequence[str], group: str,
+                 state: BrokerState | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
+        self._group = group
+        self._state = state or broker_state(settings.what())
+        self._clock = clock
+        self._subscribed_at = clock()
+        self._next_probe = 0.0
+        self.assignment: list[tuple[str, int]] = []
         self._consumer = Consumer({
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.client_config(self._state),
             "group.id": group,
             "enable.auto.offset.store": False,
             "enable.auto.commit": True,
@@ -187,9 +321,36 @@ class KafkaSubscriber:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+            "max.poll.interval.ms": max(settings.max_poll_interval_ms, settings.session_timeout_ms),
             "topic.metadata.refresh.interval.ms": 5_000,
         })
-        self._consumer.subscribe(list(topics))
+        log.info("joining group %s for %s", group, ", ".join(topics),
+                 extra={"group": group, "topics": list(topics), "broker": settings.bootstrap_servers})
+        self._consumer.subscribe(list(topics), on_assign=self._assigned, on_revoke=self._revoked,
+                                 on_lost=self._lost)
+
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assignment = sorted((p.topic, p.partition) for p in partitions)
+        shown = ", ".join(f"{t}[{n}]" for t, n in self.assignment) or "none"
+        seconds = round(self._clock() - self._subscribed_at, 1)
+        self._state.answered()
+        log.info("joined group %s, assigned partitions %s after %.1f s", self._group, shown, seconds,
+                 extra={"group": self._group, "partitions": [f"{t}[{n}]" for t, n in self.assignment],
+                        "join_seconds": seconds})
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._subscribed_at = self._clock()
+        log.info("group %s revoked partitions %s (rebalancing)", self._group,
+                 ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "none",
+                 extra={"group": self._group})
+        self.assignment = []
+
+    def _lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._subscribed_at = self._clock()
+        log.warning("group %s lost partitions %s (session timed out)", self._group,
+                    ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "none",
+                    extra={"group": self._group})
+        self.assignment = []
 
     def poll(self, timeout: float, max_messages: int = 100) -> list[Message]:
         deadline = time.monotonic() + timeout
@@ -197,16 +358,31 @@ class KafkaSubscriber:
         while not records:
             left = deadline - time.monotonic()
             if left <= 0:
+                self._probe_if_down()
                 return []
             first = self._consumer.poll(left)
             if first is None:
+                self._probe_if_down()
                 return []
             records = [first]
             if max_messages > 1:
                 # Only what is already fetched: the caller gets its batch without waiting longer.
                 records.extend(self._consumer.consume(max_messages - 1, 0))
             records = [r for r in records if self._usable(r)]
+        self._state.answered()
         return [record_to_message(r) for r in records]
+
+    def _probe_if_down(self) -> None:
+        """An idle member sees no record to say the broker is back: ask it, now and then."""
+        if self._state.up is not False or self._clock() < self._next_probe:
+            return
+        self._next_probe = self._clock() + 2.0
+        try:
+            self._settings.probe()
+            self._consumer.list_topics(timeout=1.0)
+        except (Unavailable, KafkaException):
+            return
+        self._state.answered()
 
     def _usable(self, record: KafkaRecord) -> bool:
         error = record.error()
@@ -214,6 +390,8 @@ class KafkaSubscriber:
             return True
         if error.fatal():
             raise Unavailable(self._settings.what(), str(error), self._settings.hint())
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._state.failed(error.str())
         return False
 
     def ack(self, message: Message) -> None:
@@ -227,7 +405,11 @@ class KafkaSubscriber:
                 raise
 
     def close(self) -> None:
+        """Leave the group (commits the stored offsets). With the broker down librdkafka cannot
+        say goodbye; it gives up after a few seconds and the group forgets this member after
+        its session timeout."""
         self._consumer.close()
+        log.info("left group %s", self._group, extra={"group": self._group})
 
 
 class KafkaMessaging:
@@ -236,14 +418,28 @@ class KafkaMessaging:
     def __init__(self, settings: KafkaSettings, describe_as: str = "") -> None:
         self.settings = settings
         self._describe_as = describe_as or settings.bootstrap_servers
-        self.admin = TopicAdmin(settings)
-        self.admin.ensure(settings.topics)
-        self.publisher = KafkaPublisher(settings, self.admin)
+        self.state = broker_state(settings.what())
+        self.admin = TopicAdmin(settings, self.state)
+        # Refused at once when nothing listens: a caller holding a lock (the switchboard opens
+        # adapters under one) is not kept waiting for librdkafka's timeouts.
+        try:
+            settings.probe()
+        except Unavailable as exc:
+            self.state.failed(exc.reason)
+            raise
+        # Bounded: a broker that accepts connections but does not answer must not hold the caller
+        # for the whole delivery timeout (publish and subscribe ensure their topics again).
+        self.admin.ensure(settings.topics, timeout=min(5.0, settings.delivery_timeout_ms / 1000))
+        self.publisher = KafkaPublisher(settings, self.admin, self.state)
 
     def subscriber(self, topics: Sequence[str], group: str) -> KafkaSubscriber:
         # A subscription to a missing topic would see it only at the next metadata refresh.
         self.admin.ensure(topics)
-        return KafkaSubscriber(self.settings, topics, group)
+        return KafkaSubscriber(self.settings, topics, group, self.state)
+
+    def interrupt(self) -> None:
+        """Make a publish in flight give up now (a relay that is stopping)."""
+        self.publisher.interrupt()
 
     def close(self) -> None:
         """Flush and release the connections; the publisher and admin reopen them when used again."""

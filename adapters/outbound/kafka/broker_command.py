@@ -1,0 +1,46 @@
+"""`orderhex broker status|stop`: the data directory's embedded Kafka broker (Tansu), which
+outlives the orderhex processes that use it. Never starts one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.outbound.kafka.embedded import embedded_status, stop_embedded
+
+HELP = "the embedded Kafka broker (Tansu) of the data directory: `status`, or `stop` it"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("status", "stop"), help="status | stop")
+
+
+def run(args: argparse.Namespace, data_dir: Path, out: TextIO | None = None) -> int:
+    """Exit 0 when the broker runs (status) or was stopped (stop); 3 when none runs (status), like
+    `systemctl status`; stop with none running is not an error."""
+    out = out or sys.stdout
+    status = embedded_status(data_dir)
+    if args.action == "status":
+        _print(args, out, status.to_json(), _status_line(status.state, status.detail, status.directory))
+        return 0 if status.state == "running" else 3
+    was = status.to_json()
+    stopped = stop_embedded(data_dir)
+    if stopped:
+        text = f"embedded broker stopped ({status.detail}; {status.directory})"
+    elif status.state == "stale":
+        text = f"no embedded broker stopped: {status.detail}; its stale record was removed"
+    else:
+        text = f"no embedded broker runs for {status.directory} ({status.detail})"
+    _print(args, out, {"stopped": stopped, "was": was}, text)
+    return 0
+
+
+def _status_line(state: str, detail: str, directory: Path) -> str:
+    return f"embedded broker {state}: {detail} ({directory})"
+
+
+def _print(args: argparse.Namespace, out: TextIO, payload: dict[str, Any], text: str) -> None:
+    print(json.dumps(payload, indent=2) if getattr(args, "json", False) else text, file=out)
