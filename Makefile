@@ -1,31 +1,45 @@
 # orderhex: `make dashboard` and `make test` work on a fresh clone with nothing but Python 3.11+.
-PYTHON ?= python3.11
+# PYTHON: the newest python3.N (N >= 11) on PATH that runs (a pyenv shim of a version that is not
+# installed does not), else python3 if it is 3.11+; `make PYTHON=/path/to/python3.x` chooses.
+PYTHON ?= $(shell for p in $$(IFS=:; for d in $$PATH; do ls "$$d" 2>/dev/null; done \
+                               | grep -xE 'python3\.[0-9]+' | sort -t. -k2,2nr -u) python3; do \
+                    $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
+                  done)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The app alone (make dashboard), and the app with the dev extras (make test, lint, bench).
+STAMP     := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: install dashboard test lint bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "orderhex needs Python 3.11+ and found none on PATH; run make PYTHON=/path/to/python3.x"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "orderhex needs Python 3.11+"'
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $(DEV_STAMP)
 
 install: $(STAMP)
 
 dashboard: $(STAMP)
-	ORDERHEX_DATA_DIR=$${ORDERHEX_DATA_DIR:-./var} $(BIN)/orderhex dashboard
+	$(BIN)/orderhex dashboard
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

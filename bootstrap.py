@@ -3,108 +3,191 @@
 Here and only here are implementations chosen: the adapters each port may use (the registry),
 the settings table, a root container composing one container per bounded context, what each
 process role runs, and the `orderhex` console script.
+
+Every `orderhex` command starts by importing this module, so it imports no adapter and no
+framework at module level: each registry factory and each extra subcommand imports its adapter
+when it runs. `orderhex --help` loads none of SQLAlchemy, FastAPI, Textual or Kafka, and
+`orderhex orders` loads only the store it reads (tests/unit/test_startup.py, bench/startup.py).
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import astuple
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-from dependency_injector import containers, providers
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from adapters.inbound.cli import main as cli
-from adapters.inbound.cli.settings import Config, ConfigError, Setting
+from adapters.inbound.cli.settings import Config, ConfigError, Setting, default_data_dir
 from adapters.inbound.cli.settings import load_config as _load_config
 from adapters.inbound.cli.settings import load_from as _load_from
 from adapters.inbound.rest import command as rest_command
-from adapters.inbound.workers import commands as worker_commands
-from adapters.inbound.workers.roles import SERVE_WORKERS, command_intake, relay_worker, start_relay
-from adapters.outbound.file.storage import FileStorage
-from adapters.outbound.kafka.factory import open_kafka
-from adapters.outbound.memory.determinism import SequentialIds, SteppingClock
 from adapters.outbound.memory.feed import RingBufferFeed
-from adapters.outbound.memory.messaging import MemoryMessaging
-from adapters.outbound.memory.storage import MemoryStorage
-from adapters.outbound.sql import db_command
-from adapters.outbound.sql.engine import target_for
-from adapters.outbound.sql.storage import open_sql_storage
-from adapters.outbound.system.clock import SystemClock
-from adapters.outbound.system.ids import Uuid7Ids
+from core.inventory.service import CONTEXT as INVENTORY
+from core.inventory.service import InventoryService
 from core.kernel.errors import DomainError, Unavailable, ValidationError
 from core.orders.service import CONTEXT as ORDERS
 from core.orders.service import OrderingService
-from core.runtime.context import Context
+from core.payments.service import CONTEXT as PAYMENTS
+from core.payments.service import PaymentsService
+from core.runtime.context import Context, Topics
 from core.runtime.operations import Operations
 from core.runtime.service import Service
 from core.runtime.switchboard import Slot, Switchboard
+from core.shipping.service import CONTEXT as SHIPPING
+from core.shipping.service import ShippingService
 from tui import command as dashboard_command
+
+if TYPE_CHECKING:
+    from adapters.inbound.kafka.intake import CommandIntake
+    from adapters.inbound.workers.relay import RelayGroup, RelayWorker
 
 __all__ = ["ConfigError", "command_intake", "relay_worker", "start_relay"]
 
+# dependency_injector imports, when they are installed, FastAPI, Starlette and Werkzeug (its wiring
+# module, to recognise their markers in @inject functions), pydantic and PyYAML (for
+# providers.Configuration.from_pydantic / from_yaml): about 220 ms here, which every `orderhex`
+# command would pay. orderhex uses none of these (no @inject or Provide markers; settings.py reads
+# the configuration), so they are kept out while dependency_injector loads. A package already
+# imported is left alone, and `serve` imports FastAPI itself afterwards.
+_DI_OPTIONAL_INTEGRATIONS = frozenset(("fastapi", "fast_depends", "starlette", "werkzeug", "pydantic",
+                                       "pydantic_settings", "yaml"))
+
+
+class _SkipOptionalIntegrations(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in _DI_OPTIONAL_INTEGRATIONS:
+            raise ModuleNotFoundError(f"{name} is not loaded with dependency_injector", name=name)
+
+
+def _load_dependency_injector() -> tuple[ModuleType, ModuleType]:
+    skip = _SkipOptionalIntegrations()
+    sys.meta_path.insert(0, skip)
+    try:
+        from dependency_injector import containers, providers
+    finally:
+        sys.meta_path.remove(skip)
+    return containers, providers
+
+
+containers, providers = _load_dependency_injector()
+
 # ---------------------------------------------------------------------------------------------
 # The registry: which adapters exist for which port. Contract suites parametrize over it.
-# Each factory takes the effective configuration and the feed.
+# Each factory takes the effective configuration and the feed, and imports its adapter itself.
 
 AdapterFactory = Callable[[Config, Any], Any]
+# A storage factory also takes the service whose database it opens: None for the orders service's
+# (the one that came first: its database keeps its name) and for the shared layout's one database.
+StorageFactory = Callable[[Config, Any, str | None], Any]
 
 
-def _sql(adapter: str, config: Config, feed: Any) -> Any:
+def _memory_storage(config: Config, feed: Any, service: str | None = None) -> Any:
+    from adapters.outbound.memory.storage import MemoryStorage
+
+    return MemoryStorage(config["storage.orders"], config["storage.snapshot_every"])
+
+
+def _file_storage(config: Config, feed: Any, service: str | None = None) -> Any:
+    from adapters.outbound.file.storage import FileStorage
+
+    directory = Path(config["storage.file_dir"]).expanduser() if config["storage.file_dir"] else None
+    directory = directory or config.data_dir / "files"
+    if service is not None:
+        directory = directory.with_name(f"{directory.name}-{service}")
+    return FileStorage(directory, feed=feed, mode=config["storage.orders"],
+                       snapshot_every=config["storage.snapshot_every"],
+                       compact_bytes=config["storage.file_compact_bytes"])
+
+
+def _sql_storage(adapter: str, config: Config, feed: Any, service: str | None = None) -> Any:
+    from adapters.outbound.sql.storage import open_sql_storage
+
     return open_sql_storage(adapter, config.data_dir, config["storage.url"], mode=config["storage.orders"],
                             snapshot_every=config["storage.snapshot_every"],
                             busy_timeout_ms=config["storage.busy_timeout_ms"],
-                            connect_timeout_s=config["storage.connect_timeout_s"])
+                            connect_timeout_s=config["storage.connect_timeout_s"], service=service)
 
 
-STORAGE_ADAPTERS: dict[str, AdapterFactory] = {
-    "memory": lambda config, feed: MemoryStorage(config["storage.orders"], config["storage.snapshot_every"]),
-    "file": lambda config, feed: FileStorage(
-        Path(config["storage.file_dir"]).expanduser() if config["storage.file_dir"] else config.data_dir / "files",
-        feed=feed, mode=config["storage.orders"], snapshot_every=config["storage.snapshot_every"],
-        compact_bytes=config["storage.file_compact_bytes"]),
-    "sqlite": partial(_sql, "sqlite"),
-    "postgres": partial(_sql, "postgres"),
-}
-MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {
-    "memory": lambda config, feed: MemoryMessaging(),
-    "kafka": lambda config, feed: open_kafka(
-        bootstrap_servers=config["messaging.bootstrap_servers"], data_dir=config.data_dir,
-        topics=(config["messaging.events_topic"], config["messaging.commands_topic"],
-                config["messaging.dead_letter_topic"]),
+def _memory_messaging(config: Config, feed: Any) -> Any:
+    from adapters.outbound.memory.messaging import MemoryMessaging
+
+    return MemoryMessaging()
+
+
+def _kafka_messaging(config: Config, feed: Any) -> Any:
+    from adapters.outbound.kafka.factory import open_kafka
+
+    prefix = config["messaging.topic_prefix"]
+    every = [topic for name in CONTEXTS for topic in astuple(Topics.of(prefix, name))]
+    return open_kafka(
+        bootstrap_servers=config["messaging.bootstrap_servers"], data_dir=config.data_dir, topics=tuple(every),
         partitions=config["messaging.partitions"], delivery_timeout_ms=config["messaging.delivery_timeout_ms"],
         session_timeout_ms=config["messaging.session_timeout_ms"],
-        heartbeat_interval_ms=config["messaging.heartbeat_interval_ms"]),
+        heartbeat_interval_ms=config["messaging.heartbeat_interval_ms"])
+
+
+def _system_clock(config: Config, feed: Any) -> Any:
+    from adapters.outbound.system.clock import SystemClock
+
+    return SystemClock()
+
+
+def _stepping_clock(config: Config, feed: Any) -> Any:
+    from adapters.outbound.memory.determinism import SteppingClock
+
+    return SteppingClock()
+
+
+def _uuid7_ids(config: Config, feed: Any) -> Any:
+    from adapters.outbound.system.ids import Uuid7Ids
+
+    return Uuid7Ids()
+
+
+def _sequential_ids(config: Config, feed: Any) -> Any:
+    from adapters.outbound.memory.determinism import SequentialIds
+
+    return SequentialIds("o")
+
+
+STORAGE_ADAPTERS: dict[str, StorageFactory] = {
+    "memory": _memory_storage,
+    "file": _file_storage,
+    "sqlite": partial(_sql_storage, "sqlite"),
+    "postgres": partial(_sql_storage, "postgres"),
 }
-CLOCK_ADAPTERS: dict[str, AdapterFactory] = {
-    "system": lambda config, feed: SystemClock(),
-    "stepping": lambda config, feed: SteppingClock(),
-}
-ID_ADAPTERS: dict[str, AdapterFactory] = {
-    "uuid7": lambda config, feed: Uuid7Ids(),
-    "sequential": lambda config, feed: SequentialIds("o"),
-}
+MESSAGING_ADAPTERS: dict[str, AdapterFactory] = {"memory": _memory_messaging, "kafka": _kafka_messaging}
+CLOCK_ADAPTERS: dict[str, AdapterFactory] = {"system": _system_clock, "stepping": _stepping_clock}
+ID_ADAPTERS: dict[str, AdapterFactory] = {"uuid7": _uuid7_ids, "sequential": _sequential_ids}
 FEED_ADAPTERS: dict[str, AdapterFactory] = {
     "ring": lambda config, feed: feed,
 }
-REGISTRY: dict[str, dict[str, AdapterFactory]] = {
+REGISTRY: dict[str, dict[str, Any]] = {
     "storage": STORAGE_ADAPTERS, "messaging": MESSAGING_ADAPTERS, "clock": CLOCK_ADAPTERS, "ids": ID_ADAPTERS,
     "feed": FEED_ADAPTERS,
 }
-# Ports a person may switch while the service runs (the clock and ids are fixed at start).
-SWITCHABLE = ("storage", "messaging")
 CONFIG_KEY = {"storage": "storage.adapter", "messaging": "messaging.adapter", "clock": "clock", "ids": "ids",
               "feed": "feed.adapter"}
-# The bounded contexts a process can run, by name.
-CONTEXTS: dict[str, Context] = {ORDERS.name: ORDERS}
-
+# The bounded contexts a process can run, by name: all of them make the monolith.
+CONTEXTS: dict[str, Context] = {context.name: context for context in (ORDERS, INVENTORY, PAYMENTS, SHIPPING)}
 SETTINGS: dict[str, Setting] = {
-    "data_dir": Setting("~/.local/share/orderhex", help="where embedded stores keep their files"),
+    "data_dir": Setting(default_data_dir(), help="where embedded stores keep their files, for every command "
+                                                  "(the CLI, serve, relay, consume and the dashboard)"),
     "clock": Setting("system", tuple(CLOCK_ADAPTERS)),
     "ids": Setting("uuid7", tuple(ID_ADAPTERS)),
+    "deployment.services": Setting(",".join(CONTEXTS), items=tuple(CONTEXTS),
+                                   help="the services this process runs: all (the monolith) or some "
+                                        "(`orderhex serve --service payments`: one process per service)"),
     "storage.adapter": Setting("sqlite", tuple(STORAGE_ADAPTERS)),
+    "storage.layout": Setting("per-service", ("per-service", "shared"),
+                              help="per-service: a database (file, directory) per service; shared: one for all"),
     "storage.orders": Setting("state", ("state", "events"), help="keep aggregates as their state or their events"),
     "storage.url": Setting("", help='a postgresql:// or sqlite:/// URL, or "embedded"; each SQL adapter uses '
                                     "a URL of its own kind, else its embedded database in data_dir"),
@@ -116,14 +199,15 @@ SETTINGS: dict[str, Setting] = {
                                           help="the file store snapshots and restarts its journal past this size"),
     "messaging.adapter": Setting("memory", tuple(MESSAGING_ADAPTERS)),
     "messaging.bootstrap_servers": Setting("embedded", help='host:port,... or "embedded" (Tansu in data_dir)'),
-    "messaging.events_topic": Setting("orderhex.order-events", help="where the relay publishes domain events"),
-    "messaging.commands_topic": Setting("orderhex.order-commands", help="where `orderhex consume` reads commands"),
-    "messaging.dead_letter_topic": Setting("orderhex.order-commands.dlq", help="malformed or invalid commands"),
-    "messaging.consumer_group": Setting("orderhex-intake", help="the consumer group of `orderhex consume`"),
+    "messaging.topic_prefix": Setting("orderhex", help="a service's topics are <prefix>.<service>.events, "
+                                                       ".commands and .commands.dlq; its consumer group "
+                                                       "<prefix>.<service>"),
     "messaging.partitions": Setting(1, minimum=1, help="partitions of topics orderhex creates"),
     "messaging.delivery_timeout_ms": Setting(30_000, minimum=100, help="how long a publish waits for the broker"),
-    "messaging.session_timeout_ms": Setting(45_000, minimum=1000, help="consumer group session timeout"),
-    "messaging.heartbeat_interval_ms": Setting(3_000, minimum=100, help="consumer group heartbeat interval"),
+    # 10 s, not librdkafka's 45 s: a new group's first join waits about half of it (5 s, not 23 s),
+    # at the cost of forgetting a member that died without leaving after 10 s instead of 45 s.
+    "messaging.session_timeout_ms": Setting(10_000, minimum=1000, help="consumer group session timeout"),
+    "messaging.heartbeat_interval_ms": Setting(1_000, minimum=100, help="consumer group heartbeat interval"),
     "intake.group_commit": Setting(False, help="orderhex consume: one transaction per polled batch of commands"),
     "relay.batch_size": Setting(500, minimum=1, help="outbox rows claimed and published per round"),
     "relay.idle_ms": Setting(200, minimum=1, help="wait between rounds when the outbox is empty"),
@@ -138,6 +222,13 @@ SETTINGS: dict[str, Setting] = {
     "api.shutdown_timeout": Setting(30, minimum=1, help="seconds SIGTERM waits for requests in flight"),
     "api.access_log": Setting(False, help="log one line per HTTP request"),
     "api.kafka_intake": Setting(False, help="`orderhex serve` also consumes the commands topic (messaging kafka)"),
+    "demo.seed": Setting(True, help="the dashboard and `serve` put demo stock and credit accounts into stores that "
+                                    "have none yet (`orderhex seed` does it on demand)"),
+    "payments.default_credit_limit": Setting("1000.00", help="the credit a customer without an account gets at "
+                                                             "their first payment, in the payment's currency"),
+    "log.format": Setting("auto", ("auto", "json", "text"),
+                          help="log lines: JSON, text, or auto (JSON unless stderr is a terminal)"),
+    "log.level": Setting("info", ("debug", "info", "warning", "error"), help="the least severe lines logged"),
     "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
     "feed.capacity": Setting(10_000, minimum=10),
 }
@@ -148,35 +239,98 @@ load_from = partial(_load_from, SETTINGS)
 # The containers.
 
 
+def services_of(config: Config) -> tuple[str, ...]:
+    """The services this process runs, in the order of CONTEXTS."""
+    wanted = set(config["deployment.services"].split(","))
+    return tuple(name for name in CONTEXTS if name in wanted)
+
+
+def storage_slot(config: Config, service: str) -> str:
+    """The switchboard slot of a service's store: its own (per-service layout) or the shared one."""
+    return "storage" if config["storage.layout"] == "shared" else f"{service}.storage"
+
+
+def topics(config: Config, service: str) -> Topics:
+    return Topics.of(config["messaging.topic_prefix"], service)
+
+
 def _slots(config: Config, feed: Any) -> list[Slot]:
-    return [Slot(name=port, factories={name: partial(factory, config, feed) for name, factory in adapters.items()},
-                 active=config[CONFIG_KEY[port]], switchable=port in SWITCHABLE)
-            for port, adapters in REGISTRY.items()]
+    if config["storage.layout"] == "shared" and config["storage.orders"] == "events":
+        # Event streams are keyed by aggregate id, and the services share them (an order's id is
+        # also its reservation's, payment's and shipment's): one database cannot tell them apart.
+        raise ConfigError("storage.layout", "shared", 'per-service, or storage.orders = "state"',
+                          config.sources["storage.layout"])
+    storage = [Slot(name=storage_slot(config, service),
+                    factories={name: partial(factory, config, feed, None if service == "orders" else service)
+                               for name, factory in STORAGE_ADAPTERS.items()},
+                    active=config["storage.adapter"])
+               for service in services_of(config)]
+    if config["storage.layout"] == "shared":
+        storage = [Slot(name="storage", factories={name: partial(factory, config, feed, None)
+                                                   for name, factory in STORAGE_ADAPTERS.items()},
+                        active=config["storage.adapter"])]
+    others = [Slot(name=port, factories={name: partial(factory, config, feed) for name, factory in adapters.items()},
+                   active=config[CONFIG_KEY[port]], switchable=port == "messaging")
+              for port, adapters in REGISTRY.items() if port != "storage"]
+    return storage + others
 
 
 def _record_switch(config: Config, port: str, adapter: str) -> None:
-    config.set(CONFIG_KEY[port], adapter, "switched at run time")
+    if port in CONFIG_KEY:  # a service's own store has no key of its own: storage.adapter is where all start
+        config.set(CONFIG_KEY[port], adapter, "switched at run time")
 
 
 def _adapter(registry: dict[str, AdapterFactory], key: str, config: Config, feed: Any) -> Any:
     return registry[config[key]](config, feed)
 
 
+def _live_storage(board: Switchboard, config: Config, service: str) -> Any:
+    return board.live(storage_slot(config, service))
+
+
+def _service_settings(config: Config) -> dict[str, Any]:
+    from core.kernel.money import parse_amount
+
+    try:
+        limit = parse_amount(config["payments.default_credit_limit"], "payments.default_credit_limit")
+    except DomainError as exc:
+        raise ConfigError("payments.default_credit_limit", config["payments.default_credit_limit"],
+                          f'a decimal string like "1000.00" ({exc})',
+                          config.sources["payments.default_credit_limit"]) from exc
+    return {"default_credit_limit": Decimal(limit)}
+
+
+def _running(config: Config, **services: Any) -> list[Service]:
+    """The configured services only: the others are never built."""
+    return [provider() for name, provider in services.items() if name in services_of(config)]
+
+
+def _health(config: Config, board: Switchboard) -> dict[str, Any]:
+    slots = dict.fromkeys(storage_slot(config, service) for service in services_of(config))
+    return {**{slot: board.live(slot) for slot in slots}, "messaging": board.live("messaging")}
+
+
 class ContextContainer(containers.DeclarativeContainer):
-    """One bounded context as a service: its bus, unit of work and queries over the store slot."""
+    """One bounded context as a service: its bus, unit of work and queries over its store's slot."""
 
     context = providers.Dependency(instance_of=Context)
-    storage = providers.Dependency()
+    config = providers.Dependency(instance_of=Config)
+    switchboard = providers.Dependency(instance_of=Switchboard)
     feed = providers.Dependency()
     clock = providers.Dependency()
     ids = providers.Dependency()
-    events_topic = providers.Dependency(instance_of=str)
-    service = providers.Singleton(Service, context, storage=storage, feed=feed, clock=clock, ids=ids,
-                                  events_topic=events_topic)
+    settings = providers.Dependency(instance_of=dict)
+    storage = providers.Callable(_live_storage, switchboard, config,
+                                 providers.Callable(operator.attrgetter("name"), context))
+    topics = providers.Callable(topics, config, providers.Callable(operator.attrgetter("name"), context))
+    service = providers.ThreadSafeSingleton(
+        Service, context, storage=storage, feed=feed, clock=clock, ids=ids,
+        events_topic=providers.Callable(operator.attrgetter("events"), topics), settings=settings)
 
 
 class RootContainer(containers.DeclarativeContainer):
-    """A process: the shared system adapters, the switchboard, and the contexts it runs."""
+    """A process: the shared system adapters, the switchboard, and one container per context
+    (only the configured contexts' services are ever built)."""
 
     config = providers.Dependency(instance_of=Config)
     feed = providers.ThreadSafeSingleton(RingBufferFeed, providers.Callable(operator.itemgetter("feed.capacity"),
@@ -186,18 +340,43 @@ class RootContainer(containers.DeclarativeContainer):
     switchboard = providers.ThreadSafeSingleton(
         Switchboard, providers.Callable(_slots, config, feed), feed=feed, clock=clock,
         on_switch=providers.Callable(partial, _record_switch, config))
-    storage = providers.Callable(lambda board: board.live("storage"), switchboard)
     messaging = providers.Callable(lambda board: board.live("messaging"), switchboard)
-    orders = providers.Container(
-        ContextContainer, context=ORDERS, storage=storage, feed=feed, clock=clock, ids=ids,
-        events_topic=providers.Callable(operator.itemgetter("messaging.events_topic"), config))
+    settings = providers.Singleton(_service_settings, config)
+    orders = providers.Container(ContextContainer, context=ORDERS, config=config, switchboard=switchboard,
+                                 feed=feed, clock=clock, ids=ids, settings=settings)
+    inventory = providers.Container(ContextContainer, context=INVENTORY, config=config, switchboard=switchboard,
+                                    feed=feed, clock=clock, ids=ids, settings=settings)
+    payments = providers.Container(ContextContainer, context=PAYMENTS, config=config, switchboard=switchboard,
+                                   feed=feed, clock=clock, ids=ids, settings=settings)
+    shipping = providers.Container(ContextContainer, context=SHIPPING, config=config, switchboard=switchboard,
+                                   feed=feed, clock=clock, ids=ids, settings=settings)
+    services = providers.Singleton(_running, config, orders=orders.service.provider,
+                                   inventory=inventory.service.provider, payments=payments.service.provider,
+                                   shipping=shipping.service.provider)
     operations = providers.ThreadSafeSingleton(
-        Operations, switchboard=switchboard, feed=feed, services=providers.List(orders.service),
-        health_checks=providers.Dict(storage=storage, messaging=messaging))
+        Operations, switchboard=switchboard, feed=feed, services=services,
+        health_checks=providers.Callable(_health, config, switchboard))
+
+
+class NotHere:
+    """Stands for a service this process does not run: any use says so, and where to set it."""
+
+    def __init__(self, service: str, running: tuple[str, ...]) -> None:
+        self._service = service
+        self._running = running
+
+    def __getattr__(self, name: str) -> Any:
+        raise ValidationError("deployment.services", f"{self._service} does not run in this process (it runs "
+                                                     f"{', '.join(self._running)}); add it, or ask the process "
+                                                     f"that runs it")
 
 
 class Application:
-    """The running hexagon: what inbound adapters (CLI, REST, Kafka, dashboard) are handed."""
+    """The running hexagon: what inbound adapters (CLI, REST, Kafka, dashboard) are handed.
+
+    `services` are the configured contexts' runtime services by name; `ordering`, `inventory`,
+    `payments` and `shipping` their inbound ports (a NotHere for one this process does not run).
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -206,13 +385,29 @@ class Application:
         self.clock = self.container.clock()
         self.ids = self.container.ids()
         self.switchboard: Switchboard = self.container.switchboard()
-        self.storage = self.container.storage()
         self.messaging = self.container.messaging()
-        self.orders: Service = self.container.orders.service()
+        self.services: dict[str, Service] = {s.name: s for s in self.container.services()}
+        self.ordering: Any = self._port("orders", OrderingService)
+        self.inventory: Any = self._port("inventory", InventoryService)
+        self.payments: Any = self._port("payments", PaymentsService)
+        self.shipping: Any = self._port("shipping", ShippingService)
+        first = next(iter(self.services.values()))
+        # The first service's store and bus: the orders service's, in every process that runs it.
+        self.orders: Service = self.services.get("orders", first)
+        self.storage = self.orders.storage
         self.bus = self.orders.bus
-        self.ordering = OrderingService(self.orders)
         self.operations: Operations = self.container.operations()
         self.control = self.operations
+
+    def storage_slot(self, service: str) -> str:
+        return storage_slot(self.config, service)
+
+    def topics(self, service: str) -> Topics:
+        return topics(self.config, service)
+
+    def _port(self, name: str, port: Callable[[Service], Any]) -> Any:
+        service = self.services.get(name)
+        return port(service) if service is not None else NotHere(name, tuple(self.services))
 
     @property
     def relay(self) -> Any:
@@ -234,16 +429,161 @@ def describe_config(config_path: str | None) -> list[tuple[str, Any, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Process roles: the subcommands that run more than one command.
+# Process roles: the subcommands that run more than one command. Each imports what it runs.
+
+
+def relay_worker(app: Any, service: str | None = None) -> RelayWorker:
+    """The outbox relay of one service's store (default: the first this process runs), not started."""
+    from adapters.inbound.workers import roles
+
+    return roles.relay_worker(app, service)
+
+
+def relay_group(app: Any) -> RelayGroup:
+    """One relay per store of this process, not started."""
+    from adapters.inbound.workers import roles
+
+    return roles.relay_group(app)
+
+
+def start_relay(app: Any) -> RelayGroup:
+    """Run the relay in a background thread of this process (the dashboard); Control sees it."""
+    from adapters.inbound.workers import roles
+
+    return roles.start_relay(app)
+
+
+def command_intake(app: Any) -> CommandIntake:
+    """The Kafka command intake over the app (not started)."""
+    from adapters.inbound.workers import roles
+
+    return roles.command_intake(app)
 
 
 def _run_db_command(args: Any, _app: Any) -> int:
     # Without an Application: opening the store is what a schema check would refuse.
+    from adapters.outbound.sql import db_command
+    from adapters.outbound.sql.engine import target_for
+
     config = load_from(args.config)
     target = target_for(config["storage.adapter"], config.data_dir, config["storage.url"],
                         busy_timeout_ms=config["storage.busy_timeout_ms"],
                         connect_timeout_s=config["storage.connect_timeout_s"])
     return db_command.run(args, target)
+
+
+def _configure_db(parser: Any) -> None:
+    from adapters.outbound.sql import db_command
+
+    db_command.configure(parser)
+
+
+def _run_serve(args: Any, _: Any) -> int:
+    from adapters.inbound.workers.roles import SERVE_WORKERS
+
+    overrides = {"deployment.services": ",".join(args.service)} if args.service else None
+    app = build(args.config, overrides)
+    try:
+        seed_if_empty(app)
+        return rest_command.run(args, app, workers=SERVE_WORKERS)
+    finally:
+        app.close()
+
+
+def _configure_relay(parser: Any) -> None:
+    from adapters.inbound.workers import commands
+
+    commands.configure_relay(parser)
+
+
+def _run_relay(args: Any, app: Any) -> int:
+    from adapters.inbound.workers import commands
+
+    return commands.run_relay(args, app, build=relay_group)
+
+
+def _configure_consume(parser: Any) -> None:
+    from adapters.inbound.workers import commands
+
+    commands.configure_consume(parser)
+
+
+def _run_consume(args: Any, app: Any) -> int:
+    from adapters.inbound.workers import commands
+
+    return commands.run_consume(args, app, build=command_intake)
+
+
+def _run_broker_command(args: Any, _app: Any) -> int:
+    from adapters.outbound.kafka import broker_command
+
+    return broker_command.run(args, load_from(args.config).data_dir)
+
+
+def _configure_broker(parser: Any) -> None:
+    from adapters.outbound.kafka import broker_command
+
+    broker_command.configure(parser)
+
+
+def _run_postgres_command(args: Any, _app: Any) -> int:
+    from adapters.outbound.sql import postgres_command
+
+    return postgres_command.run(args, load_from(args.config).data_dir)
+
+
+def _configure_postgres(parser: Any) -> None:
+    from adapters.outbound.sql import postgres_command
+
+    postgres_command.configure(parser)
+
+
+def _context_command(name: str) -> cli.ExtraCommand:
+    """`stock`, `accounts`, `shipments` and `seed`: adapters/inbound/cli/contexts.py."""
+    helps = {"stock": "inventory: restock a SKU, show or list stock",
+             "accounts": "payments: open a customer's credit account, or show it",
+             "shipments": "shipping: show or dispatch an order's shipment",
+             "seed": "put demo stock and credit accounts in (what is there already stays)"}
+
+    def configure(parser: Any) -> None:
+        from adapters.inbound.cli import contexts
+
+        getattr(contexts, f"configure_{name}")(parser)
+
+    def run(args: Any, app: Any) -> int:
+        from adapters.inbound.cli import contexts
+
+        result: int = getattr(contexts, f"run_{name}")(args, app)
+        return result
+
+    return cli.ExtraCommand(help=helps[name], configure=configure, run=run)
+
+
+def _run_up(args: Any, _: Any) -> int:
+    from adapters.inbound.up import command
+
+    return command.run(args, load_from(args.config))
+
+
+def _configure_up(parser: Any) -> None:
+    from adapters.inbound.up import command
+
+    command.configure(parser)
+
+
+def seed_if_empty(app: Application) -> None:
+    """Demo stock and accounts in a fresh data directory, so a first order goes through end to end:
+    each service this process runs seeds its own store when that has none."""
+    if not app.config["demo.seed"]:
+        return
+    from adapters.inbound.cli.contexts import seed
+    from core.inventory.queries import ListStock
+    from core.payments.queries import ListAccounts
+
+    inventory = app.inventory if "inventory" in app.services else None
+    payments = app.payments if "payments" in app.services else None
+    seed(inventory if inventory is not None and not inventory.list_stock(ListStock(limit=1)).items else None,
+         payments if payments is not None and not payments.list_accounts(ListAccounts(limit=1)).items else None)
 
 
 def run_dashboard(args: Any, _: Any) -> int:
@@ -261,6 +601,7 @@ def run_dashboard(args: Any, _: Any) -> int:
     app = build(args.config)
     relay, notice = None, None
     try:
+        seed_if_empty(app)
         relay = start_relay(app)
     except (DomainError, Unavailable) as exc:  # e.g. another relay holds this store: the dashboard still opens
         notice = f"the outbox relay did not start here: {exc}"
@@ -273,17 +614,24 @@ def run_dashboard(args: Any, _: Any) -> int:
         app.close()
 
 
+# The CLI configures a subcommand's arguments only when that subcommand is used, so neither
+# `configure` nor `run` below imports anything before then.
 EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {
-    "db": cli.ExtraCommand(help=db_command.HELP, configure=db_command.configure, run=_run_db_command,
-                           needs_app=False),
-    "serve": cli.ExtraCommand(help=rest_command.HELP, configure=rest_command.configure,
-                              run=partial(rest_command.run, workers=SERVE_WORKERS)),
+    "db": cli.ExtraCommand(help="the SQL store's schema: `upgrade` it to this orderhex, or show the `current` "
+                                "revision", configure=_configure_db, run=_run_db_command, needs_app=False),
+    "serve": cli.ExtraCommand(help=rest_command.HELP, configure=rest_command.configure, run=_run_serve,
+                              needs_app=False),
     "relay": cli.ExtraCommand(help="publish the outbox to the broker until SIGTERM/SIGINT",
-                              configure=worker_commands.configure_relay,
-                              run=partial(worker_commands.run_relay, build=relay_worker)),
+                              configure=_configure_relay, run=_run_relay),
     "consume": cli.ExtraCommand(help="handle PlaceOrder/CancelOrder commands from the commands topic until "
-                                     "SIGTERM/SIGINT", configure=worker_commands.configure_consume,
-                                run=partial(worker_commands.run_consume, build=command_intake)),
+                                     "SIGTERM/SIGINT", configure=_configure_consume, run=_run_consume),
+    "broker": cli.ExtraCommand(help="the embedded Kafka-compatible broker (Tansu): its status, or stop it",
+                               configure=_configure_broker, run=_run_broker_command, needs_app=False),
+    "postgres": cli.ExtraCommand(help="the embedded PostgreSQL server: its status, or stop it",
+                                 configure=_configure_postgres, run=_run_postgres_command, needs_app=False),
+    **{name: _context_command(name) for name in ("stock", "accounts", "shipments", "seed")},
+    "up": cli.ExtraCommand(help="run the Procfile's topology (broker, one process per service) until Ctrl-C",
+                           configure=_configure_up, run=_run_up, needs_app=False),
     "dashboard": cli.ExtraCommand(help=dashboard_command.HELP, configure=dashboard_command.configure,
                                   run=run_dashboard, needs_app=False),
 }

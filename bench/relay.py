@@ -41,7 +41,8 @@ def filled_app(directory: Path, servers: str, rows: int, batch_size: int, topic:
                store: str) -> bootstrap.Application:
     app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
         "data_dir": str(directory), "storage.adapter": store, "messaging.adapter": "kafka",
-        "messaging.bootstrap_servers": servers, "messaging.events_topic": topic,
+        "messaging.bootstrap_servers": servers, "messaging.topic_prefix": topic,
+        "deployment.services": "orders",
         "relay.batch_size": batch_size, "relay.report_ms": 1_000_000,
     }))
     for number in range(rows):
@@ -105,7 +106,7 @@ def main() -> None:
                     app = filled_app(Path(tmp) / f"{store}-{round_}", broker.bootstrap_servers, args.rows,
                                      args.batch_size, f"relay-{store}-{round_}", store)
                     if store == STORES[0]:
-                        topic = app.config["messaging.events_topic"]
+                        topic = app.topics("orders").events
                         messages = [r.to_message(topic=topic) for r in app.storage.outbox.claim(args.rows)]
                         raw_rates.append(raw_rate(broker.bootstrap_servers, messages, f"raw-{round_}"))
                     rates[store].append(relay_rate(app, args.rows))

@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from adapters.outbound.kafka.embedded import TansuBroker
 from adapters.outbound.kafka.messaging import record_to_message
 from core.kernel.envelope import Message
+from core.runtime.context import Topics
 from ports.messaging import Messaging
 
 # Group joins take ~3 s with these instead of ~23 s with librdkafka's defaults (FIELD-NOTES).
@@ -50,12 +51,19 @@ def kafka_overrides(broker: TansuBroker) -> dict[str, Any]:
     return {
         "messaging.adapter": "kafka",
         "messaging.bootstrap_servers": broker.bootstrap_servers,
-        "messaging.events_topic": f"t{n}.events",
-        "messaging.commands_topic": f"t{n}.commands",
-        "messaging.dead_letter_topic": f"t{n}.commands.dlq",
-        "messaging.consumer_group": f"t{n}.intake",
+        "messaging.topic_prefix": f"t{n}",
         **SHORT_TIMINGS,
     }
+
+
+def orders_topics(overrides: dict[str, Any]) -> Topics:
+    """The orders service's topics under the overrides' prefix."""
+    return Topics.of(overrides.get("messaging.topic_prefix", "orderhex"), "orders")
+
+
+def orders_group(overrides: dict[str, Any]) -> str:
+    """The consumer group of `orderhex consume` under the overrides' prefix."""
+    return f"{overrides.get('messaging.topic_prefix', 'orderhex')}.orders"
 
 
 @pytest.fixture

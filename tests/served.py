@@ -28,16 +28,19 @@ class Serve:
     """One `orderhex serve` with in-memory stores unless `settings` say otherwise; its output
     (stderr and the access log) goes to a file. Starting again on the same `port` appends to it."""
 
-    def __init__(self, data_dir: Path, settings: dict[str, Any] | None = None, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, settings: dict[str, Any] | None = None, port: int | None = None,
+                 args: tuple[str, ...] = ()) -> None:
+        """`args` go after `orderhex serve` (e.g. `--service inventory`)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / f"serve-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-        settings = {"data_dir": data_dir, "api.port": self.port, "storage.adapter": "memory",
+        settings = {"data_dir": data_dir, "api.port": self.port, "storage.adapter": "memory", "demo.seed": False,
                     "messaging.adapter": "memory", "relay.idle_ms": 20, **(settings or {})}
         env.update({"ORDERHEX_" + k.upper().replace(".", "__"): str(v) for k, v in settings.items()})
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([str(ORDERHEX), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([str(ORDERHEX), "serve", *args], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:

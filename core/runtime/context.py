@@ -24,6 +24,20 @@ Reader = Callable[[Any], Command]
 Summariser = Callable[[ViewWriter, Aggregate], None]
 
 
+@dataclass(frozen=True)
+class Topics:
+    """Where one context's messages travel: its events, the commands it takes, and the dead
+    letters of commands it refused."""
+
+    events: str
+    commands: str
+    dead_letters: str
+
+    @classmethod
+    def of(cls, prefix: str, context: str) -> Topics:
+        return cls(f"{prefix}.{context}.events", f"{prefix}.{context}.commands", f"{prefix}.{context}.commands.dlq")
+
+
 @dataclass(frozen=True, eq=False)
 class Context:
     """One bounded context as the runtime sees it.

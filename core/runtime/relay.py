@@ -74,6 +74,10 @@ class OutboxRelay:
         self._feed = feed
         self._now = now
 
+    def describe(self) -> str:
+        """The store this relay publishes from, for people."""
+        return str(self._storage.describe())
+
     def publish_batch(self) -> int:
         """Publish up to `batch_size` of the oldest unpublished rows; returns how many.
 

@@ -24,7 +24,7 @@ def at(seconds: int) -> datetime:
     return BASE + timedelta(seconds=seconds)
 
 
-TOPIC = "orderhex.order-events"
+TOPIC = "orderhex.orders.events"
 
 
 def unit_of_work(storage: Storage) -> UnitOfWork:

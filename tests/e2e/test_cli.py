@@ -15,8 +15,6 @@ import bootstrap
 from adapters.inbound.cli import main as cli
 from tests.unit.app_fixtures import memory_app
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 class Cli:
     """Runs command lines against one application, like a shell session would."""
@@ -88,8 +86,9 @@ def test_approve_ship_reject_and_history(run: Cli) -> None:
 def test_adapters_lists_every_port(run: Cli) -> None:
     code, out, _ = run("adapters", "--json")
     ports = {p["port"]: p for p in json.loads(out)}
-    assert code == 0 and set(ports) == set(bootstrap.REGISTRY)
-    assert ports["storage"]["available"] == list(bootstrap.STORAGE_ADAPTERS)
+    stores = {f"{service}.storage" for service in bootstrap.CONTEXTS}  # a database per service
+    assert code == 0 and set(ports) == stores | set(bootstrap.REGISTRY) - {"storage"}
+    assert all(ports[store]["available"] == list(bootstrap.STORAGE_ADAPTERS) for store in stores)
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
@@ -131,10 +130,13 @@ def test_reusing_a_key_for_different_content_exits_2(run: Cli) -> None:
     assert code == 2 and "different content" in err
 
 
-def _console(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _console(*argv: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script with only `env`'s ORDERHEX_* settings, in the test's data directory (so an
+    orderhex.toml of the checkout or the caller's settings do not apply), or in `cwd`."""
     script = Path(sys.executable).with_name("orderhex")
-    return subprocess.run([str(script), *argv], check=False, capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, **env})
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
+    return subprocess.run([str(script), *argv], check=False, capture_output=True, text=True, timeout=60,
+                          cwd=cwd or env["ORDERHEX_DATA_DIR"], env={**inherited, **env})
 
 
 def test_the_console_script_reports_bad_config_in_one_line_with_exit_2(tmp_path: Path) -> None:
@@ -188,3 +190,36 @@ def test_config_never_prints_secrets(tmp_path: Path) -> None:
     for argv in (("config",), ("config", "--json")):
         done = _console(*argv, env=env)
         assert done.returncode == 0 and "s3cret" not in done.stdout and "***" in done.stdout
+
+
+def test_config_masks_the_password_of_a_database_url(tmp_path: Path) -> None:
+    env = {"ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_STORAGE__URL": "postgresql://app:hunter2@db.example:5432/orders"}
+    text = _console("config", env=env)
+    assert text.returncode == 0 and "hunter2" not in text.stdout
+    assert "postgresql://app:***@db.example:5432/orders" in text.stdout
+    shown = json.loads(_console("config", "--json", env=env).stdout)
+    assert shown["storage.url"] == {"value": "postgresql://app:***@db.example:5432/orders",
+                                    "source": "env ORDERHEX_STORAGE__URL"}
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://u:p%40ss@h/db?sslmode=require", "postgresql+psycopg://u:***@h/db?sslmode=require"),
+    ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+    ("postgresql:///db?host=/tmp&password=s3cret", "postgresql:///db?host=/tmp&password=***"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("sqlite:////var/lib/orderhex.sqlite3", "sqlite:////var/lib/orderhex.sqlite3"),
+    ("embedded", "embedded"),
+])
+def test_every_form_of_url_password_is_masked(url: str, shown: str) -> None:
+    out = io.StringIO()
+    cli._print_config([("storage.url", url, "default")], True, out)
+    assert json.loads(out.getvalue())["storage.url"]["value"] == shown
+
+
+def test_the_console_script_reads_orderhex_toml_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "orderhex.toml").write_text(f'data_dir = "{tmp_path / "data"}"\n[storage]\nadapter = "sqlite"\n')
+    place = _console("place", "--customer", "c-1", "--item", "A:1:1.00", env={}, cwd=tmp_path)
+    assert place.returncode == 0, place.stderr
+    assert (tmp_path / "data" / "orderhex.sqlite3").exists()
+    listed = _console("orders", "--json", env={}, cwd=tmp_path)
+    assert [o["order_id"] for o in json.loads(listed.stdout)["items"]] == [place.stdout.split()[1]]

@@ -25,7 +25,7 @@ from core.orders.service import OrderingService
 from core.runtime.service import Service
 
 STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
-COMMANDS, DEAD, REPLIES = "orderhex.order-commands", "orderhex.order-commands.dlq", "replies"
+COMMANDS, DEAD, REPLIES = "orderhex.orders.commands", "orderhex.orders.commands.dlq", "replies"
 
 
 def place(customer: str, **extra: Any) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def test_event_handlers_run_for_every_command_of_a_group_committed_batch(tmp_pat
     context = dataclasses.replace(ORDERS, event_handlers={OrderPlaced: [
         lambda event, uow, now, new_id: seen.append(event.customer_id)]})
     service = Service(context, storage=app.storage, feed=app.feed, clock=app.clock, ids=app.ids,
-                      events_topic="orderhex.order-events")
+                      events_topic="orderhex.orders.events")
     messaging = app.switchboard.get("messaging")
     assert isinstance(messaging, MemoryMessaging)
     messaging.publisher.publish(COMMANDS, [Message(id=f"m{n}", key=f"m{n}", type="",

@@ -20,7 +20,7 @@ import bootstrap
 from core.kernel.envelope import Message
 from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
-from tests.fixtures_kafka import orderhex_env, read_topic
+from tests.fixtures_kafka import orderhex_env, orders_group, orders_topics, read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -39,7 +39,7 @@ class Intake:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.intake.run, args=(self.stop,), daemon=True)
         self.client: Producer | None = Producer({"bootstrap.servers": overrides["messaging.bootstrap_servers"]})
-        self.replies = overrides["messaging.commands_topic"] + ".replies"
+        self.replies = orders_topics(overrides).commands + ".replies"
 
     def start(self) -> Intake:
         self.thread.start()
@@ -48,7 +48,7 @@ class Intake:
     def send(self, value: bytes | dict[str, Any], **headers: str) -> None:
         payload = json.dumps(value).encode() if isinstance(value, dict) else value
         assert self.client is not None
-        self.client.produce(self.config["messaging.commands_topic"], payload,
+        self.client.produce(orders_topics(self.config).commands, payload,
                             headers=[("reply_to", self.replies), *headers.items()])
         assert self.client.flush(10) == 0
 
@@ -116,7 +116,7 @@ def test_poison_messages_reach_the_dead_letter_topic_and_later_good_ones_go_thro
     intake.send({"type": "CancelOrder", "order_id": "no-such-order", "reason": "x"}, message_id="bad-4")
     intake.send(PLACE, message_id="good")
     intake.handled(5)
-    dead = intake.read(intake.config["messaging.dead_letter_topic"], 4)
+    dead = intake.read(orders_topics(intake.config).dead_letters, 4)
     assert [m.id for m in dead] == ["bad-1", "bad-2", "bad-3", "bad-4"]
     errors = [m.headers["error"] for m in dead]
     assert "not a JSON document" in errors[0] and "ShipEverything" in errors[1]
@@ -140,8 +140,8 @@ def test_a_cancel_order_command_cancels_the_order(intake: Intake) -> None:
 def test_a_command_redelivered_after_a_crash_before_the_ack_has_no_second_effect(intake: Intake) -> None:
     intake.send(PLACE, message_id="crash")
     # A member that commits the effect, then dies before storing the offset.
-    crashed = intake.app.messaging.subscriber([intake.config["messaging.commands_topic"]],
-                                              intake.config["messaging.consumer_group"])
+    crashed = intake.app.messaging.subscriber([orders_topics(intake.config).commands],
+                                              orders_group(intake.config))
     deadline = time.monotonic() + 30
     batch: list[Message] = []
     while not batch and time.monotonic() < deadline:
@@ -157,8 +157,8 @@ def test_a_command_redelivered_after_a_crash_before_the_ack_has_no_second_effect
 def test_orderhex_consume_handles_commands_until_told_to_stop(tmp_path: Path, kafka_config: dict[str, Any]) -> None:
     overrides = {**kafka_config, "storage.adapter": "file", "data_dir": str(tmp_path)}
     producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
-    producer.produce(kafka_config["messaging.commands_topic"], json.dumps(PLACE).encode())
-    producer.produce(kafka_config["messaging.commands_topic"], b"garbage")
+    producer.produce(orders_topics(kafka_config).commands, json.dumps(PLACE).encode())
+    producer.produce(orders_topics(kafka_config).commands, b"garbage")
     assert producer.flush(10) == 0
     del producer
     done = subprocess.run([sys.executable, "-m", "bootstrap", "consume", "--max-messages", "2"], check=False,
@@ -180,7 +180,7 @@ def test_orderhex_consume_logs_joining_and_each_command_with_its_ids(tmp_path: P
     from tests.e2e.jsonlogs import PipeLog, message
 
     overrides = {**kafka_config, "storage.adapter": "sqlite", "data_dir": str(tmp_path)}
-    topic = kafka_config["messaging.commands_topic"]
+    topic = orders_topics(kafka_config).commands
     producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
     # One key: one partition, so the three arrive in this order.
     producer.produce(topic, json.dumps(PLACE).encode(), key=b"k",
@@ -197,7 +197,7 @@ def test_orderhex_consume_logs_joining_and_each_command_with_its_ids(tmp_path: P
     try:
         started = log.wait_for(lambda line: line.get("event") == "started", what="the started line")
         assert (started["role"], started["topic"], started["group"]) == ("consume", topic,
-                                                                          kafka_config["messaging.consumer_group"])
+                                                                          orders_group(kafka_config))
         joined = log.wait_for(message("joined group", "orderhex.kafka"), what="the group join")
         assert f"assigned partitions {topic}[0]" in joined["message"]
         # The producer's first message created the topic, with the broker's default partitions.
@@ -261,7 +261,7 @@ def test_the_readme_kafka_example_works_against_the_embedded_broker(tmp_path: Pa
     assert consume.stderr is not None
     log = PipeLog(consume.stderr)
     try:
-        log.wait_for(message("joined group orderhex-intake"), timeout=90, what="the group join")
+        log.wait_for(message("joined group orderhex.orders"), timeout=90, what="the group join")
         servers = embedded_status(tmp_path).to_json()["bootstrap_servers"]
         sent = subprocess.run([sys.executable, str(tmp_path / "send_command.py"), str(servers)], check=False,
                               capture_output=True, text=True, timeout=60)

@@ -18,7 +18,7 @@ from core.kernel.envelope import Message
 from core.orders.queries import GetOrder, ListOrders
 
 STORES = [name for name in ("memory", "sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
-COMMANDS, DEAD, REPLIES = "orderhex.order-commands", "orderhex.order-commands.dlq", "replies"
+COMMANDS, DEAD, REPLIES = "orderhex.orders.commands", "orderhex.orders.commands.dlq", "replies"
 PLACE: dict[str, Any] = {"type": "PlaceOrder", "customer_id": "c-r", "currency": "EUR",
                          "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
 

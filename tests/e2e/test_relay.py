@@ -24,7 +24,7 @@ from core.orders.wire import place_order_from_json
 from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.messaging import Publisher
 
-TOPIC = "orderhex.order-events"
+TOPIC = "orderhex.orders.events"
 
 
 def make_app(tmp_path: Path, **overrides: Any) -> bootstrap.Application:

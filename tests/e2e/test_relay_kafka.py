@@ -23,7 +23,7 @@ from core.kernel.messages import event_from_dict
 from core.orders.events import OrderPlaced
 from core.orders.wire import place_order_from_json
 from core.runtime.unit_of_work import UnitOfWork
-from tests.fixtures_kafka import kafka_overrides, orderhex_env, read_topic, receive, start_tansu
+from tests.fixtures_kafka import kafka_overrides, orderhex_env, orders_topics, read_topic, receive, start_tansu
 
 pytestmark = pytest.mark.kafka
 
@@ -69,7 +69,7 @@ def test_a_placed_order_reaches_a_kafka_consumer_once(tmp_path: Path, kafka_conf
         bootstrap.start_relay(app)
         order_id = place(app, "c-e2e")
         consumer = DedupingConsumer()
-        for message in receive(app.messaging, kafka_config["messaging.events_topic"], "e2e", 1):
+        for message in receive(app.messaging, orders_topics(kafka_config).events, "e2e", 1):
             consumer.handle(message)
         [event] = consumer.effects
         assert (event.aggregate_id, event.customer_id) == (order_id, "c-e2e")
@@ -134,7 +134,7 @@ def test_a_relay_killed_between_publish_and_mark_duplicates_but_loses_nothing(
     checker = make_app(tmp_path, overrides)
     try:
         assert checker.storage.outbox.pending_count() == 0
-        messages = read_topic(overrides["messaging.bootstrap_servers"], overrides["messaging.events_topic"], 10)
+        messages = read_topic(overrides["messaging.bootstrap_servers"], orders_topics(overrides).events, 10)
     finally:
         checker.close()
     assert len(messages) == 10, "each row published twice: once before the kill, once after"
@@ -147,7 +147,7 @@ def test_a_relay_killed_between_publish_and_mark_duplicates_but_loses_nothing(
 def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing_committed(tmp_path: Path) -> None:
     broker = start_tansu(tmp_path / "own-broker")
     overrides = {**kafka_overrides(broker), "messaging.delivery_timeout_ms": 2000}
-    topic = overrides["messaging.events_topic"]
+    topic = orders_topics(overrides).events
     app = make_app(tmp_path, overrides)
     try:
         worker = bootstrap.start_relay(app)
@@ -157,7 +157,7 @@ def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing_committed(tmp_p
 
         broker.stop()
         during = [place(app, f"during-{i}") for i in range(10)]
-        wait_until(lambda: worker.loop.failing, 30)
+        wait_until(lambda: worker.failing, 30)
         assert app.control.outbox_status().pending == 10, "nothing is marked while the broker is down"
 
         # Tansu keeps its log in memory: the restarted broker is empty, which is the harder case
@@ -224,7 +224,7 @@ def test_a_relay_killed_at_random_moments_under_load_loses_nothing(
     again = subprocess.run([sys.executable, "-m", "bootstrap", "relay", "--until-empty"], check=False,
                            env=orderhex_env(overrides), capture_output=True, text=True, timeout=90)
     assert again.returncode == 0, again.stderr
-    messages = read_topic(overrides["messaging.bootstrap_servers"], overrides["messaging.events_topic"], len(placed))
+    messages = read_topic(overrides["messaging.bootstrap_servers"], orders_topics(overrides).events, len(placed))
     assert {m.key for m in messages} == set(placed), "every committed order's event reached the broker"
     assert len({m.id for m in messages}) == len(placed), "copies share the event's id, so consumers drop them"
 
@@ -236,11 +236,11 @@ def test_a_relay_started_before_its_broker_waits_and_then_drains(tmp_path: Path)
     try:
         worker = bootstrap.start_relay(app)
         orders = [place(app, f"early-{i}") for i in range(3)]
-        wait_until(lambda: worker.loop.failing, 30)
+        wait_until(lambda: worker.failing, 30)
         assert app.control.outbox_status().pending == 3
         broker.start()
         wait_until(lambda: app.control.outbox_status().pending == 0, 60)
-        messages = read_topic(broker.bootstrap_servers, overrides["messaging.events_topic"], 3)
+        messages = read_topic(broker.bootstrap_servers, orders_topics(overrides).events, 3)
     finally:
         if app.relay is not None:
             app.relay.pause()

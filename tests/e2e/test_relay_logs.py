@@ -19,7 +19,7 @@ import bootstrap
 from adapters.inbound.workers.commands import STOP_TIMEOUT
 from core.orders.wire import place_order_from_json
 from tests.e2e.jsonlogs import PipeLog, message
-from tests.fixtures_kafka import kafka_overrides, orderhex_env, start_tansu
+from tests.fixtures_kafka import kafka_overrides, orderhex_env, orders_topics, start_tansu
 
 pytestmark = pytest.mark.kafka
 EXIT_MARGIN = 10  # interpreter start-up and teardown around the stop bound
@@ -56,7 +56,7 @@ def test_orderhex_relay_logs_each_batch_and_serves_metrics(tmp_path: Path, kafka
     try:
         started = log.wait_for(lambda line: line.get("event") == "started", what="the started line")
         assert started["role"] == "relay" and started["message"].startswith("relay publishing")
-        assert started["topic"] == kafka_config["messaging.events_topic"] and started["pid"] == process.pid
+        assert started["topic"] == orders_topics(kafka_config).events and started["pid"] == process.pid
         batch = log.wait_for(lambda line: line.get("kind") == "outbox_published" and "count" in line,
                              what="a batch line")
         assert (batch["logger"], batch["count"], batch["first_seq"], batch["last_seq"]) == ("orderhex.relay", 3, 1, 3)

@@ -14,7 +14,7 @@ import bootstrap
 from core.kernel.envelope import Message
 from core.orders.commands import ApproveOrder
 from core.orders.wire import place_order_from_json
-from tests.fixtures_kafka import read_topic
+from tests.fixtures_kafka import orders_topics, read_topic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
@@ -39,15 +39,15 @@ def test_two_relays_share_the_outbox_without_publishing_a_row_twice(
         while writer.storage.outbox.pending_count():
             assert time.monotonic() < deadline, "the relays did not drain the outbox"
             time.sleep(0.05)
-        messages = read_topic(kafka_config["messaging.bootstrap_servers"], kafka_config["messaging.events_topic"],
+        messages = read_topic(kafka_config["messaging.bootstrap_servers"], orders_topics(kafka_config).events,
                               expected)
     finally:
         for worker in workers:
             worker.stop()
         for app in apps:
             app.close()
-    assert all(w.loop.published > 0 for w in workers), "both relays took part"
-    assert sum(w.loop.published for w in workers) == expected, "no row was published twice"
+    assert all(w.published > 0 for w in workers), "both relays took part"
+    assert sum(w.published for w in workers) == expected, "no row was published twice"
     counts = Counter(m.id for m in messages)
     assert len(counts) == expected and max(counts.values()) == 1
     assert_versions_ascend(messages)

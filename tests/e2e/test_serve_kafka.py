@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.e2e.test_serve import ADMIN, TOKEN
+from tests.fixtures_kafka import orders_topics
 from tests.served import Serve
 
 pytestmark = pytest.mark.kafka
@@ -25,7 +26,7 @@ def test_serve_runs_the_kafka_intake_and_the_relay_beside_the_api(tmp_path: Path
         producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
         command = {"type": "PlaceOrder", "customer_id": "c-kafka", "currency": "EUR",
                    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "5.00"}]}
-        producer.produce(kafka_config["messaging.commands_topic"], json.dumps(command).encode())
+        producer.produce(orders_topics(kafka_config).commands, json.dumps(command).encode())
         assert producer.flush(10) == 0
 
         with httpx.Client(base_url=server.url, timeout=10) as http:

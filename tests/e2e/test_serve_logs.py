@@ -59,7 +59,7 @@ def test_serve_logs_json_lines_and_rides_out_a_broker_outage(tmp_path: Path) -> 
             ready = http.get("/ready")
             assert ready.status_code == 200
             assert broker.bootstrap_servers in ready.json()["checks"]["messaging"]
-            assert ready.json()["checks"]["storage"] == "ok"
+            assert ready.json()["checks"]["orders.storage"] == "ok"
 
             broker.start()  # same port, empty (Tansu keeps its log in memory)
             log.wait_for(message("broker up again", "orderhex.kafka"), 60, what="'broker up again'")
@@ -81,7 +81,7 @@ def test_serve_logs_json_lines_and_rides_out_a_broker_outage(tmp_path: Path) -> 
     assert {"orderhex.serve", "orderhex.kafka", "orderhex.relay", "uvicorn.error", "uvicorn.access"} <= by_logger
     assert any(line["message"].startswith("Uvicorn running on http://127.0.0.1:") for line in lines)
     [started] = [line for line in lines if line.get("event") == "started"]
-    assert started["role"] == "serve" and started["port"] == server.port and "outbox-relay" in started["workers"]
+    assert started["role"] == "serve" and started["port"] == server.port and "outbox-relays" in started["workers"]
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any(line["method"] == "POST" and line["path"] == "/orders" and line["status"] == 201 for line in access)
     transitions = [line["message"].split(":")[0][:15] for line in lines

@@ -80,7 +80,7 @@ async def test_footer_offers_only_the_bindings_of_the_shown_panel(application):
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#ports-table", DataTable)
-        await _cursor_to(pilot, table, "storage")
+        await _cursor_to(pilot, table, "orders.storage")
         assert _bindings(app)["s"] is True
         assert "ctrl+l" not in _bindings(app)
         await pilot.press("5")
@@ -174,8 +174,8 @@ async def test_the_app_starts_on_an_empty_data_dir_with_the_default_config(tmp_p
         app = dashboard(application, poll_interval=0.2)
         async with app.run_test(size=(80, 24)) as pilot:
             table = app.query_one("#ports-table", DataTable)
-            await until(pilot, lambda: table.row_count == len(bootstrap.REGISTRY))
-            assert cells(table, "storage")[1] == bootstrap.SETTINGS["storage.adapter"].default
+            await until(pilot, lambda: table.row_count == len(bootstrap.REGISTRY) - 1 + len(bootstrap.CONTEXTS))
+            assert cells(table, "orders.storage")[1] == bootstrap.SETTINGS["storage.adapter"].default
             await until(pilot, lambda: app.query_one(OutboxPanel).status is not None)
             assert app.query_one(OutboxPanel).status.relay_running
     finally:
@@ -190,8 +190,8 @@ async def test_ports_panel_lists_every_port_with_its_active_and_available_adapte
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#ports-table", DataTable)
-        await until(pilot, lambda: table.row_count == len(bootstrap.REGISTRY))
-        row = cells(table, "storage")
+        await until(pilot, lambda: table.row_count == len(bootstrap.REGISTRY) - 1 + len(bootstrap.CONTEXTS))
+        row = cells(table, "orders.storage")
         assert row[1] == "memory"
         assert all(name in row[2] for name in bootstrap.STORAGE_ADAPTERS)
         assert row[3] == "ok"
@@ -209,16 +209,16 @@ async def test_switching_storage_by_key_serves_the_next_order_and_shows_on_the_f
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one("#ports-table", DataTable)
-        await _cursor_to(pilot, table, "storage")
+        await _cursor_to(pilot, table, "orders.storage")
         await pilot.press("s")
         assert isinstance(app.screen, AdapterChooser)
         options = app.screen.query_one("#chooser-options")
         options.highlighted = options.get_option_index("file")
         await pilot.press("enter")
-        await until(pilot, lambda: cells(table, "storage")[1] == "file")
+        await until(pilot, lambda: cells(table, "orders.storage")[1] == "file")
         assert "now served by file" in text(app, "#switch-status")
         await pilot.press("4")
-        await until(pilot, lambda: "storage: memory -> file" in _feed_text(app))
+        await until(pilot, lambda: "orders.storage: memory -> file" in _feed_text(app))
         second = place(application, "c-2")
         page = application.ordering.list(ListOrders())
         assert [s.order_id for s in page.items] == [second]
@@ -231,12 +231,12 @@ async def test_a_failed_switch_is_reported_and_the_old_adapter_stays(tmp_path: P
     try:
         app = dashboard(application)
         async with app.run_test(size=(100, 30)) as pilot:
-            app.switch_adapter("storage", "file")
+            app.switch_adapter("orders.storage", "file")
             await until(pilot, lambda: "failed" in text(app, "#switch-status"))
             assert "is unavailable" in text(app, "#switch-status")
             assert app.query_one(PortsPanel).switching is None
             table = app.query_one("#ports-table", DataTable)
-            await until(pilot, lambda: table.row_count > 0 and cells(table, "storage")[1] == "memory")
+            await until(pilot, lambda: table.row_count > 0 and cells(table, "orders.storage")[1] == "memory")
             place(application)
             await pilot.press("2")
             await until(pilot, lambda: app.query_one("#orders-table", DataTable).row_count == 1)
@@ -249,12 +249,12 @@ async def test_the_command_palette_switches_an_adapter(application):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.ports_snapshot is not None)
         await pilot.press("colon")
-        await pilot.press(*"Switch storage to file")
+        await pilot.press(*"Switch orders.storage to file")
         await pilot.pause(0.3)
         await pilot.press("enter")
         table = app.query_one("#ports-table", DataTable)
-        await until(pilot, lambda: cells(table, "storage")[1] == "file")
-        assert application.control.ports()[-1].active == "file"
+        await until(pilot, lambda: cells(table, "orders.storage")[1] == "file")
+        assert {p.name: p.active for p in application.control.ports()}["orders.storage"] == "file"
 
 
 async def test_a_port_fixed_at_start_cannot_be_switched(application):
@@ -716,12 +716,12 @@ async def test_load_refuses_a_count_that_is_not_a_number(application):
 async def test_a_switch_to_embedded_postgres_shows_progress_then_serves_the_next_order(application):
     app = dashboard(application)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.switch_adapter("storage", "postgres")
+        app.switch_adapter("orders.storage", "postgres")
         await pilot.pause()
         panel = app.query_one(PortsPanel)
         assert panel.switching is not None
         assert app.query_one("#switch-spinner").display
-        assert "switching storage to postgres" in text(app, "#switch-status")
+        assert "switching orders.storage to postgres" in text(app, "#switch-status")
         await pilot.press("2")
         assert app.query_one(TabbedContent).active == "orders"  # the app answers while the server starts
         await until(pilot, lambda: panel.switching is None, timeout=90)

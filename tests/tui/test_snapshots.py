@@ -19,6 +19,9 @@ from tui.panels.feed import FeedPanel
 from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 
+# Rows of the ports table: a store per service, then messaging, clock, ids and the feed.
+PORTS = len(bootstrap.CONTEXTS) + len(bootstrap.REGISTRY) - 1
+
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[bootstrap.Application]:
@@ -40,7 +43,7 @@ def settled(*keys: str, then: Callable[[Pilot[Any]], Awaitable[None]] | None = N
         assert isinstance(app, DashboardApp)
         await until(pilot, lambda: (page := app.panel(OrdersPanel).page) is not None and len(page.items) == 3
                     and app.panel(OutboxPanel).status is not None
-                    and app.query_one("#ports-table", DataTable).row_count == len(bootstrap.REGISTRY)
+                    and app.query_one("#ports-table", DataTable).row_count == PORTS
                     and app.query_one(FeedPanel).received > 0)
         for field in app.query(Input).results(Input):
             field.cursor_blink = False

@@ -17,8 +17,9 @@ from ports.control import PortInfo
 from tui.messages import SwitchProgress
 from tui.tables import Column, FittedTable
 
-COLUMNS = (Column("port", "Port", 10), Column("active", "Active", 10),
-           Column("available", "Available", 36, min_width=20), Column("health", "Health", 40, min_width=10))
+# "inventory.storage" (a store per service) is the longest port name.
+COLUMNS = (Column("port", "Port", 17, min_width=10), Column("active", "Active", 10),
+           Column("available", "Available", 36, min_width=20), Column("health", "Health", 36, min_width=10))
 
 
 def port_row(port: PortInfo, health: dict[str, str]) -> tuple[str, ...]:

@@ -36,6 +36,17 @@ DEMO_STOCK = {"SKU-1": 100, "SKU-2": 100, "SKU-3": 25, "SKU-A": 50}
 DEMO_ACCOUNTS = {"c-1": "500.00", "c-2": "200.00", "c-3": "50.00"}
 
 
+def _actions(parser: argparse.ArgumentParser) -> Any:
+    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def _action(actions: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """An action's parser; it takes --json too (`orderhex stock show SKU --json`)."""
+    action: argparse.ArgumentParser = actions.add_parser(name, help=help_text, description=help_text)
+    action.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
+    return action
+
+
 class ContextsApp(Protocol):
     inventory: Inventory
     payments: Payments
@@ -43,12 +54,12 @@ class ContextsApp(Protocol):
 
 
 def configure_stock(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    restock = actions.add_parser("restock", help="add stock to a SKU")
+    actions = _actions(parser)
+    restock = _action(actions, "restock", "add stock to a SKU")
     restock.add_argument("sku")
     restock.add_argument("quantity", type=_whole, metavar="QTY")
-    actions.add_parser("show", help="a SKU's stock").add_argument("sku")
-    listing = actions.add_parser("list", help="SKUs, newest first")
+    _action(actions, "show", "a SKU's stock").add_argument("sku")
+    listing = _action(actions, "list", "SKUs, newest first")
     which = listing.add_mutually_exclusive_group()
     which.add_argument("--in-stock", action="store_const", const=True, dest="in_stock")
     which.add_argument("--out-of-stock", action="store_const", const=False, dest="in_stock")
@@ -69,12 +80,12 @@ def run_stock(args: argparse.Namespace, app: ContextsApp) -> int:
 
 
 def configure_accounts(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    opening = actions.add_parser("open", help="open a customer's credit account")
+    actions = _actions(parser)
+    opening = _action(actions, "open", "open a customer's credit account")
     opening.add_argument("customer")
     opening.add_argument("--limit", required=True, help='the credit limit, a decimal string like "500.00"')
     opening.add_argument("--currency", default="EUR")
-    actions.add_parser("show", help="a customer's credit").add_argument("customer")
+    _action(actions, "show", "a customer's credit").add_argument("customer")
 
 
 def run_accounts(args: argparse.Namespace, app: ContextsApp) -> int:
@@ -87,9 +98,9 @@ def run_accounts(args: argparse.Namespace, app: ContextsApp) -> int:
 
 
 def configure_shipments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("show", help="an order's shipment").add_argument("order_id")
-    actions.add_parser("dispatch", help="dispatch a scheduled shipment").add_argument("order_id")
+    actions = _actions(parser)
+    _action(actions, "show", "an order's shipment").add_argument("order_id")
+    _action(actions, "dispatch", "dispatch a scheduled shipment").add_argument("order_id")
 
 
 def run_shipments(args: argparse.Namespace, app: ContextsApp) -> int:
@@ -108,15 +119,16 @@ def run_seed(args: argparse.Namespace, app: ContextsApp) -> int:
     return _print(args, added, lambda a: f"seeded {len(a['stock'])} SKU(s) and {len(a['accounts'])} account(s)")
 
 
-def seed(inventory: Inventory, payments: Payments) -> dict[str, list[str]]:
-    """Demo stock and accounts, for what is not there yet (seeding twice adds nothing)."""
+def seed(inventory: Inventory | None, payments: Payments | None) -> dict[str, list[str]]:
+    """Demo stock and accounts (of the services given), for what is not there yet: seeding twice
+    adds nothing."""
     stocked = []
-    for sku, quantity in DEMO_STOCK.items():
+    for sku, quantity in DEMO_STOCK.items() if inventory is not None else ():
         if not _exists(lambda sku=sku: inventory.stock(GetStock(sku=sku))):
             inventory.send(Restock(sku=sku, quantity=quantity))
             stocked.append(sku)
-    opened = [customer for customer, limit in DEMO_ACCOUNTS.items()
-              if payments.send(OpenAccount(customer_id=customer, credit_limit=Decimal(limit), currency="EUR"))]
+    opened = [customer for customer, limit in DEMO_ACCOUNTS.items() if payments is not None
+              and payments.send(OpenAccount(customer_id=customer, credit_limit=Decimal(limit), currency="EUR"))]
     return {"stock": stocked, "accounts": opened}
 
 

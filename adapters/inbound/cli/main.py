@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 from adapters.inbound.cli.render import render_events, render_order, render_orders, render_ports
 from core.kernel.errors import DomainError, Unavailable, ValidationError
+from core.kernel.money import parse_amount
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
-from core.orders.model import OrderStatus, parse_amount
+from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from core.orders.wire import place_order_from_json
 from ports.control import Control
@@ -36,7 +38,10 @@ class App(Protocol):
 
 @dataclass(frozen=True)
 class ExtraCommand:
-    """A subcommand the composition root adds (serve, dashboard, relay...), run with the app."""
+    """A subcommand the composition root adds (serve, dashboard, relay...), run with the app.
+
+    `configure` adds its arguments; it is called only when the command line names this
+    subcommand, so what it imports costs the other commands nothing."""
 
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
@@ -49,8 +54,29 @@ class BadInput(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # Adds this (sub)parser's arguments the first time it parses or prints its help.
+    deferred: Callable[[argparse.ArgumentParser], None] | None = None
+
     def error(self, message: str) -> NoReturn:
         raise BadInput(message)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        self._configure()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._configure()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._configure()
+        return super().format_help()
+
+    def _configure(self) -> None:
+        configure, self.deferred = self.deferred, None
+        if configure is not None:
+            configure(self)
 
 
 def run(
@@ -138,7 +164,7 @@ def _parser(extra: Mapping[str, ExtraCommand]) -> _Parser:
     command("adapters", "list ports with their active and available adapters")
     command("config", "print the effective configuration and where each value came from")
     for name, spec in extra.items():
-        spec.configure(command(name, spec.help))
+        command(name, spec.help).deferred = spec.configure
     return parser
 
 
@@ -215,13 +241,29 @@ def _secret(key: str) -> bool:
     return key.endswith(("token", "key", "password"))
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^/?#]+)(?P<at>@)")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
+def _shown(key: str, value: Any) -> Any:
+    """The value as `orderhex config` prints it: secrets as ***, a URL with its password masked
+    (postgresql://u:***@host/db, also ?password=***)."""
+    if _secret(key) and value:
+        return "***"
+    if isinstance(value, str) and "://" in value:
+        value = _URL_PASSWORD.sub(r"\g<head>***\g<at>", value)
+        return _QUERY_PASSWORD.sub(r"\g<head>***", value)
+    return value
+
+
 def _print_config(rows: Sequence[tuple[str, Any, str]], as_json: bool, out: TextIO) -> int:
     if as_json:
-        shown = {k: {"value": "***" if _secret(k) and v else v, "source": s} for k, v, s in rows}
+        shown = {k: {"value": _shown(k, v), "source": s} for k, v, s in rows}
         print(json.dumps(shown, indent=2), file=out)
         return EXIT_OK
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
-        shown = "***" if _secret(key) and value else json.dumps(value)
-        print(f"{key:<{width}}  {shown:<32}  {source}", file=out)
+        shown = _shown(key, value)
+        text = shown if shown == "***" else json.dumps(shown)
+        print(f"{key:<{width}}  {text:<32}  {source}", file=out)
     return EXIT_OK

@@ -1,5 +1,8 @@
 """Configuration: defaults <- orderhex.toml <- ORDERHEX_* environment variables <- overrides.
 
+The file is `--config PATH`, else the file ORDERHEX_CONFIG names, else ./orderhex.toml when the
+working directory has one, else none.
+
 Every setting is typed and range-checked when it is read, so a bad value fails at start, naming
 the key, the value, where it came from and what is allowed. The table of settings belongs to
 the composition root; this module only reads and checks against it.
@@ -18,6 +21,18 @@ ENV_PREFIX = "ORDERHEX_"
 # Variables with this prefix belong to the test suite and tools, not to the service.
 ENV_IGNORED_PREFIXES = ("ORDERHEX_TEST_", "ORDERHEX_CONFIG")
 CONFIG_ENV = "ORDERHEX_CONFIG"
+# Read from the working directory when neither --config nor ORDERHEX_CONFIG names a file.
+LOCAL_CONFIG = "orderhex.toml"
+# Where each way of naming the file is reported (a missing or unreadable file names it).
+_FILE_SOURCES = {"command line": "--config", f"env {CONFIG_ENV}": CONFIG_ENV, "working directory": LOCAL_CONFIG}
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> str:
+    """The one default data directory of every command: $XDG_DATA_HOME/orderhex, else
+    ~/.local/share/orderhex (the XDG base directory rule; a relative XDG_DATA_HOME is ignored)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME", "")
+    return str(Path(base) / "orderhex") if os.path.isabs(base) else "~/.local/share/orderhex"
 
 
 class ConfigError(Exception):
@@ -35,8 +50,12 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     help: str = ""
+    # A comma-separated list, each item one of these (TOML may give a list instead).
+    items: tuple[str, ...] | None = None
 
     def parse(self, key: str, value: Any, source: str) -> Any:
+        if self.items is not None:
+            return self._parse_items(key, value, source)
         if isinstance(self.default, bool):
             if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
                 return value.lower() in ("true", "1")
@@ -58,6 +77,15 @@ class Setting:
         if self.choices is not None and value not in self.choices:
             raise ConfigError(key, value, " | ".join(self.choices), source)
         return value
+
+    def _parse_items(self, key: str, value: Any, source: str) -> str:
+        assert self.items is not None
+        given = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else None
+        names = [str(item).strip() for item in given or ()]
+        allowed = f"a comma-separated list of {', '.join(self.items)} (each at most once)"
+        if not names or any(n not in self.items for n in names) or len(set(names)) != len(names):
+            raise ConfigError(key, value, allowed, source)
+        return ",".join(names)
 
 
 @dataclass
@@ -98,13 +126,18 @@ def load_config(table: Mapping[str, Setting], path: Path | None = None, env: Map
 
 
 def load_from(table: Mapping[str, Setting], config_path: str | None,
-              overrides: Mapping[str, Any] | None = None) -> Config:
-    """The configuration from `--config PATH`, else ORDERHEX_CONFIG, else defaults and environment."""
+              overrides: Mapping[str, Any] | None = None, *, cwd: Path | None = None) -> Config:
+    """The configuration from `--config PATH`, else ORDERHEX_CONFIG, else ./orderhex.toml if the
+    working directory (`cwd`) has one; then the environment and `overrides` on top."""
     if config_path:
         return load_config(table, Path(config_path), overrides=overrides)
     from_env = os.environ.get(CONFIG_ENV)
-    return load_config(table, Path(from_env) if from_env else None, overrides=overrides,
-                       path_source=f"env {CONFIG_ENV}")
+    if from_env:
+        return load_config(table, Path(from_env), overrides=overrides, path_source=f"env {CONFIG_ENV}")
+    local = (Path.cwd() if cwd is None else cwd) / LOCAL_CONFIG
+    if local.is_file():
+        return load_config(table, local.absolute(), overrides=overrides, path_source="working directory")
+    return load_config(table, None, overrides=overrides)
 
 
 def _set(table: Mapping[str, Setting], config: Config, key: str, value: Any, source: str) -> None:
@@ -115,7 +148,7 @@ def _set(table: Mapping[str, Setting], config: Config, key: str, value: Any, sou
 
 
 def _read_toml(path: Path, source: str) -> dict[str, Any]:
-    what = "--config" if source == "command line" else CONFIG_ENV
+    what = _FILE_SOURCES.get(source, "--config")
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)

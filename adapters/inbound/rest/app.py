@@ -17,12 +17,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.inbound.rest import problems
 from adapters.inbound.rest.admin import admin_router
+from adapters.inbound.rest.inventory import inventory_router
 from adapters.inbound.rest.metrics import Metrics, RequestMetrics
 from adapters.inbound.rest.operations import operations_router
 from adapters.inbound.rest.orders import orders_router
+from adapters.inbound.rest.payments import payments_router
 from adapters.inbound.rest.security import BodyLimit
+from adapters.inbound.rest.shipping import shipping_router
 from ports.control import Control
+from ports.inventory import Inventory
 from ports.orders import Ordering
+from ports.payments import Payments
+from ports.shipping import Shipping
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,9 +101,12 @@ class HeadAsGet:
                 scope["method"] = "HEAD"  # what the request was, for the access log and metrics
 
 
-def create_app(ordering: Ordering, control: Control, settings: RestSettings,
-               stopping: threading.Event | None = None) -> FastAPI:
-    """`stopping`, set by the server on SIGTERM, ends open event streams so shutdown is not held up."""
+def create_app(ordering: Ordering | None, control: Control, settings: RestSettings,
+               stopping: threading.Event | None = None, *, inventory: Inventory | None = None,
+               payments: Payments | None = None, shipping: Shipping | None = None) -> FastAPI:
+    """One app over the ports of the services this process runs (a service given None has no
+    routes here). `stopping`, set by the server on SIGTERM, ends open event streams so shutdown is
+    not held up."""
     stopping = stopping or threading.Event()
     metrics = Metrics()
 
@@ -114,7 +123,14 @@ def create_app(ordering: Ordering, control: Control, settings: RestSettings,
     # fastapi-offline wheel, not a CDN: the documentation works on a machine without internet.
     api = FastAPIOffline(title="orderhex", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
                          generate_unique_id_function=operation_id)
-    api.include_router(orders_router(ordering, settings.api_key))
+    if ordering is not None:
+        api.include_router(orders_router(ordering, settings.api_key))
+    if inventory is not None:
+        api.include_router(inventory_router(inventory, settings.api_key))
+    if payments is not None:
+        api.include_router(payments_router(payments, settings.api_key))
+    if shipping is not None:
+        api.include_router(shipping_router(shipping, settings.api_key))
     api.include_router(operations_router(control, metrics, settings.retry_after_seconds))
     api.include_router(admin_router(control, settings.admin_token, stopping, settings.sse_heartbeat_seconds))
     problems.install(api, settings.retry_after_seconds)

@@ -17,6 +17,9 @@ LOG_FORMATS = ("auto", "json", "text")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service", action="append", metavar="NAME",
+                        help="run only this service (repeat for more): one process per service; default "
+                             "deployment.services, all four (the monolith)")
     parser.add_argument("--host", help="address to bind (default api.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default api.port, 8000)")
     parser.add_argument("--log-format", choices=LOG_FORMATS, default=None,

@@ -28,8 +28,12 @@ from ports.control import Control
 
 log = logging.getLogger("orderhex.health")
 
-# The component without which no order can be taken.
-ESSENTIAL = ("storage",)
+
+
+def essential(component: str) -> bool:
+    """The components without which this process takes no command: its stores ("storage", or one
+    per service: "orders.storage", ...)."""
+    return component == "storage" or component.endswith(".storage")
 
 
 class ReadinessOut(BaseModel):
@@ -136,7 +140,7 @@ def operations_router(control: Control, metrics: Metrics, retry_after_seconds: i
             return problem(503, f"not ready: the health check has not finished for {age:.0f} s", kind="not-ready",
                            request=request, checks=checks, headers=headers)
         down = {name: state for name, state in checks.items() if state != "ok"}
-        essential_down = {name: state for name, state in down.items() if name in ESSENTIAL or name == "checks"}
+        essential_down = {name: state for name, state in down.items() if essential(name) or name == "checks"}
         if essential_down:
             shown = ", ".join(f"{name}: {state}" for name, state in essential_down.items())
             return problem(503, f"not ready: {shown}", kind="not-ready", request=request, checks=checks,

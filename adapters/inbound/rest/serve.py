@@ -43,8 +43,10 @@ class BackgroundWorker(Protocol):
 
 
 class ServedApp(Protocol):
-    """What `serve` needs of the application: the two inbound ports, the configuration and the feed."""
+    """What `serve` needs of the application: the services it runs and their inbound ports, Control,
+    the configuration and the feed."""
 
+    services: dict[str, Any]
     ordering: Ordering
     control: Control
     config: Any
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
     port = config["api.port"] if args.port is None else args.port
     shutdown_timeout = float(config["api.shutdown_timeout"])
     server = GracefulServer(uvicorn.Config(
-        create_app(app.ordering, app.control, settings, stopping),
+        create_app(_port(app, "orders"), app.control, settings, stopping, inventory=_port(app, "inventory"),
+                   payments=_port(app, "payments"), shipping=_port(app, "shipping")),
         host=host,
         port=port,
         access_log=config["api.access_log"],
@@ -139,3 +142,11 @@ def _setting(config: Any, key: str, default: str) -> str:
 
 def _name(worker: BackgroundWorker) -> str:
     return str(getattr(worker, "name", type(worker).__name__))
+
+
+_PORT_OF = {"orders": "ordering", "inventory": "inventory", "payments": "payments", "shipping": "shipping"}
+
+
+def _port(app: Any, service: str) -> Any:
+    """The service's inbound port, or None when this process does not run it (no routes then)."""
+    return getattr(app, _PORT_OF[service]) if service in app.services else None

@@ -29,9 +29,8 @@ class Process:
     def argv(self, env: Mapping[str, str]) -> list[str]:
         return shlex.split(_expand(self.command, env))
 
-    @property
-    def port(self) -> int | None:
-        found = re.search(r"--port[ =](\d+)", self.command)
+    def port(self, env: Mapping[str, str]) -> int | None:
+        found = re.search(r"--port[ =](\d+)", _expand(self.command, env))
         return int(found.group(1)) if found else None
 
     @property
@@ -63,8 +62,11 @@ def read_procfile(path: Path) -> list[Process]:
 
 
 def _expand(command: str, env: Mapping[str, str]) -> str:
+    """`$NAME`, `${NAME}` and `${NAME:-default}` from `env`; an unknown name without a default
+    stays as written."""
     def value(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return env.get(name, match.group(0))
+        name = match.group(1) or match.group(3)
+        default = match.group(2)
+        return env.get(name) or (default if default is not None else match.group(0))
 
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, command)
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)", value, command)

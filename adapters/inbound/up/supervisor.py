@@ -132,7 +132,7 @@ class Supervisor:
             for running in list(waiting):
                 if running.popen.poll() is not None:
                     waiting.remove(running)
-                elif _answers(running.process):
+                elif _answers(running.process, self._env):
                     waiting.remove(running)
                     self.say("up", f"{running.process.name} is ready")
                     if not waiting and all(r.ready or r is running for r in self._running):
@@ -144,8 +144,8 @@ class Supervisor:
                 self.say("up", f"{running.process.name} is not ready after {READY_TIMEOUT:.0f} s")
 
 
-def _answers(process: Process) -> bool:
-    port = process.port
+def _answers(process: Process, env: Mapping[str, str]) -> bool:
+    port = process.port(env)
     if port is None:
         return True  # nothing to ask: running is all it can say
     if process.http:

@@ -20,7 +20,7 @@ from adapters.inbound import logs
 from adapters.inbound.kafka.intake import CommandIntake
 from adapters.inbound.rest.metrics import Metrics, MetricsServer
 from adapters.inbound.workers.foreground import stop_on_signals
-from adapters.inbound.workers.relay import RelayWorker
+from adapters.inbound.workers.relay import RelayGroup
 from adapters.inbound.workers.roles import interrupt_publish
 from core.kernel.errors import Unavailable, ValidationError
 
@@ -93,7 +93,7 @@ class Observed:
             self.server.close()
 
 
-def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWorker]) -> int:
+def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayGroup]) -> int:
     # The in-memory broker lives and dies with this process: rows marked published into it would
     # reach no one. In-process relays (serve, dashboard) may use it; this command may not.
     _require_a_real_broker(app, "orderhex relay publishes the outbox to a broker other processes read")
@@ -107,20 +107,22 @@ def run_relay(args: argparse.Namespace, app: Any, build: Callable[[Any], RelayWo
             observed = Observed(args, app)
             observed.metrics.watch_outbox(app.operations.outbox_status)
             # The broker is named from config: it may be down now, which the relay rides out by backing off.
-            topic = worker.loop.relay.settings.topic
-            store = app.storage.describe()
-            relay_log.info("relay publishing %s -> %s topic %s", store, app.config["messaging.adapter"], topic,
+            stores = [w.loop.relay.describe() for w in worker.workers]
+            store = "; ".join(stores)
+            # Rows name their topics; `topic` is where rows written before they did go.
+            topic = worker.workers[0].loop.relay.settings.topic if worker.workers else ""
+            relay_log.info("relay publishing %s -> %s", store, app.config["messaging.adapter"],
                            extra={"event": "started", "role": "relay", "store": store, "topic": topic,
                                   **observed.fields()})
             while worker.running and not stop.wait(0.2):
-                if args.until_empty and not worker.loop.failing and worker.loop.relay.lag().pending == 0:
+                if args.until_empty and not worker.failing and worker.pending() == 0:
                     break
         finally:
             started = time.monotonic()
             stopped = worker.stop(STOP_TIMEOUT)
             app.operations.attach_relay(None)
-            relay_log.info("relay stopped after publishing %d message(s)", worker.loop.published,
-                     extra={"event": "stopped", "role": "relay", "published": worker.loop.published,
+            relay_log.info("relay stopped after publishing %d message(s)", worker.published,
+                     extra={"event": "stopped", "role": "relay", "published": worker.published,
                             "stop_seconds": round(time.monotonic() - started, 3), "clean": stopped})
             if observed is not None:
                 observed.close()

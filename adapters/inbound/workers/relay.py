@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from adapters.inbound.workers.relay_lock import RelayLock
+from core.kernel.errors import Unavailable
 from core.runtime.relay import RelayLoop
 
 log = logging.getLogger("orderhex.relay")
@@ -124,3 +125,68 @@ class RelayWorker:
             return
         log.info("relay backing off: retry %d in %.1f s", self._failures, delay,
                  extra={"attempt": self._failures, "retry_in_s": round(delay, 3)})
+
+
+class RelayGroup:
+    """The relays of one process, one per store (a store per service, or the shared one), driven
+    as one: what `serve`, the dashboard and `orderhex relay` run, and what operators pause."""
+
+    name = "outbox-relays"
+
+    def __init__(self, workers: list[RelayWorker], *, leave_held_stores: bool = False) -> None:
+        """`leave_held_stores`: a store another process already relays (a second instance of a
+        service on one SQLite file or file store) is left to it, with a log line, instead of
+        refusing to start; `serve` runs so, the dashboard and `orderhex relay` do not."""
+        self.workers = workers
+        self._leave_held = leave_held_stores
+
+    @property
+    def running(self) -> bool:
+        return any(worker.running for worker in self.workers)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.workers) and all(worker.paused for worker in self.workers)
+
+    @property
+    def failing(self) -> bool:
+        return any(worker.loop.failing for worker in self.workers)
+
+    @property
+    def published(self) -> int:
+        return sum(worker.loop.published for worker in self.workers)
+
+    def pending(self) -> int:
+        return sum(worker.loop.relay.lag().pending for worker in self.workers)
+
+    def start(self) -> None:
+        """Start every relay; if one cannot (another relay holds its store), stop the others and raise."""
+        started: list[RelayWorker] = []
+        try:
+            for worker in self.workers:
+                try:
+                    worker.start()
+                except Unavailable as exc:
+                    if not self._leave_held:
+                        raise
+                    log.warning("not relaying %s: %s", worker.loop.relay.describe(), exc,
+                                extra={"event": "relay_left_to_another", "reason": str(exc)})
+                    continue
+                started.append(worker)
+        except BaseException:
+            for worker in started:
+                worker.stop()
+            raise
+        self.workers = started
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        return all([worker.stop(max(0.1, deadline - time.monotonic())) for worker in self.workers])
+
+    def pause(self, timeout: float = 5.0) -> None:
+        for worker in self.workers:
+            worker.pause(timeout)
+
+    def resume(self) -> None:
+        for worker in self.workers:
+            worker.resume()

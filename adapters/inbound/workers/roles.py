@@ -8,17 +8,18 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
+from adapters.inbound.kafka.consumer import ConsumerSettings, ContextConsumer
 from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.inbound.workers.intake_trace import traced
-from adapters.inbound.workers.relay import RelayWorker
+from adapters.inbound.workers.relay import RelayGroup, RelayWorker
 from adapters.inbound.workers.relay_lock import RelayLock
-from adapters.inbound.workers.thread import ThreadWorker
+from adapters.inbound.workers.thread import ThreadWorker, WorkerGroup
+from core.runtime.context import Topics
 from core.runtime.operations import Operations
 from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from core.runtime.service import Service
 from ports.messaging import Messaging
 from ports.orders import Ordering
-from ports.storage import Storage
 from ports.system import Clock, EventFeed
 
 # Stores where two relays would publish the same rows: one relay per store, enforced by a lock file.
@@ -29,31 +30,48 @@ class Running(Protocol):
     """What the roles need of a running application."""
 
     config: Any
-    storage: Storage
     messaging: Messaging
     feed: EventFeed
     clock: Clock
     orders: Service
+    services: dict[str, Service]
     ordering: Ordering
     operations: Operations
     switchboard: Any
 
+    def storage_slot(self, service: str) -> str: ...
 
-def relay_worker(app: Running) -> RelayWorker:
-    """The outbox relay over the app's active store and broker (not started)."""
+    def topics(self, service: str) -> Topics: ...
+
+
+def relay_worker(app: Running, service: str | None = None) -> RelayWorker:
+    """The outbox relay of one service's store (default: the first service's), not started."""
+    name = service or next(iter(app.services))
     config = app.config
+    storage = app.services[name].storage
     settings = RelaySettings(
-        topic=config["messaging.events_topic"], batch_size=config["relay.batch_size"],
+        # Rows name their topic; rows written before they did are the orders service's events.
+        topic=app.topics("orders").events, batch_size=config["relay.batch_size"],
         idle_wait=config["relay.idle_ms"] / 1000, backoff_max=config["relay.max_backoff_ms"] / 1000,
         retention=timedelta(seconds=config["relay.retention_seconds"]),
         report_every=timedelta(milliseconds=config["relay.report_ms"]),
     )
-    relay = OutboxRelay(storage=app.storage, messaging=app.messaging, settings=settings, feed=app.feed,
+    relay = OutboxRelay(storage=storage, messaging=app.messaging, settings=settings, feed=app.feed,
                         now=app.clock.now)
-    adapter = config["storage.adapter"]
-    lock = (RelayLock(config.data_dir / f"relay-{adapter}.lock", app.storage.describe())
+    slot = app.storage_slot(name)
+    adapter = app.switchboard.active(slot)
+    suffix = "" if slot in ("storage", "orders.storage") else f"-{name}"
+    lock = (RelayLock(config.data_dir / f"relay-{adapter}{suffix}.lock", storage.describe())
             if adapter in SINGLE_RELAY_STORAGE else None)
     return RelayWorker(RelayLoop(relay, time.monotonic), lock, interrupt=partial(interrupt_publish, app.switchboard))
+
+
+def relay_group(app: Running, *, leave_held_stores: bool = False) -> RelayGroup:
+    """One relay per store of this process: a store per service, or the one they share."""
+    firsts: dict[str, str] = {}
+    for name in app.services:
+        firsts.setdefault(app.storage_slot(name), name)
+    return RelayGroup([relay_worker(app, name) for name in firsts.values()], leave_held_stores=leave_held_stores)
 
 
 def interrupt_publish(switchboard: Any) -> None:
@@ -65,25 +83,29 @@ def interrupt_publish(switchboard: Any) -> None:
         interrupt()
 
 
-def serve_relay(app: Running) -> RelayWorker:
-    """The relay as this application's own (not started): the admin API, metrics and Control see it."""
-    worker = relay_worker(app)
-    app.operations.attach_relay(worker)
-    return worker
+def serve_relay(app: Running) -> RelayGroup:
+    """The relays as this application's own (not started): the admin API, metrics and Control see
+    them. A store another instance of the service already relays is left to that instance."""
+    group = relay_group(app, leave_held_stores=True)
+    app.operations.attach_relay(group)
+    return group
 
 
-def start_relay(app: Running) -> RelayWorker:
-    """Run the relay in a background thread of this process (the dashboard); Control sees it."""
-    worker = serve_relay(app)
-    worker.start()
-    return worker
+def start_relay(app: Running) -> RelayGroup:
+    """Run the relays in background threads of this process (the dashboard); Control sees them.
+    Raises Unavailable when another process already relays one of its stores."""
+    group = relay_group(app)
+    app.operations.attach_relay(group)
+    group.start()
+    return group
 
 
 def command_intake(app: Running) -> CommandIntake:
+    """The orders service's Kafka command intake (`orderhex consume`, and `serve` with api.kafka_intake)."""
     config = app.config
-    settings = IntakeSettings(topic=config["messaging.commands_topic"],
-                              dead_letter_topic=config["messaging.dead_letter_topic"],
-                              group=config["messaging.consumer_group"])
+    orders = app.topics("orders")
+    settings = IntakeSettings(topic=orders.commands, dead_letter_topic=orders.dead_letters,
+                              group=f"{config['messaging.topic_prefix']}.orders")
     group_commit = app.orders.group_commit() if config["intake.group_commit"] else None
     # Traced: each command's outcome is logged and counted, its handling logged with its ids.
     messaging, ordering = traced(app.messaging, app.ordering, settings.dead_letter_topic)
@@ -91,12 +113,32 @@ def command_intake(app: Running) -> CommandIntake:
                          now=app.clock.now, group_commit=group_commit)
 
 
+def context_consumer(app: Running, service: str) -> ContextConsumer:
+    """A service's consumer: its commands topic and the events of the services it follows."""
+    own = app.topics(service)
+    context = app.services[service].context
+    settings = ConsumerSettings(commands_topic=own.commands, dead_letter_topic=own.dead_letters,
+                                event_topics=tuple(app.topics(other).events for other in context.subscriptions),
+                                group=f"{app.config['messaging.topic_prefix']}.{service}")
+    return ContextConsumer(service=app.services[service], messaging=app.messaging, settings=settings)
+
+
 def serve_intake(app: Running) -> ThreadWorker | None:
-    if app.config["messaging.adapter"] != "kafka" or not app.config["api.kafka_intake"]:
+    if "orders" not in app.services or app.config["messaging.adapter"] != "kafka" \
+            or not app.config["api.kafka_intake"]:
         return None
     return ThreadWorker(command_intake(app).run, "kafka-command-intake",
                         interrupt=partial(interrupt_publish, app.switchboard))
 
 
-# Stopped in reverse: the intake stops taking commands before the relay publishes its last batch.
-SERVE_WORKERS = (serve_relay, serve_intake)
+def serve_consumers(app: Running) -> WorkerGroup | None:
+    """The consumers of the services other than orders (whose commands topic has its own intake):
+    they carry commands and events between services, on Kafka or on the in-process broker."""
+    workers = [ThreadWorker(context_consumer(app, name).run, f"{name}-consumer",
+                            interrupt=partial(interrupt_publish, app.switchboard))
+               for name in app.services if name != "orders"]
+    return WorkerGroup(workers, "service-consumers") if workers else None
+
+
+# Stopped in reverse: consumers stop taking messages before the relays publish their last batch.
+SERVE_WORKERS = (serve_relay, serve_consumers, serve_intake)

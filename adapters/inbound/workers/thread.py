@@ -35,3 +35,19 @@ class ThreadWorker:
                     self._interrupt()
             self._thread.join(min(0.1, max(0.0, deadline - time.monotonic())))
         return not self._thread.is_alive()
+
+
+class WorkerGroup:
+    """Several workers started and stopped as one (each within what is left of the timeout)."""
+
+    def __init__(self, workers: list[ThreadWorker], name: str) -> None:
+        self.workers = workers
+        self.name = name
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (30.0 if timeout is None else timeout)
+        return all([worker.stop(max(0.1, deadline - time.monotonic())) for worker in self.workers])

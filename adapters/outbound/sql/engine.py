@@ -43,18 +43,55 @@ class SqlTarget:
 
 
 def target_for(adapter: str, data_dir: Path, url: str, *, busy_timeout_ms: int = 5000,
-               connect_timeout_s: int = 5) -> SqlTarget | None:
+               connect_timeout_s: int = 5, service: str | None = None) -> SqlTarget | None:
     """The database a storage adapter stands for, or None if it is not a SQL adapter.
 
     `storage.url` is shared by both SQL adapters so a running service can switch between them:
     each uses the URL only when it is of its own kind, and its embedded database otherwise.
+    `service` names a database of its own beside that one (database per service): SQLite
+    `orderhex-<service>.sqlite3` next to the file, PostgreSQL `<database>_<service>` on the same
+    server, created when missing.
     """
     kind = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
     if adapter == "sqlite":
-        return sqlite_target(data_dir, url if kind == "sqlite" else "", busy_timeout_ms)
+        return _beside(sqlite_target(data_dir, url if kind == "sqlite" else "", busy_timeout_ms), service)
     if adapter == "postgres":
-        return postgres_target(data_dir, url if kind != "sqlite" else "", connect_timeout_s)
+        return _beside(postgres_target(data_dir, url if kind != "sqlite" else "", connect_timeout_s), service)
     return None
+
+
+def _beside(target: SqlTarget, service: str | None) -> SqlTarget:
+    if service is None:
+        return target
+    if target.dialect == "sqlite":
+        path = target.sqlite_path
+        assert path is not None
+        own = path.with_name(f"{path.stem}-{service}{path.suffix}")
+        return SqlTarget(target.url.set(database=str(own)), f"SQLite file {own}", target.managed,
+                         target.busy_timeout_ms)
+    database = f"{target.url.database or 'postgres'}_{service}"
+    _create_database(target, database)
+    url = target.url.set(database=database)
+    shown = url.render_as_string(hide_password=True).replace("postgresql+psycopg", "postgresql", 1)
+    return SqlTarget(url, f"PostgreSQL {shown}" if not target.managed else f"{target.shown}, database {database}",
+                     target.managed, connect_timeout_s=target.connect_timeout_s)
+
+
+def _create_database(target: SqlTarget, database: str) -> None:
+    """CREATE DATABASE on the target's server unless it exists (PostgreSQL has no IF NOT EXISTS)."""
+    engine = create_engine(target.url, isolation_level="AUTOCOMMIT",
+                           connect_args={"connect_timeout": target.connect_timeout_s})
+    try:
+        with translated(target), engine.connect() as connection:
+            exists = connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).first()
+            if exists is None:
+                connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    except DBAPIError as exc:
+        if "already exists" not in str(exc):  # another service process created it first
+            raise Unavailable(target.shown, f"cannot create the database {database} ({exc.orig})",
+                              "create it, or grant CREATEDB to the user in storage.url") from exc
+    finally:
+        engine.dispose()
 
 
 def sqlite_target(data_dir: Path, url: str, busy_timeout_ms: int = 5000) -> SqlTarget:

@@ -68,10 +68,12 @@ class SqlStorage:
 
 
 def open_sql_storage(adapter: str, data_dir: Path, url: str, *, mode: str, snapshot_every: int,
-                     busy_timeout_ms: int = 5000, connect_timeout_s: int = 5) -> SqlStorage:
-    """The "sqlite" or "postgres" storage adapter (see engine.target_for for how `url` is read)."""
+                     busy_timeout_ms: int = 5000, connect_timeout_s: int = 5,
+                     service: str | None = None) -> SqlStorage:
+    """The "sqlite" or "postgres" storage adapter (see engine.target_for for how `url` is read,
+    and how `service` names a database of the service's own)."""
     target = target_for(adapter, data_dir, url, busy_timeout_ms=busy_timeout_ms,
-                        connect_timeout_s=connect_timeout_s)
+                        connect_timeout_s=connect_timeout_s, service=service)
     if target is None:
         raise ValueError(f"{adapter!r} is not a SQL storage adapter")
     return SqlStorage(target, mode, snapshot_every)

@@ -39,7 +39,7 @@ from core.runtime.service import Service
 from ports.storage import Storage
 from ports.system import EventFeed
 
-EVENTS_TOPIC = "orderhex.order-events"
+EVENTS_TOPIC = "orderhex.orders.events"
 
 
 def ordering(storage: Storage, feed: EventFeed | None = None) -> OrderingService:

@@ -18,7 +18,7 @@ from adapters.outbound.kafka.messaging import KafkaMessaging
 from adapters.outbound.memory.feed import RingBufferFeed
 from core.kernel.envelope import Message, OutboxRecord
 from core.kernel.errors import Unavailable
-from tests.fixtures_kafka import SHORT_TIMINGS, receive, start_tansu
+from tests.fixtures_kafka import SHORT_TIMINGS, orders_topics, receive, start_tansu
 
 pytestmark = pytest.mark.kafka
 
@@ -35,13 +35,15 @@ def test_the_configured_topics_exist_once_the_adapter_is_built(kafka_config: dic
     admin = AdminClient({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
     topics = admin.list_topics(timeout=10).topics
     messaging.close()
-    for key in ("messaging.events_topic", "messaging.commands_topic", "messaging.dead_letter_topic"):
-        assert kafka_config[key] in topics
+    prefix = kafka_config["messaging.topic_prefix"]
+    for service in ("orders", "inventory", "payments", "shipping"):
+        for topic in (f"{prefix}.{service}.events", f"{prefix}.{service}.commands", f"{prefix}.{service}.commands.dlq"):
+            assert topic in topics
 
 
 def test_an_outbox_row_is_a_record_any_kafka_client_can_read(kafka_config: dict[str, Any], tmp_path: Path) -> None:
     messaging = open_messaging(kafka_config, tmp_path)
-    topic = kafka_config["messaging.events_topic"]
+    topic = orders_topics(kafka_config).events
     row = OutboxRecord(event_id="e-1", aggregate_id="o-1", aggregate_version=3, type="orders.OrderShipped",
                        payload='{"type":"orders.OrderShipped"}', created_at=datetime.now(UTC), seq=9)
     messaging.publisher.publish(topic, [row.to_message(topic=topic)])
@@ -66,7 +68,7 @@ def test_a_record_from_another_client_gets_an_id_from_its_position(
     kafka_config: dict[str, Any], tmp_path: Path
 ) -> None:
     messaging = open_messaging(kafka_config, tmp_path)
-    topic = kafka_config["messaging.commands_topic"]
+    topic = orders_topics(kafka_config).commands
     producer = Producer({"bootstrap.servers": kafka_config["messaging.bootstrap_servers"]})
     producer.produce(topic, b"{}", headers=[("type", "PlaceOrder")])
     assert producer.flush(10) == 0
@@ -84,7 +86,7 @@ def test_publishing_to_a_broker_that_is_down_raises_unavailable_naming_it(tmp_pa
     broker.stop()
     started = time.monotonic()
     with pytest.raises(Unavailable, match=f"Kafka at {broker.bootstrap_servers}"):
-        messaging.publisher.publish("orderhex.order-events", [Message(id="m", key="k", type="T", payload=b"x")])
+        messaging.publisher.publish("orderhex.orders.events", [Message(id="m", key="k", type="T", payload=b"x")])
     assert time.monotonic() - started < 10, "the delivery timeout bounds the wait"
     with pytest.raises(Unavailable, match=r"start the broker or fix messaging\.bootstrap_servers"):
         messaging.check()

@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from adapters.outbound.kafka.embedded import TansuBroker
 from adapters.outbound.kafka.logs import BrokerState, RateLimit
 from adapters.outbound.kafka.messaging import KafkaMessaging, KafkaSettings
+from tests.fixtures_kafka import orders_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -76,7 +77,7 @@ def test_librdkafka_lines_of_a_broker_that_is_down_come_through_python_logging_r
 
 def test_joining_the_group_is_logged_with_the_partitions(kafka_config: dict[str, Any],
                                                          caplog: pytest.LogCaptureFixture) -> None:
-    topic = kafka_config["messaging.commands_topic"]
+    topic = orders_topics(kafka_config).commands
     messaging = KafkaMessaging(KafkaSettings(bootstrap_servers=kafka_config["messaging.bootstrap_servers"],
                                              session_timeout_ms=6000, heartbeat_interval_ms=500, topics=(topic,)))
     with caplog.at_level(logging.INFO, logger="orderhex.kafka"):

@@ -61,29 +61,29 @@ def read_events(http: httpx.Client, count: int, headers: dict[str, str] | None =
 
 def test_ports_lists_active_and_available_adapters(http: httpx.Client) -> None:
     ports = {p["port"]: p for p in http.get("/admin/ports", headers=ADMIN).json()}
-    assert ports["storage"]["active"] == "memory"
-    assert set(bootstrap.STORAGE_ADAPTERS) == set(ports["storage"]["available"])
-    assert ports["storage"]["switchable"] is True
+    assert ports["orders.storage"]["active"] == "memory"
+    assert set(bootstrap.STORAGE_ADAPTERS) == set(ports["orders.storage"]["available"])
+    assert ports["orders.storage"]["switchable"] is True
     assert ports["clock"]["switchable"] is False
 
 
 def test_switching_storage_serves_the_next_command_and_switching_back_shows_the_old_data(http: httpx.Client) -> None:
     in_memory = http.post("/orders", json=ORDER).json()["order_id"]
-    switched = http.post("/admin/ports/storage/switch", json={"adapter": OTHER_STORAGE}, headers=ADMIN)
+    switched = http.post("/admin/ports/orders.storage/switch", json={"adapter": OTHER_STORAGE}, headers=ADMIN)
     assert switched.status_code == 200
     assert switched.json()["active"] == OTHER_STORAGE
     assert http.get(f"/orders/{in_memory}").status_code == 404
     in_other = http.post("/orders", json=ORDER).json()["order_id"]
 
-    http.post("/admin/ports/storage/switch", json={"adapter": "memory"}, headers=ADMIN)
+    http.post("/admin/ports/orders.storage/switch", json={"adapter": "memory"}, headers=ADMIN)
     assert http.get(f"/orders/{in_memory}").status_code == 200
     assert http.get(f"/orders/{in_other}").status_code == 404
 
 
 @pytest.mark.parametrize(("port", "body", "field"), [
-    ("storage", {"adapter": "floppy"}, "adapter"),
+    ("orders.storage", {"adapter": "floppy"}, "adapter"),
     ("clock", {"adapter": "stepping"}, "port"),
-    ("storage", {"adapter": 3}, "adapter"),
+    ("orders.storage", {"adapter": 3}, "adapter"),
     ("storage", {}, "adapter"),
 ])
 def test_a_bad_switch_is_422_naming_what_is_allowed(http: httpx.Client, port: str, body: dict[str, Any],
@@ -122,12 +122,13 @@ def test_the_event_stream_replays_the_feed_then_follows_it_live(http: httpx.Clie
         reader = threading.Thread(target=lambda: events.extend(read_events(http, 4)))
         reader.start()
         time.sleep(0.3)  # let the stream catch up with the backlog and wait for news
-        other.post("/admin/ports/storage/switch", json={"adapter": "memory"}, headers=ADMIN)  # 3 adapter_switched
+        # 3 adapter_switched
+        other.post("/admin/ports/orders.storage/switch", json={"adapter": "memory"}, headers=ADMIN)
         other.post("/orders/none/cancel", json={"reason": "x"})  # 4 command (failed)
         reader.join(10)
     assert [(seq(e), e["event"]) for e in events] == [
         ("1", "command"), ("2", "domain_event"), ("3", "adapter_switched"), ("4", "command")]
-    assert events[2]["data"]["data"] == {"port": "storage", "from": "memory", "to": "memory"}
+    assert events[2]["data"]["data"] == {"port": "orders.storage", "from": "memory", "to": "memory"}
 
 
 def test_the_event_stream_resumes_after_last_event_id(http: httpx.Client) -> None:

@@ -30,7 +30,9 @@ async def test_ready_reports_each_dependency(client: httpx.AsyncClient) -> None:
     response = await client.get("/ready")
     assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["checks"]) == ("ready", {"storage": "ok", "messaging": "ok"})
+    assert (body["status"], body["checks"]) == ("ready", {"orders.storage": "ok", "inventory.storage": "ok",
+                                                           "payments.storage": "ok", "shipping.storage": "ok",
+                                                           "messaging": "ok"})
     assert body["checked_seconds_ago"] >= 0
 
 
@@ -45,7 +47,7 @@ async def test_a_broker_that_is_down_degrades_readiness_but_orders_are_still_tak
     assert response.status_code == 200, "the outbox keeps the events: orders can still be taken"
     body = response.json()
     assert body["status"] == "degraded"
-    assert body["checks"]["storage"] == "ok"
+    assert body["checks"]["orders.storage"] == "ok"
     assert f"127.0.0.1:{port}" in body["checks"]["messaging"]
     assert placed.status_code == 201
 
@@ -61,7 +63,7 @@ async def test_a_store_that_is_down_makes_ready_503_with_retry_after(tmp_path: P
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
-    assert f"127.0.0.1:{port}" in response.json()["checks"]["storage"]
+    assert f"127.0.0.1:{port}" in response.json()["checks"]["orders.storage"]
     assert "secret" not in response.text
 
 

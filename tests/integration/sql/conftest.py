@@ -19,7 +19,7 @@ from core.runtime.service import Service
 from ports.storage import Storage
 
 SQL_STORES = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
-EVENTS_TOPIC = "orderhex.order-events"
+EVENTS_TOPIC = "orderhex.orders.events"
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def test_orders_summaries_and_keys_of_a_0001_store_are_found_after_the_upgrade(o
         summary = storage.read_model.get(SUMMARIES, b.id)
         assert summary is not None and summary.status is OrderStatus.APPROVED and summary.version == 2
         assert storage.read_model.position() == storage.outbox.recent(1)[0].seq
-        assert [r.topic for r in storage.outbox.history(b.id)] == ["", "orderhex.order-events"]
+        assert [r.topic for r in storage.outbox.history(b.id)] == ["", "orderhex.orders.events"]
     finally:
         storage.close()
 
@@ -310,3 +310,9 @@ def _dump_0001(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
             "outbox": [tuple(r) for r in connection.execute(sa.select(outbox_0001).order_by(outbox_0001.c.seq))],
             "events": [tuple(r) for r in connection.execute(sa.select(events_0001).order_by(events_0001.c.position))],
         }
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    from adapters.outbound.sql import migrate
+
+    assert migrate._script().get_current_head() == migrate.HEAD
