@@ -44,8 +44,9 @@ def application(tmp_path: Path) -> Iterator[bootstrap.Application]:
 
 
 def make_api(application: bootstrap.Application, **settings: Any) -> FastAPI:
-    return create_app(application.ordering, application.control,
-                      RestSettings(admin_token=ADMIN_TOKEN, **settings))
+    return create_app(application.ordering, application.control, RestSettings(admin_token=ADMIN_TOKEN, **settings),
+                      inventory=application.inventory, payments=application.payments,
+                      shipping=application.shipping)
 
 
 async def open_client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
