@@ -8,7 +8,7 @@ once (a second request sees the first outcome) and releasing idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,7 @@ from core.inventory.events import (
     StockReserved,
     StockRestocked,
 )
-from core.kernel.aggregate import Aggregate, AggregateCodec
+from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
 from core.kernel.messages import DomainEvent
 
@@ -173,18 +173,6 @@ class Reservation(Aggregate):
         self.updated_at = event.occurred_at
 
 
-def _replay_item(events: Sequence[DomainEvent], base: StockItem | None) -> StockItem:
-    item = base or StockItem(events[0].aggregate_id)
-    for event in events:
-        item._apply(event)
-    return item
-
-
-def _replay_reservation(events: Sequence[DomainEvent], base: Reservation | None) -> Reservation:
-    reservation = base or Reservation(events[0].aggregate_id)
-    for event in events:
-        reservation._apply(event)
-    return reservation
 
 
 def _time(value: datetime | None) -> str | None:
@@ -202,7 +190,7 @@ STOCK_ITEM = AggregateCodec[StockItem](
     from_state=lambda d: StockItem(d["sku"], on_hand=int(d["on_hand"]),
                                    reservations={k: int(v) for k, v in d["reservations"].items()},
                                    version=int(d["version"]), updated_at=_parse_time(d["updated_at"])),
-    replay=_replay_item,
+    replay=replayer(StockItem),
 )
 
 RESERVATION = AggregateCodec[Reservation](
@@ -214,5 +202,5 @@ RESERVATION = AggregateCodec[Reservation](
                                      lines=tuple(StockLine.from_json(ln) for ln in d["lines"]),
                                      shortages=tuple(Shortage.from_json(s) for s in d["shortages"]),
                                      version=int(d["version"]), updated_at=_parse_time(d["updated_at"])),
-    replay=_replay_reservation,
+    replay=replayer(Reservation),
 )

@@ -85,6 +85,19 @@ class AggregateCodec(Generic[A]):
         return aggregate
 
 
+def replayer(new: Callable[[str], A]) -> Callable[[Sequence[DomainEvent], A | None], A]:
+    """A codec's `replay` for an aggregate whose every event goes through `_apply`: onto the
+    snapshot when there is one, else onto `new(id)`."""
+
+    def replay(events: Sequence[DomainEvent], base: A | None) -> A:
+        aggregate = base or new(events[0].aggregate_id)
+        for event in events:
+            aggregate._apply(event)
+        return aggregate
+
+    return replay
+
+
 def snapshot_due(persisted_version: int, new_version: int, every: int) -> bool:
     """Whether a save that moves an aggregate from `persisted_version` to `new_version` crosses a
     multiple of `every`, so at most `every - 1` events are replayed on top of a snapshot."""

@@ -8,13 +8,12 @@ idempotent, and capturing possible only for what is held.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from core.kernel.aggregate import Aggregate, AggregateCodec
+from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
 from core.kernel.messages import DomainEvent
 from core.kernel.money import minor_unit, parse_currency, parse_unit_price
@@ -207,18 +206,6 @@ def _amounts(values: dict[str, Decimal]) -> dict[str, str]:
     return {key: str(value) for key, value in values.items()}
 
 
-def _replay_account(events: Sequence[DomainEvent], base: Account | None) -> Account:
-    account = base or Account(events[0].aggregate_id)
-    for event in events:
-        account._apply(event)
-    return account
-
-
-def _replay_payment(events: Sequence[DomainEvent], base: Payment | None) -> Payment:
-    payment = base or Payment(events[0].aggregate_id)
-    for event in events:
-        payment._apply(event)
-    return payment
 
 
 ACCOUNT = AggregateCodec[Account](
@@ -230,7 +217,7 @@ ACCOUNT = AggregateCodec[Account](
                                  held={k: Decimal(v) for k, v in d["held"].items()},
                                  spent={k: Decimal(v) for k, v in d["spent"].items()}, version=int(d["version"]),
                                  created_at=_parse_time(d["created_at"]), updated_at=_parse_time(d["updated_at"])),
-    replay=_replay_account,
+    replay=replayer(Account),
 )
 
 PAYMENT = AggregateCodec[Payment](
@@ -242,6 +229,6 @@ PAYMENT = AggregateCodec[Payment](
                                  currency=d["currency"], status=PaymentStatus(d["status"]), reason=d["reason"],
                                  version=int(d["version"]), created_at=_parse_time(d["created_at"]),
                                  updated_at=_parse_time(d["updated_at"])),
-    replay=_replay_payment,
+    replay=replayer(Payment),
 )
 

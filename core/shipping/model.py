@@ -6,12 +6,11 @@ both arrive as retries and compensations; what cannot be undone (dispatch) refus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from core.kernel.aggregate import Aggregate, AggregateCodec
+from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
 from core.kernel.messages import DomainEvent
 from core.shipping.events import ShipmentCancelled, ShipmentDispatched, ShipmentScheduled
@@ -94,12 +93,6 @@ class Shipment(Aggregate):
         self.updated_at = event.occurred_at
 
 
-def _replay(events: Sequence[DomainEvent], base: Shipment | None) -> Shipment:
-    shipment = base or Shipment(events[0].aggregate_id)
-    for event in events:
-        shipment._apply(event)
-    return shipment
-
 
 def _to_state(s: Shipment) -> dict[str, Any]:
     return {"order_id": s.id, "customer_id": s.customer_id, "address": s.address, "status": s.status.value,
@@ -116,4 +109,4 @@ def _from_state(d: dict[str, Any]) -> Shipment:
 
 
 SHIPMENT = AggregateCodec[Shipment](name="shipping.Shipment", to_state=_to_state, from_state=_from_state,
-                                    replay=_replay)
+                                    replay=replayer(Shipment))

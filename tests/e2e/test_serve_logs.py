@@ -80,7 +80,7 @@ def test_serve_logs_json_lines_and_rides_out_a_broker_outage(tmp_path: Path) -> 
     by_logger = {line["logger"] for line in lines}
     assert {"orderhex.serve", "orderhex.kafka", "orderhex.relay", "uvicorn.error", "uvicorn.access"} <= by_logger
     assert any(line["message"].startswith("Uvicorn running on http://127.0.0.1:") for line in lines)
-    [started] = [line for line in lines if line.get("event") == "started"]
+    started = next(line for line in lines if line.get("event") == "started" and line.get("role") == "serve")
     assert started["role"] == "serve" and started["port"] == server.port and "outbox-relays" in started["workers"]
     access = [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any(line["method"] == "POST" and line["path"] == "/orders" and line["status"] == 201 for line in access)
@@ -96,5 +96,5 @@ def test_serve_logs_json_lines_and_rides_out_a_broker_outage(tmp_path: Path) -> 
     # Rate-limited: one line per facility and client per 30 s (it printed 182 raw lines in 25 s).
     assert len(librdkafka) <= 30, [line["message"] for line in librdkafka]
     assert all(line["level"] in ("warning", "info", "debug") for line in librdkafka)
-    [stopped] = [line for line in lines if line.get("event") == "worker_stopped"]
-    assert stopped["worker"] == "outbox-relay" and stopped["clean"] is True
+    stopped = {line["worker"]: line for line in lines if line.get("event") == "worker_stopped"}
+    assert stopped["outbox-relays"]["clean"] is True and stopped["service-consumers"]["clean"] is True

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from adapters.inbound.kafka.subscription import consume_until
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
@@ -74,24 +75,11 @@ class ContextConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; leaves the group on the way out."""
-        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
-        subscriber: Subscriber | None = None
-        try:
-            while not stop.is_set():
-                try:
-                    if subscriber is None:
-                        subscriber = self._messaging.subscriber(self.settings.topics, self.settings.group)
-                    self.consume_batch(subscriber)
-                    backoff.reset()
-                except Unavailable as exc:
-                    self._report(FeedKind.ERROR, f"{self.name} waits for an outage: {exc}", error="Unavailable")
-                    if subscriber is not None:
-                        _close_quietly(subscriber)
-                        subscriber = None
-                    stop.wait(backoff.next_delay())
-        finally:
-            if subscriber is not None:
-                subscriber.close()
+        consume_until(
+            stop, subscribe=lambda: self._messaging.subscriber(self.settings.topics, self.settings.group),
+            consume_batch=self.consume_batch, backoff=Backoff(self.settings.backoff_initial, self.settings.backoff_max),
+            on_outage=lambda exc: self._report(FeedKind.ERROR, f"{self.name} waits for an outage: {exc}",
+                                               error="Unavailable"))
 
     def consume_batch(self, subscriber: Subscriber) -> int:
         batch = subscriber.poll(self.settings.poll_timeout, self.settings.max_batch)
@@ -210,10 +198,3 @@ def _json(result: Any) -> Any:
     if isinstance(result, tuple | list):
         return [_json(v) for v in result]
     return result
-
-
-def _close_quietly(subscriber: Subscriber) -> None:
-    try:
-        subscriber.close()
-    except Exception:  # the broker that made us reconnect may not let us leave cleanly either
-        return

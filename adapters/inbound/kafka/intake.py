@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from adapters.inbound.kafka.subscription import consume_until
 from adapters.inbound.kafka.wire import (
     ERROR_HEADER,
     REPLY_TO_HEADER,
@@ -84,24 +85,11 @@ class CommandIntake:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; leaves the group on the way out."""
-        backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
-        subscriber: Subscriber | None = None
-        try:
-            while not stop.is_set():
-                try:
-                    if subscriber is None:
-                        subscriber = self._messaging.subscriber([self.settings.topic], self.settings.group)
-                    self.consume_batch(subscriber)
-                    backoff.reset()
-                except Unavailable as exc:
-                    self._report(FeedKind.ERROR, f"command intake waits for an outage: {exc}", error="Unavailable")
-                    if subscriber is not None:
-                        _close_quietly(subscriber)
-                        subscriber = None
-                    stop.wait(backoff.next_delay())
-        finally:
-            if subscriber is not None:
-                subscriber.close()
+        consume_until(
+            stop, subscribe=lambda: self._messaging.subscriber([self.settings.topic], self.settings.group),
+            consume_batch=self.consume_batch, backoff=Backoff(self.settings.backoff_initial, self.settings.backoff_max),
+            on_outage=lambda exc: self._report(FeedKind.ERROR, f"command intake waits for an outage: {exc}",
+                                               error="Unavailable"))
 
     def consume_batch(self, subscriber: Subscriber) -> int:
         """Handle and ack one polled batch; returns how many messages were handled."""
@@ -283,10 +271,3 @@ def _first_order(command: IntakeCommand, message: Message, error: DomainError) -
             and command.idempotency_key == message_key(message.id)):
         return error.order_id
     return None
-
-
-def _close_quietly(subscriber: Subscriber) -> None:
-    try:
-        subscriber.close()
-    except Exception:  # the broker that made us reconnect may not let us leave cleanly either
-        return
