@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.abc
 import operator
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple
@@ -355,7 +356,8 @@ class RootContainer(containers.DeclarativeContainer):
                                    shipping=shipping.service.provider)
     operations = providers.ThreadSafeSingleton(
         Operations, switchboard=switchboard, feed=feed, services=services,
-        health_checks=providers.Callable(_health, config, switchboard))
+        health_checks=providers.Callable(_health, config, switchboard),
+        slot_of=providers.Callable(partial, storage_slot, config), pid=providers.Callable(os.getpid))
 
 
 class NotHere:
@@ -605,9 +607,11 @@ def run_dashboard(args: Any, _: Any) -> int:
         relay = start_relay(app)
     except (DomainError, Unavailable) as exc:  # e.g. another relay holds this store: the dashboard still opens
         notice = f"the outbox relay did not start here: {exc}"
+    # The documents the Services panel shows, of the services this process runs.
+    readable = {name: getattr(app, name) for name in ("inventory", "payments", "shipping") if name in app.services}
     try:
         return dashboard_command.run_app(app.ordering, app.control, notice=notice,
-                                         source=f"in-process · data in {app.config.data_dir}")
+                                         source=f"in-process · data in {app.config.data_dir}", **readable)
     finally:
         if relay is not None:
             relay.stop()

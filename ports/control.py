@@ -47,6 +47,41 @@ class OutboxStatus:
                    relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceStatus:
+    """One service of the application as an operator sees it.
+
+    `pid` is the process it runs in; `slot` the switchboard port of its store (its own, or the one
+    `storage` every service shares) and `adapter` what serves that slot now; `health` is "ok" or
+    what is wrong with the store. `outbox_pending` and `outbox_lag_seconds` (the age of the oldest
+    unpublished row, None when none is pending) are its store's outbox: services sharing a store
+    share its outbox, and each shows all of it; both are None when the store does not answer.
+    `consumer_lag`, the messages its consumer has yet to read, is not measured yet: always None."""
+
+    name: str
+    pid: int
+    slot: str
+    adapter: str
+    health: str
+    outbox_pending: int | None
+    outbox_lag_seconds: float | None
+    consumer_lag: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The service as every door shows it (the admin API, the attach client)."""
+        return {"service": self.name, "pid": self.pid, "slot": self.slot, "adapter": self.adapter,
+                "health": self.health, "outbox_pending": self.outbox_pending,
+                "outbox_lag_seconds": self.outbox_lag_seconds, "consumer_lag": self.consumer_lag}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServiceStatus:
+        pending, consumer_lag = data["outbox_pending"], data["consumer_lag"]
+        return cls(name=data["service"], pid=int(data["pid"]), slot=data["slot"], adapter=data["adapter"],
+                   health=data["health"], outbox_pending=None if pending is None else int(pending),
+                   outbox_lag_seconds=data["outbox_lag_seconds"],
+                   consumer_lag=None if consumer_lag is None else int(consumer_lag))
+
+
 class Control(Protocol):
     """Operating the running application: adapters and the feed (breakers and sagas come later).
 
@@ -60,6 +95,10 @@ class Control(Protocol):
     - `outbox_status()` and `recent_outbox(limit)` (newest first) show the active store's outbox;
       `pause_relay()` / `resume_relay()` stop and restart publishing without losing rows.
     - `check_health()` maps each component (storage, messaging) to "ok" or what is wrong.
+    - `services()` lists the services this application runs, in the order it runs them (orders,
+      inventory, payments, shipping), each a ServiceStatus: the process, the store's slot, adapter
+      and health, and its outbox's backlog. A store that does not answer is reported in its
+      service's `health` (outbox figures None), never raised. Consumer lag is not measured yet.
     - `rebuild_projections()` recomputes the read model from the event store (event-sourced
       orders) or from the orders (state storage) and returns how many items it replayed.
     """
@@ -81,5 +120,7 @@ class Control(Protocol):
     def resume_relay(self) -> None: ...
 
     def check_health(self) -> dict[str, str]: ...
+
+    def services(self) -> list[ServiceStatus]: ...
 
     def rebuild_projections(self) -> int: ...

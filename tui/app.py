@@ -1,7 +1,8 @@
 """The orderhex dashboard: watch and steer the running hexagon live.
 
-It is an inbound adapter like the CLI or REST: it holds an Ordering and a Control port and
-nothing else, so the same app runs in-process or attached to a served instance over HTTP.
+It is an inbound adapter like the CLI or REST: it holds an Ordering and a Control port (and,
+in-process, the inventory, payments and shipping ports whose documents the Services panel shows),
+so the same app runs in-process or attached to a served instance over HTTP.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ports.control import Control
+from ports.inventory import Inventory
 from ports.orders import Ordering
+from ports.payments import Payments
+from ports.shipping import Shipping
 from tui.help import HelpScreen
 from tui.keybar import KeyBar
 from tui.live import FeedBuffer, LivePump, OrderFilter
@@ -30,6 +34,7 @@ from tui.messages import (
     OrdersSnapshot,
     OutboxSnapshot,
     PortsSnapshot,
+    ServicesSnapshot,
     SwitchProgress,
 )
 from tui.panels.feed import FeedPanel
@@ -37,7 +42,8 @@ from tui.panels.order_detail import OrderDetailScreen
 from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 from tui.panels.place import PlaceOrderPanel
-from tui.panels.ports import PortsPanel
+from tui.panels.ports import PortsPanel, SwitchRequested
+from tui.panels.services import ServicesPanel, readable
 
 PanelT = TypeVar("PanelT", bound=Widget)
 
@@ -59,6 +65,7 @@ PANELS: list[PanelSpec] = [
     PanelSpec("feed", "Event feed", lambda app: FeedPanel(id="feed-panel")),
     PanelSpec("place", "Place order", lambda app: PlaceOrderPanel(app.ordering, load_seed=app.load_seed,
                                                                    id="place-panel")),
+    PanelSpec("services", "Services", lambda app: ServicesPanel(app.documents, id="services-panel")),
 ]
 
 
@@ -75,12 +82,16 @@ class DashboardApp(App[None]):
           for n, spec in enumerate(PANELS, start=1)],
     ]
 
-    def __init__(self, ordering: Ordering, control: Control, *, source: str = "in-process",
+    def __init__(self, ordering: Ordering, control: Control, *, inventory: Inventory | None = None,
+                 payments: Payments | None = None, shipping: Shipping | None = None, source: str = "in-process",
                  poll_interval: float | None = 1.0, load_seed: int | None = None, notice: str | None = None) -> None:
+        """`inventory`, `payments` and `shipping`, where given, are read for the Services panel's
+        documents (in-process only: attached, the dashboard holds no such port)."""
         super().__init__()
         self.notice = notice
         self.ordering = ordering
         self.control = control
+        self.documents = readable(inventory, payments, shipping)
         self.source = source
         self.load_seed = load_seed
         self.pump = LivePump(ordering, control, FeedBuffer(), self.post_message, poll_interval)
@@ -144,6 +155,12 @@ class DashboardApp(App[None]):
             return
         self.ports_snapshot = message
         self.panel(PortsPanel).show(message.ports, message.health)
+        self.panel(ServicesPanel).show_ports(message.ports)
+
+    def on_services_snapshot(self, message: ServicesSnapshot) -> None:
+        if self.exiting:
+            return
+        self.panel(ServicesPanel).show(message.services)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         if message.ok:
@@ -158,6 +175,7 @@ class DashboardApp(App[None]):
 
     def on_switch_progress(self, message: SwitchProgress) -> None:
         self.panel(PortsPanel).show_switch(message)
+        self.panel(ServicesPanel).show_switch(message)
         if message.done and message.error is not None:
             self.notify(message.error, title=f"Switch of {message.port} failed", severity="error", timeout=8,
                         markup=False)
@@ -171,7 +189,7 @@ class DashboardApp(App[None]):
     def on_orders_panel_detail_requested(self, message: OrdersPanel.DetailRequested) -> None:
         self.push_screen(OrderDetailScreen(self.ordering, message.order_id))
 
-    def on_ports_panel_switch_requested(self, message: PortsPanel.SwitchRequested) -> None:
+    def on_switch_requested(self, message: SwitchRequested) -> None:
         self.switch_adapter(message.port, message.adapter)
 
     def on_outbox_panel_relay_toggled(self, message: OutboxPanel.RelayToggled) -> None:
@@ -184,7 +202,7 @@ class DashboardApp(App[None]):
         if self.panel(PortsPanel).switching is not None:
             self.notify("a switch is already running", severity="warning")
             return
-        self.panel(PortsPanel).show_switch(SwitchProgress(port, adapter, done=False))
+        self.on_switch_progress(SwitchProgress(port, adapter, done=False))
         self._switch(port, adapter)
 
     @work(thread=True, exclusive=True, group="switch", exit_on_error=False)
@@ -195,7 +213,7 @@ class DashboardApp(App[None]):
             self.post_message(SwitchProgress(port, adapter, done=True, error=str(exc)))
         else:
             self.post_message(SwitchProgress(port, adapter, done=True))
-        self.pump.request("ports", "orders", "outbox")
+        self.pump.request("ports", "orders", "outbox", "services")
 
     @work(thread=True, group="relay", exit_on_error=False)
     def _toggle_relay(self, pause: bool) -> None:

@@ -7,7 +7,10 @@ import argparse
 import os
 
 from ports.control import Control
+from ports.inventory import Inventory
 from ports.orders import Ordering
+from ports.payments import Payments
+from ports.shipping import Shipping
 
 HELP = "open the live terminal dashboard (in-process, or attached to a running `orderhex serve`)"
 
@@ -20,9 +23,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default="", help="its API key, when the order endpoints require one")
 
 
-def run_app(ordering: Ordering, control: Control, *, source: str, notice: str | None = None) -> int:
+def run_app(ordering: Ordering, control: Control, *, source: str, notice: str | None = None,
+            inventory: Inventory | None = None, payments: Payments | None = None,
+            shipping: Shipping | None = None) -> int:
+    """Open the dashboard; the inventory, payments and shipping ports (in-process only) let its
+    Services panel show stock, accounts and shipments."""
     from tui.app import DashboardApp
 
-    app = DashboardApp(ordering, control, source=source, notice=notice)
+    app = DashboardApp(ordering, control, inventory=inventory, payments=payments, shipping=shipping,
+                       source=source, notice=notice)
     app.run()
     return app.return_code or 0

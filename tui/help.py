@@ -13,7 +13,7 @@ HELP = """\
 
 | key | does |
 | --- | --- |
-| `1`…`5` | show a panel (Ports, Orders, Outbox, Feed, Place) |
+| `1`…`6` | show a panel (Ports, Orders, Outbox, Feed, Place, Services) |
 | `:` or `ctrl+p` | command palette: switch adapters, pause the relay, load traffic |
 | `/` | filter (Orders: customer, Feed: text or kind); `enter` or `esc` leaves the field |
 | `esc` | back: close a screen, or leave a field |
@@ -25,7 +25,8 @@ order's lines, totals and history; there `a` approves, `r` rejects, `s` ships an
 it (reject and cancel ask why; a step its state forbids is refused, saying why).
 **Outbox** `p` pauses the relay, `r` resumes it. **Feed** `p` pauses the scroll and resumes
 it, `c` clears. **Place** `ctrl+s` places the form's order, `ctrl+l` places the load
-field's number of random orders.
+field's number of random orders. **Services** `s` switches the store of the service under the
+cursor; below the table, its stock, accounts or shipments (in-process only).
 
 ## Tour
 - *Watch the outbox drain:* `3`, `p` to pause the relay, `5` then `ctrl+l` to place 100

@@ -21,7 +21,14 @@ from core.orders.model import OrderStatus
 from core.orders.queries import ListOrders
 from ports.control import Control
 from ports.orders import Ordering
-from tui.messages import ConnectionChanged, FeedBatch, OrdersSnapshot, OutboxSnapshot, PortsSnapshot
+from tui.messages import (
+    ConnectionChanged,
+    FeedBatch,
+    OrdersSnapshot,
+    OutboxSnapshot,
+    PortsSnapshot,
+    ServicesSnapshot,
+)
 
 FEED_TICK = 0.1
 # Refreshes caused by events are throttled to this interval: under load the tables redraw a
@@ -37,7 +44,9 @@ BACKLOG = 500
 _ORDER_KINDS = frozenset({FeedKind.COMMAND, FeedKind.DOMAIN_EVENT, FeedKind.ADAPTER_SWITCHED, FeedKind.ERROR})
 _OUTBOX_KINDS = frozenset({FeedKind.DOMAIN_EVENT, FeedKind.OUTBOX_PUBLISHED,
                            FeedKind.RELAY_LAG, FeedKind.ADAPTER_SWITCHED, FeedKind.ERROR})
-VIEWS = ("orders", "outbox", "ports")
+# The services' rows show their outboxes and stores, and their documents follow their commands.
+_SERVICE_KINDS = _OUTBOX_KINDS | {FeedKind.COMMAND}
+VIEWS = ("orders", "outbox", "ports", "services")
 
 
 def restarted(event: FeedEvent) -> bool:
@@ -77,7 +86,7 @@ class OrderFilter:
 class LivePump:
     """Turns feed events and periodic reads into messages for the app.
 
-    `poll_interval` re-reads the outbox on a timer too (its lag grows with no event at all);
+    `poll_interval` re-reads the outbox and the services on a timer too (a lag grows with no event);
     None reads only when events or requests say something changed, which keeps snapshot tests
     deterministic.
     """
@@ -96,7 +105,7 @@ class LivePump:
         self._failing: str | None = None
 
     def request(self, *views: str) -> None:
-        """Ask for a fresh read of these views ("orders", "outbox", "ports") on the next tick."""
+        """Ask for a fresh read of these views ("orders", "outbox", "ports", "services") on the next tick."""
         with self._stale_lock:
             self._stale.update(views)
 
@@ -124,10 +133,13 @@ class LivePump:
                 self._stale.add("orders")
             if kinds & _OUTBOX_KINDS:
                 self._stale.add("outbox")
+            if kinds & _SERVICE_KINDS:
+                self._stale.add("services")
             if FeedKind.ADAPTER_SWITCHED in kinds or any(restarted(e) for e in events):
                 self._stale.add("ports")
-            if self._poll_interval is not None and now - self._last_refresh.get("outbox", 0) >= self._poll_interval:
-                self._stale.add("outbox")
+            if self._poll_interval is not None:
+                self._stale.update(view for view in ("outbox", "services")
+                                   if now - self._last_refresh.get(view, 0) >= self._poll_interval)
             due = {v for v in self._stale if now - self._last_refresh.get(v, float("-inf")) >= REFRESH_EVERY}
             self._stale -= due
         for view in sorted(due):
@@ -144,6 +156,8 @@ class LivePump:
             elif view == "outbox":
                 status = self._control.outbox_status()
                 self._post(OutboxSnapshot(status, self._control.recent_outbox(OUTBOX_ROWS_SHOWN)))
+            elif view == "services":
+                self._post(ServicesSnapshot(self._control.services()))
             else:
                 self._post(PortsSnapshot(self._control.ports(), self._control.check_health()))
         except Exception as exc:  # whatever the reason (store closed, server gone), the UI shows it and retries

@@ -13,7 +13,7 @@ from textual.message import Message
 from core.kernel.envelope import OutboxRecord
 from core.kernel.feed import FeedEvent
 from core.orders.queries import OrderPage
-from ports.control import OutboxStatus, PortInfo
+from ports.control import OutboxStatus, PortInfo, ServiceStatus
 
 
 class FeedBatch(Message):
@@ -54,6 +54,14 @@ class PortsSnapshot(_Snapshot):
         super().__init__()
         self.ports = tuple(ports)
         self.health = dict(health)
+
+
+class ServicesSnapshot(_Snapshot):
+    """Each service the application runs: its process, store, health and outbox backlog."""
+
+    def __init__(self, services: Sequence[ServiceStatus]) -> None:
+        super().__init__()
+        self.services = tuple(services)
 
 
 class ConnectionChanged(_Snapshot):

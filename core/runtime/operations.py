@@ -11,7 +11,7 @@ from core.kernel.errors import ValidationError
 from core.kernel.feed import FeedEvent
 from core.runtime.service import Service
 from core.runtime.switchboard import Switchboard
-from ports.control import OutboxStatus, PortInfo
+from ports.control import OutboxStatus, PortInfo, ServiceStatus
 from ports.system import EventFeed
 
 
@@ -34,14 +34,17 @@ class RelayHandle(Protocol):
 
 class Operations:
     """Control over the services of one process. `health_checks` maps each component to the
-    object whose `check()` says whether it answers (the live storage and messaging ports)."""
+    object whose `check()` says whether it answers (the live storage and messaging ports);
+    `slot_of` names the switchboard slot of a service's store; `pid` is this process's id."""
 
     def __init__(self, *, switchboard: Switchboard, feed: EventFeed, services: list[Service],
-                 health_checks: dict[str, Checked]) -> None:
+                 health_checks: dict[str, Checked], slot_of: Callable[[str], str], pid: int) -> None:
         self._switchboard = switchboard
         self._feed = feed
         self._services = services
         self._health = health_checks
+        self._slot_of = slot_of
+        self._pid = pid
         self._relay: RelayHandle | None = None
 
     def attach_relay(self, relay: RelayHandle | None) -> None:
@@ -65,12 +68,9 @@ class Operations:
         return self._feed.subscribe(callback)
 
     def outbox_status(self) -> OutboxStatus:
-        service = self._services[0]
-        outbox = service.storage.outbox
-        oldest = outbox.oldest_pending_at()
-        lag = (service.clock.now() - oldest).total_seconds() if oldest else None
+        pending, lag = _backlog(self._services[0])
         relay = self._relay
-        return OutboxStatus(pending=outbox.pending_count(), lag_seconds=lag,
+        return OutboxStatus(pending=pending, lag_seconds=lag,
                             relay_running=relay is not None and relay.running,
                             relay_paused=relay is not None and relay.paused)
 
@@ -96,7 +96,28 @@ class Operations:
                 health[name] = str(exc)
         return health
 
+    def services(self) -> list[ServiceStatus]:
+        return [self._status(service) for service in self._services]
+
+    def _status(self, service: Service) -> ServiceStatus:
+        slot = self._slot_of(service.name)
+        health, pending, lag = "ok", None, None
+        try:
+            service.storage.check()
+            pending, lag = _backlog(service)
+        except Exception as exc:  # a store that does not answer is reported, whatever its type
+            health = str(exc) or type(exc).__name__
+        return ServiceStatus(name=service.name, pid=self._pid, slot=slot, adapter=self._switchboard.active(slot),
+                             health=health, outbox_pending=pending, outbox_lag_seconds=lag)
+
     def _relay_or_refuse(self) -> RelayHandle:
         if self._relay is None:
             raise ValidationError("relay", "no relay runs in this process")
         return self._relay
+
+
+def _backlog(service: Service) -> tuple[int, float | None]:
+    """The service's outbox: rows pending, and the age in seconds of the oldest (None if none)."""
+    outbox = service.storage.outbox
+    oldest = outbox.oldest_pending_at()
+    return outbox.pending_count(), (service.clock.now() - oldest).total_seconds() if oldest else None

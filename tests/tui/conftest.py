@@ -45,8 +45,11 @@ def with_relay(application: bootstrap.Application) -> bootstrap.Application:
 
 
 def dashboard(application: bootstrap.Application, **kwargs: Any) -> DashboardApp:
+    """The dashboard as `orderhex dashboard` opens it in-process: with the services' ports too."""
     kwargs.setdefault("poll_interval", None)
     kwargs.setdefault("load_seed", 7)
+    for name in ("inventory", "payments", "shipping"):
+        kwargs.setdefault(name, getattr(application, name))
     return DashboardApp(application.ordering, application.control, **kwargs)
 
 

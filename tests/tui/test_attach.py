@@ -24,6 +24,7 @@ from tests.served import Serve, free_port
 from tests.tui.conftest import until
 from tui.app import DashboardApp
 from tui.panels.outbox import OutboxPanel
+from tui.panels.services import IN_PROCESS_ONLY
 
 TOKEN = "attach-admin-token-0123456789"
 SETTINGS = {"api.admin_token": TOKEN}
@@ -101,6 +102,15 @@ def test_remote_control_lists_switches_and_steers_the_relay(remote: RemoteServic
     remote.control.resume_relay()
     assert not remote.control.outbox_status().relay_paused
     assert remote.control.check_health()["orders.storage"] == "ok"
+
+
+def test_remote_control_lists_the_services_of_the_served_process(remote: RemoteService, served: Serve):
+    services = {s.name: s for s in remote.control.services()}
+    assert list(services) == list(bootstrap.CONTEXTS)
+    inventory = services["inventory"]
+    assert (inventory.pid, inventory.slot, inventory.adapter, inventory.health) == (
+        served.process.pid, "inventory.storage", "memory", "ok")
+    assert {s.consumer_lag for s in services.values()} == {None}
 
 
 def test_the_remote_feed_streams_events_to_subscribers(remote: RemoteService):
@@ -182,6 +192,20 @@ async def test_the_attached_dashboard_shows_the_same_panels_and_places_orders(re
         await pilot.press("4")
         log = app.query_one("#feed-log")
         await until(pilot, lambda: any("orders.OrderPlaced" in line.text for line in log.lines))
+
+
+async def test_the_attached_dashboard_lists_the_services_and_reads_no_documents(remote: RemoteService,
+                                                                                 served: Serve):
+    app = DashboardApp(remote.ordering, remote.control, source=f"attached to {served.url}", poll_interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        table = app.query_one("#services-table", DataTable)
+        await until(pilot, lambda: table.row_count == len(bootstrap.CONTEXTS))
+        assert [str(c) for c in table.get_row("payments")][:5] == [
+            "payments", str(served.process.pid), "payments.storage", "memory", "ok"]
+        table.move_cursor(row=table.get_row_index("inventory"))
+        note = app.query_one("#documents-note", Static)
+        await until(pilot, lambda: str(note.content) == IN_PROCESS_ONLY)
 
 
 async def test_a_wrong_token_says_token_refused_not_not_answering(served: Serve):

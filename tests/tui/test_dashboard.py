@@ -112,7 +112,8 @@ async def test_every_column_of_every_panel_table_is_in_view_at_80_by_24(tmp_path
         place(application, "customer-0042")
         app = dashboard(application)
         async with app.run_test(size=(80, 24)) as pilot:
-            for key, table_id in (("1", "#ports-table"), ("2", "#orders-table"), ("3", "#outbox-table")):
+            for key, table_id in (("1", "#ports-table"), ("2", "#orders-table"), ("3", "#outbox-table"),
+                                  ("6", "#services-table")):
                 await pilot.press(key)
                 table = app.query_one(table_id, DataTable)
                 await until(pilot, lambda table=table: table.row_count > 0)

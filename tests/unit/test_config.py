@@ -163,14 +163,16 @@ def test_the_dashboard_opens_on_the_data_the_cli_wrote(tmp_path: Path, monkeypat
     placed = capsys.readouterr().out.split()[1]
     seen: dict[str, object] = {}
 
-    def run_app(ordering, control, *, source: str, notice: str | None = None) -> int:
+    def run_app(ordering, control, *, source: str, notice: str | None = None, **services: object) -> int:
         from core.orders.queries import ListOrders
 
-        seen.update(source=source, orders=[s.order_id for s in ordering.list(ListOrders()).items])
+        seen.update(source=source, orders=[s.order_id for s in ordering.list(ListOrders()).items],
+                    documents_of=sorted(services))
         return 0
 
     monkeypatch.setattr(dashboard_command, "run_app", run_app)
     assert bootstrap.main(["dashboard"]) == 0
     data_dir = tmp_path / ".local" / "share" / "orderhex"
-    assert seen == {"source": f"in-process · data in {data_dir}", "orders": [placed]}
+    assert seen == {"source": f"in-process · data in {data_dir}", "orders": [placed],
+                    "documents_of": ["inventory", "payments", "shipping"]}
     assert (data_dir / "orderhex.sqlite3").exists()

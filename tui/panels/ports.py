@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import DataTable, LoadingIndicator, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -47,16 +48,29 @@ class AdapterChooser(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
+class SwitchRequested(Message):
+    """A person picked `adapter` to serve `port` (the app runs the switch in a worker)."""
+
+    def __init__(self, port: str, adapter: str) -> None:
+        super().__init__()
+        self.port = port
+        self.adapter = adapter
+
+
+def choose_adapter(widget: Widget, port: PortInfo) -> None:
+    """Ask which adapter should serve `port`; the pick is posted from `widget` as SwitchRequested."""
+
+    def chosen(adapter: str | None) -> None:
+        if adapter is not None:
+            widget.post_message(SwitchRequested(port.name, adapter))
+
+    widget.app.push_screen(AdapterChooser(port), chosen)
+
+
 class PortsPanel(Vertical):
     """`s` switches the port under the cursor; a switch runs in a worker and its progress shows here."""
 
     BINDINGS = [Binding("s", "switch", "Switch adapter")]
-
-    class SwitchRequested(Message):
-        def __init__(self, port: str, adapter: str) -> None:
-            super().__init__()
-            self.port = port
-            self.adapter = adapter
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -118,14 +132,8 @@ class PortsPanel(Vertical):
 
     def action_switch(self) -> None:
         port = self.selected_port()
-        if port is None or not port.switchable:
-            return
-
-        def chosen(adapter: str | None) -> None:
-            if adapter is not None:
-                self.post_message(self.SwitchRequested(port.name, adapter))
-
-        self.app.push_screen(AdapterChooser(port), chosen)
+        if port is not None and port.switchable:
+            choose_adapter(self, port)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()

@@ -1,4 +1,4 @@
-"""The admin API over the Control port: ports and adapters, the outbox and relay, and the
+"""The admin API over the Control port: ports and adapters, the services, the outbox and relay, and the
 EventFeed as Server-Sent Events. Every route needs the admin bearer token.
 
 A feed's seqs start again at 1 when the server restarts, so an event's SSE id is qualified by
@@ -28,6 +28,7 @@ from adapters.inbound.rest.representations import (
     OutboxRowOut,
     PortOut,
     RebuiltOut,
+    ServiceOut,
     json_body,
     outbox_json,
     outbox_row_json,
@@ -67,6 +68,11 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
     @router.get("/ports", response_model=list[PortOut], summary="Ports with their active and available adapters")
     async def list_ports() -> JSONResponse:
         return JSONResponse([port_json(p) for p in control.ports()])
+
+    @router.get("/services", response_model=list[ServiceOut],
+                summary="Each service: its process, its store's adapter and health, its outbox backlog")
+    async def list_services() -> JSONResponse:
+        return JSONResponse([s.to_json() for s in await run_in_threadpool(control.services)])
 
     @router.post("/ports/{port}/switch", response_model=PortOut, summary="Switch the adapter serving a port",
                  responses=problem_responses(413, 422, 503), openapi_extra=json_body(SWITCH_SCHEMA))

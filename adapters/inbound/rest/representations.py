@@ -70,6 +70,21 @@ class PortOut(BaseModel):
     switchable: bool
 
 
+class ServiceOut(BaseModel):
+    """A service of the served application: its process, its store's slot, adapter and health, and
+    its outbox's backlog (null when the store does not answer). `consumer_lag` is not measured
+    yet: always null."""
+
+    service: str
+    pid: int
+    slot: str
+    adapter: str
+    health: str
+    outbox_pending: int | None
+    outbox_lag_seconds: float | None
+    consumer_lag: int | None
+
+
 class OutboxOut(BaseModel):
     pending: int
     lag_seconds: float | None

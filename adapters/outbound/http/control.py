@@ -15,7 +15,7 @@ from adapters.outbound.http.api import ServedApi
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import DomainError, Unavailable
 from core.kernel.feed import FeedEvent, FeedKind, FeedRing
-from ports.control import OutboxStatus, PortInfo
+from ports.control import OutboxStatus, PortInfo, ServiceStatus
 
 KEPT_EVENTS = 5000
 RETRY_MIN, RETRY_MAX = 0.5, 10.0
@@ -163,7 +163,7 @@ class FeedStream:
 
 
 class HttpControl:
-    """Ports, switches, the outbox and the relay over /admin; the feed over its SSE stream."""
+    """Ports, switches, the services, the outbox and the relay over /admin; the feed over its SSE stream."""
 
     def __init__(self, api: ServedApi) -> None:
         self._api = api
@@ -171,6 +171,9 @@ class HttpControl:
 
     def ports(self) -> list[PortInfo]:
         return [PortInfo.from_json(item) for item in self._api.request("GET", "/admin/ports").json()]
+
+    def services(self) -> list[ServiceStatus]:
+        return [ServiceStatus.from_json(item) for item in self._api.request("GET", "/admin/services").json()]
 
     def switch(self, port: str, adapter: str) -> PortInfo:
         # A switch to a server-backed adapter starts that server on the far side: allow for it.

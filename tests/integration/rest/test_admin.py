@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -92,6 +93,16 @@ def test_a_bad_switch_is_422_naming_what_is_allowed(http: httpx.Client, port: st
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
     assert http.get("/admin/ports", headers=ADMIN).json()[-1]["active"] == "memory"
+
+
+def test_services_lists_each_services_process_store_and_backlog(http: httpx.Client) -> None:
+    http.post("/orders", json=ORDER)
+    services = {s["service"]: s for s in http.get("/admin/services", headers=ADMIN).json()}
+    assert list(services) == list(bootstrap.CONTEXTS)
+    assert services["orders"] == {"service": "orders", "pid": os.getpid(), "slot": "orders.storage",
+                                  "adapter": "memory", "health": "ok", "outbox_pending": 1,
+                                  "outbox_lag_seconds": pytest.approx(0, abs=60), "consumer_lag": None}
+    assert (services["shipping"]["outbox_pending"], services["shipping"]["outbox_lag_seconds"]) == (0, None)
 
 
 def test_the_outbox_status_shows_the_backlog(http: httpx.Client) -> None:

@@ -38,8 +38,8 @@ async def test_admin_with_the_right_token_is_served(client: httpx.AsyncClient) -
 
 async def test_every_admin_route_refuses_a_request_without_the_token(client: httpx.AsyncClient) -> None:
     for method, path in [("GET", "/admin/ports"), ("POST", "/admin/ports/orders.storage/switch"),
-                         ("GET", "/admin/outbox"), ("GET", "/admin/outbox/recent"), ("POST", "/admin/relay/pause"),
-                         ("POST", "/admin/relay/resume"), ("GET", "/admin/events")]:
+                         ("GET", "/admin/services"), ("GET", "/admin/outbox"), ("GET", "/admin/outbox/recent"),
+                         ("POST", "/admin/relay/pause"), ("POST", "/admin/relay/resume"), ("GET", "/admin/events")]:
         response = await client.request(method, path, json={"adapter": "memory"})
         assert response.status_code == 401, (method, path)
 
