@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 from adapters.inbound.kafka.subscription import consume_until
+from adapters.inbound.kafka.wire import dead_letter, json_object, reply
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
@@ -30,9 +31,6 @@ from core.kernel.messages import event_from_dict
 from core.runtime.relay import Backoff
 from core.runtime.service import Service
 from ports.messaging import Messaging, Subscriber
-
-REPLY_TO_HEADER = "reply_to"
-ERROR_HEADER = "error"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +110,7 @@ class ContextConsumer:
         self._attempts.pop(message.id, None)
 
     def _command(self, message: Message) -> None:
-        body = _json_object(message.payload)
+        body = json_object(message.payload)
         kind = body.pop("type", None) or message.headers.get("type")
         read = self._service.context.reader(str(kind)) if kind else None
         if read is None:
@@ -132,7 +130,7 @@ class ContextConsumer:
 
     def _event(self, message: Message) -> None:
         try:
-            event = event_from_dict(_json_object(message.payload))
+            event = event_from_dict(json_object(message.payload))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError("message", f"is not an event this service can read ({exc})") from exc
         if not self._service.reacts_to(type(event)):
@@ -148,37 +146,20 @@ class ContextConsumer:
     def _dead_letter(self, message: Message, error: Exception) -> None:
         self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
-        dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
-                                                     "source_topic": message.topic,
-                                                     "source_offset": str(message.offset)})
-        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
+        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead_letter(message, error)])
         self._reply(message, {"status": "rejected", "reason": str(error), "error": type(error).__name__,
                               "command": _declared_type(message)})
         self._report(FeedKind.ERROR, f"{self.name} dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
 
     def _reply(self, message: Message, body: dict[str, Any]) -> None:
-        reply_to = message.headers.get(REPLY_TO_HEADER)
-        if not reply_to:
-            return
         payload = json.dumps({"message_id": message.id, **body}, separators=(",", ":"), sort_keys=True).encode()
-        reply = Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
-                        payload=payload, headers={"correlation_id": message.headers.get("correlation_id", message.id),
-                                                  "causation_id": message.id})
-        self._messaging.publisher.publish(reply_to, [reply])
+        outcome = reply(message, payload)
+        if outcome is not None:
+            self._messaging.publisher.publish(outcome[0], [outcome[1]])
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._service.feed.publish(FeedEvent(kind=kind, text=text, at=self._service.clock.now(), data=dict(data)))
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationError("message", f"is not a JSON document ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValidationError("message", f"must be a JSON object, got {type(data).__name__}")
-    return dict(data)
 
 
 def _declared_type(message: Message) -> str | None:

@@ -10,7 +10,6 @@ to the new member.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -19,14 +18,14 @@ from datetime import datetime
 
 from adapters.inbound.kafka.subscription import consume_until
 from adapters.inbound.kafka.wire import (
-    ERROR_HEADER,
-    REPLY_TO_HEADER,
     IntakeCommand,
     accepted,
+    dead_letter,
     declared_type,
     message_key,
     parse_command,
     rejected,
+    reply,
 )
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, IdempotencyConflict, Unavailable, ValidationError
@@ -239,22 +238,15 @@ class CommandIntake:
         was ("PlaceOrder"), even when its body could not be read as one."""
         self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
-        dead = dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
-                                                     "source_topic": message.topic,
-                                                     "source_offset": str(message.offset)})
-        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead])
+        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead_letter(message, error)])
         self._reply(message, rejected(message.id, command_type, error))
         self._report(FeedKind.ERROR, f"intake dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
 
     def _reply(self, message: Message, body: bytes) -> None:
-        reply_to = message.headers.get(REPLY_TO_HEADER)
-        if not reply_to:
-            return
-        reply = Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
-                        payload=body, headers={"correlation_id": message.headers.get("correlation_id", message.id),
-                                               "causation_id": message.id})
-        self._messaging.publisher.publish(reply_to, [reply])
+        outcome = reply(message, body)
+        if outcome is not None:
+            self._messaging.publisher.publish(outcome[0], [outcome[1]])
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._feed.publish(FeedEvent(kind=kind, text=text, at=self._now(), data=dict(data)))

@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from core.kernel.envelope import Message
 from core.kernel.errors import ValidationError
 from core.orders.commands import CancelOrder, PlaceOrder
 from core.orders.wire import MAX_KEY_LENGTH, cancel_order_from_json, place_order_from_json
@@ -73,15 +74,38 @@ def message_key(message_id: str) -> str:
 
 def _read(payload: bytes, headers: Mapping[str, str]) -> tuple[Any, dict[str, Any]]:
     """The message's command type (short name, or what it said if unknown) and its other fields."""
+    body = json_object(payload)
+    kind = body.pop("type", None) or headers.get("type")
+    return (_TYPES.get(kind, kind) if isinstance(kind, str) else kind), body
+
+
+def dead_letter(message: Message, error: Exception) -> Message:
+    """The copy of a refused message that goes to a dead-letter topic: the reason in its `error`
+    header, where it came from beside it."""
+    reason = f"{type(error).__name__}: {error}"
+    return dataclasses.replace(message, headers={**message.headers, ERROR_HEADER: reason,
+                                                 "source_topic": message.topic, "source_offset": str(message.offset)})
+
+
+def reply(message: Message, body: bytes) -> tuple[str, Message] | None:
+    """The outcome for the sender, and the topic it asked for in `reply_to`; None if it asked none."""
+    reply_to = message.headers.get(REPLY_TO_HEADER)
+    if not reply_to:
+        return None
+    return reply_to, Message(id=f"{message.id}:reply", key=message.key or message.id, type="CommandOutcome",
+                             payload=body, headers={"correlation_id": message.headers.get("correlation_id", message.id),
+                                                    "causation_id": message.id})
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """A message's value as a JSON object; ValidationError("message") when it is not one."""
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError("message", f"is not a JSON document ({exc})") from None
     if not isinstance(data, dict):
         raise ValidationError("message", f"must be a JSON object, got {type(data).__name__}")
-    body = dict(data)
-    kind = body.pop("type", None) or headers.get("type")
-    return (_TYPES.get(kind, kind) if isinstance(kind, str) else kind), body
+    return dict(data)
 
 
 def accepted(message_id: str, command: IntakeCommand, order_id: str | None, *, duplicate: bool = False) -> bytes:

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from core.kernel.errors import ValidationError
+from core.kernel.errors import NotFound, ValidationError
 
 
 async def read_json(request: Request) -> Any:
@@ -48,3 +49,13 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def exists(read: Callable[[], object]) -> bool:
+    """Whether `read` finds what it reads (False on NotFound): a write then answers 201 when it made
+    the thing and 200 when it was there already."""
+    try:
+        read()
+    except NotFound:
+        return False
+    return True

@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import json_body
 from adapters.inbound.rest.security import api_key_guard
@@ -16,7 +16,7 @@ from core.inventory.commands import ReleaseStock
 from core.inventory.model import MAX_LINES, MAX_QUANTITY
 from core.inventory.queries import MAX_PAGE, GetReservation, GetStock, ListStock
 from core.inventory.wire import reserve_stock_from_json, restock_from_json
-from core.kernel.errors import NotFound, ValidationError
+from core.kernel.errors import ValidationError
 from ports.inventory import Inventory
 
 
@@ -104,7 +104,7 @@ def inventory_router(inventory: Inventory, api_key: str) -> APIRouter:
         command = reserve_stock_from_json(await read_json(request))
 
         def reserve_and_read() -> tuple[bool, dict[str, Any]]:
-            known = _exists(inventory, command.order_id)
+            known = exists(lambda: inventory.reservation(GetReservation(order_id=command.order_id)))
             inventory.send(command)
             return known, inventory.reservation(GetReservation(order_id=command.order_id)).to_json()
 
@@ -129,10 +129,3 @@ def inventory_router(inventory: Inventory, api_key: str) -> APIRouter:
 
     return router
 
-
-def _exists(inventory: Inventory, order_id: str) -> bool:
-    try:
-        inventory.reservation(GetReservation(order_id=order_id))
-    except NotFound:
-        return False
-    return True

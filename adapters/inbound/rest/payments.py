@@ -8,11 +8,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import json_body
 from adapters.inbound.rest.security import api_key_guard
-from core.kernel.errors import NotFound, ValidationError
+from core.kernel.errors import ValidationError
 from core.payments.commands import CapturePayment, VoidPayment
 from core.payments.queries import MAX_PAGE, GetAccount, GetPayment, ListAccounts
 from core.payments.wire import authorize_payment_from_json, open_account_from_json
@@ -113,11 +113,7 @@ def payments_router(payments: Payments, api_key: str) -> APIRouter:
         command = authorize_payment_from_json(await read_json(request))
 
         def authorize_and_read() -> tuple[bool, dict[str, Any]]:
-            try:
-                payment(command.order_id)
-                known = True
-            except NotFound:
-                known = False
+            known = exists(lambda: payment(command.order_id))
             payments.send(command)
             return known, payment(command.order_id)
 

@@ -8,11 +8,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import REASON_SCHEMA, json_body
 from adapters.inbound.rest.security import api_key_guard
-from core.kernel.errors import NotFound, ValidationError
+from core.kernel.errors import ValidationError
 from core.shipping.commands import DispatchShipment
 from core.shipping.model import MAX_ADDRESS, ShipmentStatus
 from core.shipping.queries import MAX_PAGE, GetShipment, ListShipments
@@ -61,11 +61,7 @@ def shipping_router(shipping: Shipping, api_key: str) -> APIRouter:
         command = schedule_shipment_from_json(await read_json(request))
 
         def schedule_and_read() -> tuple[bool, dict[str, Any]]:
-            try:
-                read(command.order_id)
-                known = True
-            except NotFound:
-                known = False
+            known = exists(lambda: read(command.order_id))
             shipping.send(command)
             return known, read(command.order_id)
 
