@@ -13,7 +13,9 @@ class Publisher(Protocol):
 
     Contract: `publish(topic, messages)` returns only once the broker confirmed every message
     (so the caller may then mark them sent); on failure it raises Unavailable and the caller
-    must assume none was sent. Messages with one key keep their order. `close()` flushes.
+    must assume none was sent. When the broker refuses one message for good (too large,
+    invalid) it raises Refused naming that message; the others may or may not have been sent.
+    Messages with one key keep their order. `close()` flushes.
     """
 
     def publish(self, topic: str, messages: Sequence[Message]) -> None: ...
@@ -43,6 +45,9 @@ class Messaging(Protocol):
     Contract: messages published to a topic reach every group subscribed to it; `close()`
     flushes and releases the connection; `describe()` names the broker for people;
     `check()` returns if the broker answers, else raises Unavailable naming it.
+    `incarnation()` names the broker's current log: it changes when the broker lost what it
+    held (an embedded broker restarted, a memory broker reset), so a relay knows to publish its
+    retained rows again; None when unknown (a real cluster keeps its log).
     """
 
     publisher: Publisher
@@ -54,3 +59,5 @@ class Messaging(Protocol):
     def describe(self) -> str: ...
 
     def check(self) -> None: ...
+
+    def incarnation(self) -> str | None: ...

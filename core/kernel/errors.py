@@ -105,3 +105,13 @@ class Unavailable(Exception):
         self.what = what
         self.reason = reason
         self.hint = hint
+
+
+class Refused(Exception):
+    """A dependency refuses one message for good (too large, invalid): sending it again cannot
+    succeed. `message_id` names it and `reason` says why. Not Unavailable: the rest can go on."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"message {message_id!r} refused for good: {reason}")
+        self.message_id = message_id
+        self.reason = reason

@@ -449,6 +449,10 @@ class KafkaMessaging:
     def check(self) -> None:
         self.admin.check()
 
+    def incarnation(self) -> str | None:
+        """A real cluster keeps its log; the embedded broker's restarts are named by its adapter."""
+        return None
+
     def describe(self) -> str:
         return f"Kafka {self._describe_as}"
 

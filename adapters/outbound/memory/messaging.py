@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from adapters.outbound.memory.broker import MemoryBroker, MemoryPublisher, MemorySubscriber
@@ -11,6 +12,17 @@ class MemoryMessaging:
     def __init__(self) -> None:
         self.broker = MemoryBroker()
         self.publisher = MemoryPublisher(self.broker)
+        self._incarnation = uuid.uuid4().hex
+
+    def lose_log(self) -> None:
+        """Forget every message and offset, as a restarted memory-only broker does."""
+        with self.broker.cond:
+            self.broker.topics.clear()
+            self.broker.committed.clear()
+            self._incarnation = uuid.uuid4().hex
+
+    def incarnation(self) -> str | None:
+        return self._incarnation
 
     def subscriber(self, topics: Sequence[str], group: str) -> MemorySubscriber:
         return MemorySubscriber(self.broker, topics, group)
