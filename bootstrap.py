@@ -12,6 +12,7 @@ when it runs. `orderhex --help` loads none of SQLAlchemy, FastAPI, Textual or Ka
 
 from __future__ import annotations
 
+import functools
 import importlib.abc
 import operator
 import os
@@ -209,6 +210,8 @@ SETTINGS: dict[str, Setting] = {
     # at the cost of forgetting a member that died without leaving after 10 s instead of 45 s.
     "messaging.session_timeout_ms": Setting(10_000, minimum=1000, help="consumer group session timeout"),
     "messaging.heartbeat_interval_ms": Setting(1_000, minimum=100, help="consumer group heartbeat interval"),
+    "messaging.max_message_bytes": Setting(65_536, minimum=1024, help="a consumed command larger than this is "
+                                                                      "dead-lettered unread, its copy cut to this"),
     "intake.group_commit": Setting(False, help="orderhex consume: one transaction per polled batch of commands"),
     "relay.batch_size": Setting(500, minimum=1, help="outbox rows claimed and published per round"),
     "relay.idle_ms": Setting(200, minimum=1, help="wait between rounds when the outbox is empty"),
@@ -222,6 +225,12 @@ SETTINGS: dict[str, Setting] = {
     "api.max_body_bytes": Setting(65_536, minimum=1, help="larger request bodies get 413"),
     "api.shutdown_timeout": Setting(30, minimum=1, help="seconds SIGTERM waits for requests in flight"),
     "api.access_log": Setting(False, help="log one line per HTTP request"),
+    "api.max_event_streams": Setting(50, minimum=1, help="admin event streams open at once; one more gets 503"),
+    "api.event_replay": Setting(1000, minimum=10, help="feed events replayed to a new admin event stream"),
+    "api.header_timeout_s": Setting(10, minimum=1, help="a connection that has not sent a whole request head "
+                                                        "(request line and headers) in this time is closed"),
+    "api.keep_alive_s": Setting(5, minimum=1, help="an idle keep-alive connection is closed after this"),
+    "api.max_connections": Setting(500, minimum=1, help="connections at once; past it, requests get 503"),
     "api.kafka_intake": Setting(False, help="`orderhex serve` also consumes the commands topic (messaging kafka)"),
     "demo.seed": Setting(True, help="the dashboard and `serve` put demo stock and credit accounts into stores that "
                                     "have none yet (`orderhex seed` does it on demand)"),
@@ -232,7 +241,47 @@ SETTINGS: dict[str, Setting] = {
     "log.level": Setting("info", ("debug", "info", "warning", "error"), help="the least severe lines logged"),
     "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
     "feed.capacity": Setting(10_000, minimum=10),
+    "registry.adapter": Setting("memory", ("memory", "static", "etcd"),
+                                help="service discovery: memory (one process), static (registry.static), etcd"),
+    "registry.url": Setting("embedded", help='etcd\'s client URL (http://host:2379), or "embedded" (an etcd in '
+                                             "data_dir: `orderhex registry status|stop`)"),
+    "registry.static": Setting("", help='the static registry\'s instances: "payments=http://127.0.0.1:8101,'
+                                        'http://127.0.0.1:8102;inventory=http://127.0.0.1:8201"'),
+    "registry.prefix": Setting("/orderhex/services/", help="etcd keys: <prefix><service>/<instance_id>"),
+    "registry.ttl_seconds": Setting(5, minimum=2, help="an instance's lease: a killed instance leaves within it"),
+    "registry.timeout_ms": Setting(2_000, minimum=100, help="how long a registry call waits for etcd"),
+    "registry.partition_threshold_percent": Setting(50, minimum=1, maximum=99,
+                                                    help="more than this share of instances vanishing at once "
+                                                         "is taken for a partition: the last known list is kept"),
+    "registry.partition_hold_seconds": Setting(60, minimum=1, help="how long a partition hold lasts at most"),
+    "health.interval_ms": Setting(1_000, minimum=50, help="how often each instance's /health is probed"),
+    "health.timeout_ms": Setting(1_000, minimum=10, help="a probe with no answer in this time fails"),
+    "health.fall": Setting(3, minimum=1, help="consecutive failed probes that take an instance out"),
+    "health.rise": Setting(2, minimum=1, help="consecutive passed probes that bring it back"),
 }
+# Calls between services, their circuit breakers, the overview, the checkout and injected faults.
+SETTINGS.update({
+    **{f"services.{name}.url": Setting("", help=f"where {name} answers over HTTP when this process does not run "
+                                                 f"it (e.g. http://127.0.0.1:8002)") for name in CONTEXTS},
+    "calls.timeout_ms": Setting(2_000, minimum=1, help="how long one call to another service may take"),
+    "calls.retries": Setting(2, minimum=0, maximum=10, help="extra attempts of a failed idempotent call (GET)"),
+    "calls.backoff_ms": Setting(50, minimum=0, help="a retry waits a random share of this, doubling each time"),
+    "breaker.window": Setting("count", ("count", "time"), help="a breaker's window: its last calls, or seconds"),
+    "breaker.window_size": Setting(20, minimum=1, help="calls (count window) or seconds (time window)"),
+    "breaker.minimum_calls": Setting(5, minimum=1, help="calls in the window before a breaker may open"),
+    "breaker.failure_rate_percent": Setting(50, minimum=1, maximum=100, help="failures that open a breaker"),
+    "breaker.slow_call_ms": Setting(1_000, minimum=1, help="a call longer than this is slow"),
+    "breaker.slow_call_rate_percent": Setting(100, minimum=1, maximum=100, help="slow calls that open a breaker"),
+    "breaker.wait_in_open_ms": Setting(5_000, minimum=1, help="how long a breaker stays open before one probe"),
+    "breaker.max_wait_in_open_ms": Setting(60_000, minimum=1, help="the longest an open breaker waits, growing"),
+    "overview.part_timeout_ms": Setting(1_000, minimum=1, help="how long the overview waits for one part"),
+    "overview.deadline_ms": Setting(1_500, minimum=1, help="how long the whole overview may take"),
+    "checkout.deadline_ms": Setting(2_000, minimum=1, help="the checkout quote's deadline when the caller gives "
+                                                           "no X-Deadline-Ms"),
+    "faults.enabled": Setting(False, help="allow injecting faults (orderhex faults set, the admin API); off, "
+                                          "every attempt is refused"),
+    "faults.hold_ms": Setting(10_000, minimum=1, help="how long an injected timeout keeps a caller waiting"),
+})
 load_config = partial(_load_config, SETTINGS)
 load_from = partial(_load_from, SETTINGS)
 
@@ -401,6 +450,22 @@ class Application:
         self.operations: Operations = self.container.operations()
         self.control = self.operations
 
+    @functools.cached_property
+    def resilience_kit(self) -> ResilienceKit:
+        """Breakers, faults and the calls between services: built at first use (serve, the CLI)."""
+        return ResilienceKit(self)
+
+    @property
+    def resilience(self) -> Any:
+        return self.resilience_kit.resilience
+
+    def rest_extras(self) -> dict[str, Any]:
+        """What `serve` adds to the REST app: the overview, the checkout, the breakers and faults."""
+        kit = self.resilience_kit
+        return {"overviews": kit.overviews, "checkout": kit.checkout, "resilience": kit.resilience,
+                "fault_door": kit.injector.decide if self.config["faults.enabled"] else None,
+                "fault_hold_seconds": self.config["faults.hold_ms"] / 1000, "board": kit.board}
+
     def storage_slot(self, service: str) -> str:
         return storage_slot(self.config, service)
 
@@ -419,6 +484,121 @@ class Application:
     def close(self) -> None:
         """Close every adapter this application opened (and only those: nothing is started here)."""
         self.switchboard.close()
+
+
+class ResilienceKit:
+    """One process's breakers (a BreakerBoard), faults (a FaultInjector), forced states (kept in the
+    data directory), and the query ports orders uses: in-process for a service this process runs,
+    HTTP to services.<name>.url for one it does not."""
+
+    def __init__(self, app: Application) -> None:
+        import random
+        import time
+
+        from core.runtime.faults import FaultInjector
+
+        from adapters.outbound.file.forced import FileForcedStates
+        from core.runtime.breaker import BreakerBoard, BreakerConfig
+        from core.runtime.resilience import Breakers, FaultDoor, ResilienceService, counts
+
+        config = app.config
+        self.app = app
+        self.breaker_config = BreakerConfig(
+            window=config["breaker.window"], window_size=config["breaker.window_size"],
+            minimum_calls=config["breaker.minimum_calls"],
+            failure_rate_threshold=config["breaker.failure_rate_percent"] / 100,
+            slow_call_duration=config["breaker.slow_call_ms"] / 1000,
+            slow_call_rate_threshold=config["breaker.slow_call_rate_percent"] / 100,
+            wait_in_open=config["breaker.wait_in_open_ms"] / 1000,
+            max_wait_in_open=max(config["breaker.max_wait_in_open_ms"], config["breaker.wait_in_open_ms"]) / 1000)
+        self.board = BreakerBoard(monotonic=time.monotonic, now=app.clock.now, feed=app.feed, counts=counts)
+        self.injector = FaultInjector(config["faults.enabled"], random.random, app.feed, app.clock.now)
+        self.breakers = Breakers(self.board, self.breaker_config)
+        self.door = FaultDoor(self.injector, time.sleep, config["faults.hold_ms"] / 1000)
+        self.resilience = ResilienceService(self.board, self.injector,
+                                            FileForcedStates(config.data_dir / "breakers.json"),
+                                            services=tuple(CONTEXTS), config=self.breaker_config)
+        self.resilience.restore()
+        self._random, self._time = random, time
+
+    def _caller(self, service: str) -> Any:
+        from adapters.outbound.http.queries import ServiceCaller
+
+        config = self.app.config
+        return ServiceCaller(service, config[f"services.{service}.url"], guard=self.breakers.guard(f"http:{service}"),
+                             timeout=config["calls.timeout_ms"] / 1000, retries=config["calls.retries"],
+                             backoff=config["calls.backoff_ms"] / 1000, random=self._random.random,
+                             sleep=self._time.sleep, monotonic=self._time.monotonic, api_key=config["api.api_key"])
+
+    def query_port(self, service: str) -> Any:
+        """StockLevels (inventory), Credit (payments) or ShipmentStatus (shipping), by topology."""
+        from adapters.outbound.http import queries as http
+        from adapters.outbound.inprocess import queries as local
+
+        if service in self.app.services:
+            port = {"inventory": local.LocalStockLevels, "payments": local.LocalCredit,
+                    "shipping": local.LocalShipmentStatus}[service]
+            return port(getattr(self.app, service), door=self.door, guard=self.breakers.guard(f"local:{service}"))
+        remote = {"inventory": http.HttpStockLevels, "payments": http.HttpCredit,
+                  "shipping": http.HttpShipmentStatus}[service]
+        return remote(self._caller(service))
+
+    @functools.cached_property
+    def overviews(self) -> Any:
+        from core.orders.overview import OrderOverviews
+        from core.runtime.fanout import FanOut, LastKnown
+        from core.runtime.resilience import classify
+
+        if "orders" not in self.app.services:
+            return None
+        config, monotonic = self.app.config, self._time.monotonic
+        return OrderOverviews(self.app.ordering, self.query_port("inventory"), self.query_port("payments"),
+                              self.query_port("shipping"), fanout=FanOut(monotonic=monotonic, classify=classify),
+                              last_known=LastKnown(monotonic), monotonic=monotonic,
+                              part_timeout=config["overview.part_timeout_ms"] / 1000,
+                              deadline=config["overview.deadline_ms"] / 1000)
+
+    @functools.cached_property
+    def checkout(self) -> Any:
+        from core.orders.checkout import Checkout
+
+        if "orders" not in self.app.services:
+            return None
+        return Checkout(self.query_port("payments"), monotonic=self._time.monotonic,
+                        deadline=self.app.config["checkout.deadline_ms"] / 1000, door=self.door)
+
+
+def _resilience_command(name: str) -> cli.ExtraCommand:
+    """`breakers` and `faults`: adapters/inbound/cli/resilience.py, on a served orderhex (--url) or here."""
+    helps = {"breakers": "circuit breakers: list them, force one open or closed, metrics-only, reset",
+             "faults": "injected faults per service: list, set (faults.enabled = true), clear"}
+
+    def configure(parser: Any) -> None:
+        from adapters.inbound.cli import resilience
+
+        getattr(resilience, f"configure_{name}")(parser)
+
+    def run(args: Any, _: Any) -> int:
+        from adapters.inbound.cli import resilience
+
+        if args.url:
+            from adapters.outbound.http.api import ServedApi
+            from adapters.outbound.http.resilience import HttpResilience
+
+            if not args.token:
+                raise ValidationError("--token", "--url needs the admin token `orderhex serve` printed at start")
+            api = ServedApi(args.url, args.token, args.api_key)
+            try:
+                return int(getattr(resilience, f"run_{name}")(args, HttpResilience(api), sys.stdout))
+            finally:
+                api.close()
+        app = build(args.config)
+        try:
+            return int(getattr(resilience, f"run_{name}")(args, app.resilience, sys.stdout))
+        finally:
+            app.close()
+
+    return cli.ExtraCommand(help=helps[name], configure=configure, run=run, needs_app=False)
 
 
 def build(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Application:
@@ -540,6 +720,28 @@ def _configure_postgres(parser: Any) -> None:
     postgres_command.configure(parser)
 
 
+def open_registry(config: Config) -> Any:
+    """The configured ServiceRegistry (adapters/outbound/registry/factory.py)."""
+    from adapters.outbound.registry.factory import open_registry as _open
+
+    return _open(config["registry.adapter"], clock=CLOCK_ADAPTERS[config["clock"]](config, None),
+                 data_dir=config.data_dir, url=config["registry.url"], static=config["registry.static"],
+                 prefix=config["registry.prefix"], timeout=config["registry.timeout_ms"] / 1000)
+
+
+def _run_registry_command(args: Any, _app: Any) -> int:
+    from adapters.outbound.registry import registry_command
+
+    config = load_from(args.config)
+    return registry_command.run(args, config.data_dir, lambda: open_registry(config))
+
+
+def _configure_registry(parser: Any) -> None:
+    from adapters.outbound.registry import registry_command
+
+    registry_command.configure(parser)
+
+
 def _context_command(name: str) -> cli.ExtraCommand:
     """`stock`, `accounts`, `shipments` and `seed`: adapters/inbound/cli/contexts.py."""
     helps = {"stock": "inventory: restock a SKU, show or list stock",
@@ -559,6 +761,18 @@ def _context_command(name: str) -> cli.ExtraCommand:
         return result
 
     return cli.ExtraCommand(help=helps[name], configure=configure, run=run)
+
+
+def _run_outbox(args: Any, app: Any) -> int:
+    from adapters.inbound.cli import outbox
+
+    return outbox.run(args, app)
+
+
+def _configure_outbox(parser: Any) -> None:
+    from adapters.inbound.cli import outbox
+
+    outbox.configure(parser)
 
 
 def _run_up(args: Any, _: Any) -> int:
@@ -633,9 +847,15 @@ EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {
                                configure=_configure_broker, run=_run_broker_command, needs_app=False),
     "postgres": cli.ExtraCommand(help="the embedded PostgreSQL server: its status, or stop it",
                                  configure=_configure_postgres, run=_run_postgres_command, needs_app=False),
+    "registry": cli.ExtraCommand(help="the service registry: `list` its instances, or the embedded etcd's "
+                                      "`status`, `stop` it, `run` it", configure=_configure_registry,
+                                 run=_run_registry_command, needs_app=False),
     **{name: _context_command(name) for name in ("stock", "accounts", "shipments", "seed")},
+    "outbox": cli.ExtraCommand(help="the outbox rows the broker refused: list them (`parked`), `retry` or `drop` one",
+                               configure=_configure_outbox, run=_run_outbox),
     "up": cli.ExtraCommand(help="run the Procfile's topology (broker, one process per service) until Ctrl-C",
                            configure=_configure_up, run=_run_up, needs_app=False),
+    **{name: _resilience_command(name) for name in ("breakers", "faults")},
     "dashboard": cli.ExtraCommand(help=dashboard_command.HELP, configure=dashboard_command.configure,
                                   run=run_dashboard, needs_app=False),
 }

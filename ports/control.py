@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from core.kernel.envelope import OutboxRecord
@@ -36,15 +37,49 @@ class OutboxStatus:
     lag_seconds: float | None
     relay_running: bool
     relay_paused: bool
+    # Rows the broker refused, waiting for an operator, in every store of the process.
+    parked: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"pending": self.pending, "lag_seconds": self.lag_seconds, "relay_running": self.relay_running,
-                "relay_paused": self.relay_paused}
+                "relay_paused": self.relay_paused, "parked": self.parked}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboxStatus:
         return cls(pending=int(data["pending"]), lag_seconds=data["lag_seconds"],
-                   relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]))
+                   relay_running=bool(data["relay_running"]), relay_paused=bool(data["relay_paused"]),
+                   parked=int(data.get("parked", 0)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParkedOutboxRow:
+    """An outbox row the broker refused for good, as an operator sees it: the store it waits in
+    (named by the first `service` of that store), its `seq` there, the message, why it was
+    refused and when. The payload is only measured (`payload_bytes`): it may be what was too large."""
+
+    service: str
+    seq: int
+    event_id: str
+    key: str
+    type: str
+    topic: str
+    reason: str
+    parked_at: datetime
+    created_at: datetime
+    payload_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "seq": self.seq, "event_id": self.event_id, "key": self.key,
+                "type": self.type, "topic": self.topic, "reason": self.reason,
+                "parked_at": self.parked_at.isoformat(), "created_at": self.created_at.isoformat(),
+                "payload_bytes": self.payload_bytes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ParkedOutboxRow:
+        return cls(service=data["service"], seq=int(data["seq"]), event_id=data["event_id"], key=data["key"],
+                   type=data["type"], topic=data["topic"], reason=data["reason"],
+                   parked_at=datetime.fromisoformat(data["parked_at"]),
+                   created_at=datetime.fromisoformat(data["created_at"]), payload_bytes=int(data["payload_bytes"]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +134,12 @@ class Control(Protocol):
       inventory, payments, shipping), each a ServiceStatus: the process, the store's slot, adapter
       and health, and its outbox's backlog. A store that does not answer is reported in its
       service's `health` (outbox figures None), never raised. Consumer lag is not measured yet.
+    - `parked_rows()` lists the outbox rows the broker refused for good, in every store of the
+      process (by service, then seq). `retry_parked(seq, service)` makes one claimable again (the
+      relay sends it, then the rows of its key that waited behind it); `drop_parked(seq, service)`
+      deletes it for good (the rows behind it go on). Both return the row and report it on the
+      feed (OUTBOX_PARKED). `service` names the store, and may be None while only one store has
+      that seq parked; a seq not parked raises NotFound, an ambiguous one ValidationError.
     - `rebuild_projections()` recomputes the read model from the event store (event-sourced
       orders) or from the orders (state storage) and returns how many items it replayed.
     """
@@ -122,5 +163,11 @@ class Control(Protocol):
     def check_health(self) -> dict[str, str]: ...
 
     def services(self) -> list[ServiceStatus]: ...
+
+    def parked_rows(self) -> list[ParkedOutboxRow]: ...
+
+    def retry_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow: ...
+
+    def drop_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow: ...
 
     def rebuild_projections(self) -> int: ...

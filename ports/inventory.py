@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from core.inventory.commands import InventoryCommand
@@ -30,3 +31,23 @@ class Inventory(Protocol):
     def list_stock(self, query: ListStock) -> StockPage: ...
 
     def reservation(self, query: GetReservation) -> ReservationSummary: ...
+
+
+class StockLevels(Protocol):
+    """What the orders context asks of inventory (its overview): an order's reservation and SKUs' stock.
+
+    In the same process it is answered by the Inventory port; across processes by inventory's REST
+    routes, behind a circuit breaker.
+
+    Contract:
+    - `reservation(order_id)` returns what the order holds (or why it holds nothing), None when the
+      order never asked inventory.
+    - `levels(skus)` returns the stock of each SKU ever stocked, by SKU; a SKU never stocked is absent.
+    - `within`, where given, is the time left in seconds for the answer: an answer that cannot come
+      in time raises DeadlineExceeded (core.kernel.errors.Unavailable) rather than arrive late.
+    - An unreachable inventory raises Unavailable (CircuitOpen, when its breaker rejects the call).
+    """
+
+    def reservation(self, order_id: str, *, within: float | None = None) -> ReservationSummary | None: ...
+
+    def levels(self, skus: Sequence[str], *, within: float | None = None) -> dict[str, StockLevel]: ...

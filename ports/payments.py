@@ -31,3 +31,19 @@ class Payments(Protocol):
     def list_accounts(self, query: ListAccounts) -> AccountPage: ...
 
     def payment(self, query: GetPayment) -> PaymentSummary: ...
+
+
+class Credit(Protocol):
+    """What the orders context asks of payments (its overview, the checkout's credit check).
+
+    Contract:
+    - `account(customer_id)` returns the customer's credit, None when they have no account yet.
+    - `payment(order_id)` returns the order's payment, None when payments never saw the order.
+    - `within`, where given, is the time left in seconds for the answer: an answer that cannot come
+      in time raises DeadlineExceeded (an Unavailable) rather than arrive late.
+    - An unreachable payments service raises Unavailable (CircuitOpen, when its breaker rejects the call).
+    """
+
+    def account(self, customer_id: str, *, within: float | None = None) -> AccountBalance | None: ...
+
+    def payment(self, order_id: str, *, within: float | None = None) -> PaymentSummary | None: ...

@@ -26,3 +26,16 @@ class Shipping(Protocol):
     def shipment(self, query: GetShipment) -> ShipmentSummary: ...
 
     def list_shipments(self, query: ListShipments) -> ShipmentPage: ...
+
+
+class ShipmentStatus(Protocol):
+    """What the orders context asks of shipping (its overview).
+
+    Contract:
+    - `shipment(order_id)` returns the order's shipment, None when shipping never saw the order.
+    - `within`, where given, is the time left in seconds for the answer: an answer that cannot come
+      in time raises DeadlineExceeded (an Unavailable) rather than arrive late.
+    - An unreachable shipping service raises Unavailable (CircuitOpen, when its breaker rejects the call).
+    """
+
+    def shipment(self, order_id: str, *, within: float | None = None) -> ShipmentSummary | None: ...

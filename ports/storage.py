@@ -8,6 +8,7 @@ tests/contract/ holds every adapter to.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -122,18 +123,39 @@ class ViewWriter(Protocol):
     def put(self, view: View[T], document: T) -> None: ...
 
 
+@dataclass(frozen=True, kw_only=True)
+class ParkedRow:
+    """An outbox row the broker refused for good (too large, invalid), set aside with the reason
+    until an operator retries or drops it."""
+
+    record: OutboxRecord
+    reason: str
+    parked_at: datetime
+
+
 class Outbox(Protocol):
     """The outbox as the relay reads it.
 
     Contract:
-    - `claim(limit)` returns up to `limit` unpublished rows in ascending `seq`; rows of one
-      aggregate come in version order. A row stays claimable until `mark_published`.
+    - `claim(limit)` returns up to `limit` unpublished, unparked rows in ascending `seq`; rows of
+      one aggregate come in version order, and none that comes after a parked row of its
+      aggregate (they wait behind it). A row stays claimable until `mark_published`.
     - `mark_published(seqs, at)` sets `published_at`; marking twice is harmless.
-    - `pending_count()` counts unpublished rows; `oldest_pending_at()` is the `created_at`
-      of the oldest one, or None.
+    - `pending_count()` counts unpublished rows that are not parked (rows waiting behind a parked
+      row count: they wait); `oldest_pending_at()` is the `created_at` of the oldest of them, or None.
     - `purge_published(before)` deletes rows published before that time and returns how many.
     - `recent(limit)` returns the newest rows, published or not, newest first (for dashboards).
     - `history(aggregate_id)` returns the retained rows of one aggregate in version order.
+    - `park(seq, reason, at)` sets an unpublished row aside (see above) and returns True; False
+      (nothing changed) when no unpublished row has that seq or it is parked already.
+      `parked()` lists the parked rows in ascending seq.
+    - `retry(seq)` makes a parked row claimable again and returns True; `drop(seq)` deletes a
+      parked row for good and returns it. Both do nothing (False, None) for a seq not parked.
+    - `requeue_published()` makes every retained published row unpublished again (the broker lost
+      them), so `claim` hands them out again in seq order; returns how many. Parked rows stay so.
+    - `relay_lock()` is the path of the lock file a relay must hold to publish this outbox when
+      the store cannot share it between relays (beside a SQLite file, in a file store's
+      directory), or None when several relays may run (PostgreSQL) or none other can (memory).
     """
 
     def claim(self, limit: int) -> list[OutboxRecord]: ...
@@ -149,6 +171,18 @@ class Outbox(Protocol):
     def recent(self, limit: int) -> list[OutboxRecord]: ...
 
     def history(self, aggregate_id: str) -> list[OutboxRecord]: ...
+
+    def park(self, seq: int, reason: str, at: datetime) -> bool: ...
+
+    def parked(self) -> list[ParkedRow]: ...
+
+    def retry(self, seq: int) -> bool: ...
+
+    def drop(self, seq: int) -> OutboxRecord | None: ...
+
+    def requeue_published(self) -> int: ...
+
+    def relay_lock(self) -> str | None: ...
 
 
 class ReadModel(Protocol):

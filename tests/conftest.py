@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-SERVER_MARKERS = ("postgres", "kafka")
-pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_postgres"]
+SERVER_MARKERS = ("postgres", "kafka", "etcd")
+pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_postgres", "tests.fixtures_etcd"]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -138,6 +138,8 @@ _FEED_LOGGERS = {
     FeedKind.DOMAIN_EVENT: "orderhex.events",
     FeedKind.OUTBOX_PUBLISHED: "orderhex.relay",
     FeedKind.RELAY_LAG: "orderhex.relay",
+    FeedKind.OUTBOX_PARKED: "orderhex.relay",
+    FeedKind.OUTBOX_REQUEUED: "orderhex.relay",
     FeedKind.ADAPTER_SWITCHED: "orderhex.adapters",
     FeedKind.ERROR: "orderhex.errors",
 }
@@ -153,6 +155,8 @@ def feed_level(event: FeedEvent) -> int:
         return logging.WARNING
     if event.kind in (FeedKind.COMMAND, FeedKind.DOMAIN_EVENT):
         return logging.DEBUG
+    if event.kind is FeedKind.OUTBOX_PARKED:
+        return logging.WARNING  # a row waits for an operator
     if event.kind is FeedKind.RELAY_LAG:
         # The backlog is reported every second while rows wait: a line when it matters.
         return logging.INFO if event.data.get("resumed") else logging.DEBUG

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.inventory.events import StockLine
+from core.kernel.fields import bounded_text, check_texts
 from core.kernel.messages import Command
 
 
 @dataclass(frozen=True, kw_only=True)
 class InventoryCommand(Command, context="inventory"):
     """Base of the inventory context's commands: their type names read "inventory.<Name>"."""
+
+    def __post_init__(self) -> None:
+        # Every string a command carries within the bounds every store and the broker keep,
+        # whichever door built it (core/kernel/fields.py).
+        check_texts(vars(self).items())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +31,12 @@ class ReserveStock(InventoryCommand):
 
     order_id: str
     lines: tuple[StockLine, ...]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for n, line in enumerate(self.lines):
+            if isinstance(line.sku, str):
+                bounded_text(line.sku, f"lines[{n}].sku")
 
 
 @dataclass(frozen=True, kw_only=True)

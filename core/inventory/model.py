@@ -25,6 +25,7 @@ from core.inventory.events import (
 )
 from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.fields import bounded_text
 from core.kernel.messages import DomainEvent
 
 MAX_QUANTITY = 1_000_000
@@ -34,7 +35,7 @@ MAX_LINES = 100
 def parse_sku(value: Any, field: str = "sku") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, "must be a non-empty string")
-    return value
+    return bounded_text(value, field)
 
 
 def parse_quantity(value: Any, field: str = "quantity") -> int:

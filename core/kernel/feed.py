@@ -18,7 +18,12 @@ class FeedKind(StrEnum):
     DOMAIN_EVENT = "domain_event"
     OUTBOX_PUBLISHED = "outbox_published"
     RELAY_LAG = "relay_lag"
+    OUTBOX_PARKED = "outbox_parked"
+    OUTBOX_REQUEUED = "outbox_requeued"
     ADAPTER_SWITCHED = "adapter_switched"
+    SAGA = "saga"
+    BREAKER = "breaker"
+    FAULT = "fault"
     ERROR = "error"
 
 

@@ -8,16 +8,22 @@ the currency's minor unit ("9.99" EUR, "500" JPY), never as floats.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
 
 from core.kernel.errors import ValidationError
 
-# Digits before the decimal point of a unit price (up to 999,999,999,999). With at most 100 lines
-# of at most 1000 units and 4 decimals, every total fits in 21 significant digits, well inside
-# Decimal's default 28: no sum or product of an order is ever rounded.
+# Digits before the decimal point of a unit price (up to 999,999,999,999).
 MAX_PRICE_DIGITS = 12
+# Digits before the decimal point of an order's total (unit prices and credit limits stay within
+# MAX_PRICE_DIGITS): up to 999,999,999,999,999. With at most 4 decimals (ISO 4217's largest minor unit) an
+# amount has at most 19 significant digits, so Decimal's default 28-digit context (read models,
+# available credit) adds a billion of them without rounding, and a client that reads amounts as
+# doubles still keeps every whole unit exactly (2**53 > 10**15). Every store writes amounts as
+# decimal text, which keeps them exactly. An order whose total would need more is refused.
+MAX_AMOUNT_DIGITS = 15
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 # ISO 4217 minor units (how many decimals a currency's amounts have): every currency whose
@@ -129,13 +135,30 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return f"{amount:.{places}f}"
 
 
-_EXACT = Context(prec=MAX_PRICE_DIGITS + 16, traps=[Inexact, InvalidOperation, Overflow])
+# Wide enough for any product or sum of in-bound amounts (19 digits) and far past it, so an amount
+# over the bound is computed exactly and then refused by `check_amount`, never rounded first.
+_EXACT = Context(prec=40, traps=[Inexact, InvalidOperation, Overflow])
+
+
+def check_amount(amount: Decimal, currency: str, field: str, what: str = "amount") -> Decimal:
+    """`amount` unchanged if it has at most MAX_AMOUNT_DIGITS digits before the point."""
+    if abs(amount) >= Decimal(10) ** MAX_AMOUNT_DIGITS:
+        raise ValidationError(field, f"{what} {format_amount(amount, currency)} {currency} has more than "
+                                     f"{MAX_AMOUNT_DIGITS} digits before the point")
+    return amount
+
+
+def _exactly(operation: Callable[[], Decimal], what: str) -> Decimal:
+    try:
+        return operation()
+    except ArithmeticError as exc:  # Inexact, Overflow, InvalidOperation: the result would be wrong
+        raise ValidationError("amount", f"{what} cannot be computed exactly ({type(exc).__name__})") from None
 
 
 @dataclass(frozen=True)
 class Money:
     """An exact amount in one currency. Arithmetic across currencies is refused, and so is any
-    that would round (the bounds on prices and quantities keep every order's sums exact)."""
+    that would round (a ValidationError: the bounds on amounts keep every order's sums exact)."""
 
     amount: Decimal
     currency: str
@@ -152,10 +175,10 @@ class Money:
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:
             raise ValidationError("currency", f"cannot add {other.currency} to {self.currency}")
-        return Money(_EXACT.add(self.amount, other.amount), self.currency)
+        return Money(_exactly(lambda: _EXACT.add(self.amount, other.amount), "a sum"), self.currency)
 
     def times(self, quantity: int) -> Money:
-        return Money(_EXACT.multiply(self.amount, Decimal(quantity)), self.currency)
+        return Money(_exactly(lambda: _EXACT.multiply(self.amount, Decimal(quantity)), "a product"), self.currency)
 
     def __str__(self) -> str:
         return f"{format_amount(self.amount, self.currency)} {self.currency}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.kernel.fields import bounded_text, check_texts
 from core.kernel.messages import Command
 
 
@@ -16,10 +17,19 @@ class LineItem:
     quantity: int
     unit_price: Decimal
 
+    def __post_init__(self) -> None:
+        if isinstance(self.sku, str):
+            bounded_text(self.sku, "sku")
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCommand(Command, context="orders"):
     """Base of the orders context's commands: their type names read "orders.<Name>"."""
+
+    def __post_init__(self) -> None:
+        # Every string a command carries within the bounds every store and the broker keep,
+        # whichever door built it (core/kernel/fields.py).
+        check_texts(vars(self).items())
 
 
 @dataclass(frozen=True, kw_only=True)

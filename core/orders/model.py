@@ -11,8 +11,17 @@ from typing import Any
 
 from core.kernel.aggregate import Aggregate, AggregateCodec
 from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.fields import bounded_text
 from core.kernel.messages import DomainEvent
-from core.kernel.money import MAX_PRICE_DIGITS, Money, format_amount, minor_unit, parse_currency, places_text
+from core.kernel.money import (
+    MAX_PRICE_DIGITS,
+    Money,
+    check_amount,
+    format_amount,
+    minor_unit,
+    parse_currency,
+    places_text,
+)
 from core.orders.events import (
     OrderApproved,
     OrderCancelled,
@@ -36,7 +45,7 @@ class OrderStatus(StrEnum):
 def parse_sku(value: Any, field: str = "sku") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, "must be a non-empty string")
-    return value
+    return bounded_text(value, field)
 
 
 def parse_quantity(value: Any, field: str = "quantity", sku: str | None = None) -> int:
@@ -107,6 +116,10 @@ def merge_lines(lines: Iterable[OrderLine], currency: str) -> tuple[OrderLine, .
         raise ValidationError("lines", "an order needs at least one line")
     if len(merged) > MAX_LINES:
         raise ValidationError("lines", f"at most {MAX_LINES} lines per order, got {len(merged)}")
+    total = Money.zero(currency)
+    for line in merged.values():
+        total = total + line.total
+    check_amount(total.amount, currency, "lines", "the order's total")
     return tuple(merged.values())
 
 
@@ -159,6 +172,7 @@ class Order(Aggregate):
     ) -> Order:
         if not isinstance(customer_id, str) or not customer_id.strip():
             raise ValidationError("customer_id", "must be a non-empty string")
+        bounded_text(customer_id, "customer_id")
         parse_currency(currency)
         merged = merge_lines(lines, currency)
         order = cls(
@@ -256,7 +270,7 @@ class Order(Aggregate):
 def _reason(reason: str) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError("reason", "must be a non-empty string")
-    return reason.strip()
+    return bounded_text(reason.strip(), "reason")
 
 
 SNAPSHOT_SCHEMA = 1

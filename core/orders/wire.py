@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from core.kernel.errors import ValidationError
-from core.kernel.fields import FieldErrors, json_object, required_string
+from core.kernel.fields import MAX_TEXT_LENGTH, FieldErrors, json_object, required_string
 from core.kernel.money import (
     DEFAULT_MINOR_UNIT,
     MINOR_UNITS,
@@ -27,7 +27,7 @@ from core.kernel.money import (
 from core.orders.commands import CancelOrder, LineItem, PlaceOrder
 from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderLine, merge_lines, parse_quantity, parse_sku
 
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = MAX_TEXT_LENGTH
 DEFAULT_CURRENCY = "EUR"
 # Raw lines a body may carry before SKU repeats are merged (an order keeps at most MAX_LINES).
 MAX_RAW_LINES = MAX_LINES * 10
@@ -104,10 +104,7 @@ def _line(raw: Any, where: str, currency: str | None) -> LineItem:
 
 
 def _key(value: Any) -> str:
-    key = required_string(value, "idempotency_key")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValidationError("idempotency_key", f"at most {MAX_KEY_LENGTH} characters, got {len(key)}")
-    return key
+    return required_string(value, "idempotency_key", MAX_KEY_LENGTH)
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
@@ -118,7 +115,7 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
 
 # -- the same format as a JSON Schema --------------------------------------------------------------
 
-_TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": r"\S"}
+_TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "pattern": r"\S"}
 EXAMPLE_PLACE_ORDER: dict[str, Any] = {
     "customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.kernel.fields import check_texts
 from core.kernel.messages import Command
 
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentsCommand(Command, context="payments"):
     """Base of the payments context's commands: their type names read "payments.<Name>"."""
+
+    def __post_init__(self) -> None:
+        # Every string a command carries within the bounds every store and the broker keep,
+        # whichever door built it (core/kernel/fields.py).
+        check_texts(vars(self).items())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.fields import bounded_text
 from core.kernel.messages import DomainEvent
 from core.kernel.money import minor_unit, parse_currency, parse_unit_price
 from core.payments.events import (
@@ -48,7 +49,7 @@ def exact(amount: Decimal, currency: str) -> Decimal:
 def parse_customer(value: Any, field: str = "customer_id") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, "must be a non-empty string")
-    return value
+    return bounded_text(value, field)
 
 
 class Account(Aggregate):

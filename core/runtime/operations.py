@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from core.kernel.envelope import OutboxRecord
-from core.kernel.errors import ValidationError
-from core.kernel.feed import FeedEvent
+from core.kernel.errors import NotFound, ValidationError
+from core.kernel.feed import FeedEvent, FeedKind
 from core.runtime.service import Service
 from core.runtime.switchboard import Switchboard
-from ports.control import OutboxStatus, PortInfo, ServiceStatus
+from ports.control import OutboxStatus, ParkedOutboxRow, PortInfo, ServiceStatus
+from ports.storage import ParkedRow
 from ports.system import EventFeed
 
 
@@ -70,9 +71,10 @@ class Operations:
     def outbox_status(self) -> OutboxStatus:
         pending, lag = _backlog(self._services[0])
         relay = self._relay
+        parked = sum(len(service.storage.outbox.parked()) for service in self._stores())
         return OutboxStatus(pending=pending, lag_seconds=lag,
                             relay_running=relay is not None and relay.running,
-                            relay_paused=relay is not None and relay.paused)
+                            relay_paused=relay is not None and relay.paused, parked=parked)
 
     def recent_outbox(self, limit: int = 50) -> list[OutboxRecord]:
         return self._services[0].storage.outbox.recent(limit)
@@ -82,6 +84,54 @@ class Operations:
 
     def resume_relay(self) -> None:
         self._relay_or_refuse().resume()
+
+    def parked_rows(self) -> list[ParkedOutboxRow]:
+        return [_parked(service.name, row) for service in self._stores() for row in service.storage.outbox.parked()]
+
+    def retry_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow:
+        owner, row = self._parked_row(seq, service)
+        if not owner.storage.outbox.retry(seq):
+            raise NotFound("parked outbox row", f"{seq} of {owner.name}")
+        self._report(row, "retried", "the relay sends it again, then the rows of its key that waited behind it")
+        return row
+
+    def drop_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow:
+        owner, row = self._parked_row(seq, service)
+        if owner.storage.outbox.drop(seq) is None:
+            raise NotFound("parked outbox row", f"{seq} of {owner.name}")
+        self._report(row, "dropped", "it is never published; the rows of its key go on")
+        return row
+
+    def _parked_row(self, seq: int, service: str | None) -> tuple[Service, ParkedOutboxRow]:
+        stores = self._stores()
+        if service is not None:
+            slot = self._slot_of(service) if any(s.name == service for s in self._services) else None
+            stores = [s for s in stores if self._slot_of(s.name) == slot]
+            if not stores:
+                known = ", ".join(s.name for s in self._services)
+                raise ValidationError("service", f"must be one of {known}, got {service!r}")
+        found = [(s, row) for s in stores for row in s.storage.outbox.parked() if row.record.seq == seq]
+        if not found:
+            raise NotFound("parked outbox row", str(seq))
+        if len(found) > 1:
+            names = ", ".join(s.name for s, _ in found)
+            raise ValidationError("service", f"seq {seq} is parked in the stores of {names}: name one of them")
+        owner, row = found[0]
+        return owner, _parked(owner.name, row)
+
+    def _stores(self) -> list[Service]:
+        """One service per store: services sharing a store share its outbox."""
+        firsts: dict[str, Service] = {}
+        for service in self._services:
+            firsts.setdefault(self._slot_of(service.name), service)
+        return list(firsts.values())
+
+    def _report(self, row: ParkedOutboxRow, action: str, what: str) -> None:
+        self._feed.publish(FeedEvent(
+            kind=FeedKind.OUTBOX_PARKED, at=self._services[0].clock.now(),
+            text=f"parked outbox row seq {row.seq} of {row.service} ({row.type}, key {row.key}) {action}: {what}",
+            data={"action": action, "seq": row.seq, "service": row.service,
+                  "event_id": row.event_id, "key": row.key, "type": row.type}))
 
     def rebuild_projections(self) -> int:
         return sum(service.rebuild_views() for service in self._services)
@@ -114,6 +164,13 @@ class Operations:
         if self._relay is None:
             raise ValidationError("relay", "no relay runs in this process")
         return self._relay
+
+
+def _parked(service: str, parked: ParkedRow) -> ParkedOutboxRow:
+    record = parked.record
+    return ParkedOutboxRow(service=service, seq=record.seq, event_id=record.event_id, key=record.aggregate_id,
+                           type=record.type, topic=record.topic, reason=parked.reason, parked_at=parked.parked_at,
+                           created_at=record.created_at, payload_bytes=len(record.payload.encode()))
 
 
 def _backlog(service: Service) -> tuple[int, float | None]:

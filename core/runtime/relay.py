@@ -4,6 +4,11 @@ Order of effects per batch: claim rows (ascending seq) -> publish them and wait 
 broker's confirmation -> mark them published. A crash between the last two publishes the batch
 again on restart (duplicates, which consumers drop by message id), never zero times.
 
+A row the broker refuses for good (too large, invalid) is parked: set aside with the reason,
+reported, and left to an operator to retry or drop, while the rest goes on. When the broker lost
+its log (its incarnation changed: an embedded broker restarted with nothing), the retained
+published rows are published again, so the outbox, not the broker, is the durable log.
+
 `RelayLoop.step()` does one round and says how long to wait before the next, so any driver
 (a thread, a CLI loop, a test) runs the same logic. The store's outbox is looked up each round,
 so a store switched between rounds (the switchboard's live port) serves the next one. Each row
@@ -12,12 +17,13 @@ goes to the topic it names; rows written before rows named one go to `settings.t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from core.kernel.errors import Unavailable
+from core.kernel.envelope import OutboxRecord
+from core.kernel.errors import Refused, Unavailable
 from core.kernel.feed import FeedEvent, FeedKind
 from ports.messaging import Messaging
 from ports.storage import Storage
@@ -61,6 +67,23 @@ class Backoff:
         self.failures = 0
 
 
+def claimable(unpublished: Iterable[OutboxRecord], parked: Iterable[int], limit: int) -> list[OutboxRecord]:
+    """The rows `Outbox.claim` hands out, for stores that filter in Python: unpublished rows in
+    seq order, without the parked ones and without those after a parked row of their aggregate
+    (a consumer must not see an aggregate's later events before the one the broker refused)."""
+    held = set(parked)
+    blocked: set[str] = set()
+    rows: list[OutboxRecord] = []
+    for row in sorted(unpublished, key=lambda r: r.seq):
+        if row.seq in held or row.aggregate_id in blocked:
+            blocked.add(row.aggregate_id)
+            continue
+        rows.append(row)
+        if len(rows) == limit:
+            break
+    return rows
+
+
 class OutboxRelay:
     """One relay round's pieces: publish a batch, report the backlog, purge old rows."""
 
@@ -73,33 +96,89 @@ class OutboxRelay:
         self.settings = settings
         self._feed = feed
         self._now = now
+        # The broker's incarnation the last round saw (None: not seen yet, or a broker that keeps its log).
+        self._incarnation: str | None = None
 
     def describe(self) -> str:
         """The store this relay publishes from, for people."""
         return str(self._storage.describe())
 
     def publish_batch(self) -> int:
-        """Publish up to `batch_size` of the oldest unpublished rows; returns how many.
+        """Publish the oldest unpublished rows, `batch_size` at a time; returns how many went out.
 
-        Raises Unavailable when the store or the broker is down; then nothing was marked.
+        A row the broker refuses for good (Refused) is parked with the reason, and the claim is
+        made again: the rows after it go on, except its own aggregate's (they wait behind it, so
+        no consumer sees an aggregate's later events without the one refused). Raises Unavailable
+        when the store or the broker is down; then nothing more was marked.
         """
         outbox = self._storage.outbox
-        rows = outbox.claim(self.settings.batch_size)
-        if not rows:
-            return 0
+        self._requeue_if_the_broker_lost_its_log()
+        published = 0
+        # Each pass either ends the batch or parks one row: at most a batch's worth of passes.
+        for _ in range(self.settings.batch_size):
+            rows = outbox.claim(self.settings.batch_size)
+            if not rows:
+                return published
+            sent, refused = self._publish(rows)
+            if sent:
+                outbox.mark_published([row.seq for row in sent], self._now())
+                self._report_published(sent)
+                published += len(sent)
+            if refused is None:
+                return published
+            self._park(*refused)
+        return published
+
+    def _publish(self, rows: list[OutboxRecord]) -> tuple[list[OutboxRecord], tuple[OutboxRecord, str] | None]:
+        """Publish `rows` by consecutive runs per topic, which keeps each aggregate's rows in seq
+        order on its topic. Returns the rows the broker confirmed and, when it refused one for
+        good, that row and why (the rest of that run and after it stay unpublished: sent again,
+        they are duplicates consumers drop)."""
         default = self.settings.topic
         publisher = self._messaging.publisher
-        messages = [row.to_message(topic=default) for row in rows]
-        # Consecutive runs per topic keep each aggregate's rows in seq order on its topic.
-        topics = []
-        for topic, run in groupby(messages, key=lambda m: m.topic):
-            publisher.publish(topic, list(run))
-            topics.append(topic)
-        outbox.mark_published([row.seq for row in rows], self._now())
-        shown = ", ".join(dict.fromkeys(topics))
-        self._report(FeedKind.OUTBOX_PUBLISHED, f"{len(rows)} published to {shown} (seq {rows[0].seq}..{rows[-1].seq})",
-                     count=len(rows), first_seq=rows[0].seq, last_seq=rows[-1].seq, topic=shown)
-        return len(rows)
+        sent: list[OutboxRecord] = []
+        for topic, run in groupby(((row, row.to_message(topic=default)) for row in rows), key=lambda p: p[1].topic):
+            pairs = list(run)
+            try:
+                publisher.publish(topic, [message for _, message in pairs])
+            except Refused as exc:
+                refused = next((row for row, _ in pairs if row.event_id == exc.message_id), None)
+                if refused is None:
+                    raise  # the publisher named a message it was not given: a bug, not a refusal
+                return sent, (refused, exc.reason)
+            sent.extend(row for row, _ in pairs)
+        return sent, None
+
+    def _park(self, row: OutboxRecord, reason: str) -> None:
+        if not self._storage.outbox.park(row.seq, reason, self._now()):
+            return  # parked (or dropped) by someone else meanwhile
+        self._report(FeedKind.OUTBOX_PARKED,
+                     f"parked outbox row seq {row.seq} ({row.type}, key {row.aggregate_id}): the broker refused it "
+                     f"for good: {reason}. Later rows of key {row.aggregate_id} wait behind it; "
+                     f"retry or drop it (orderhex outbox retry|drop {row.seq})",
+                     action="parked", seq=row.seq, event_id=row.event_id, key=row.aggregate_id, type=row.type,
+                     topic=row.topic or self.settings.topic, reason=reason, store=self.describe())
+
+    def _requeue_if_the_broker_lost_its_log(self) -> None:
+        """When the broker's incarnation changed since the last round, it lost what it held: every
+        retained row is published again, in seq order (the consumers' inboxes drop what they had)."""
+        incarnation = self._messaging.incarnation()
+        if incarnation is None:
+            return
+        if self._incarnation is not None and incarnation != self._incarnation:
+            count = self._storage.outbox.requeue_published()
+            self._report(FeedKind.OUTBOX_REQUEUED,
+                         f"the broker lost its log ({self._messaging.describe()}): publishing {count} retained "
+                         f"outbox row(s) again", count=count, store=self.describe(),
+                         incarnation=incarnation, previous=self._incarnation)
+        # Remembered only once the rows are requeued: a store that failed to requeue is tried again.
+        self._incarnation = incarnation
+
+    def _report_published(self, rows: list[OutboxRecord]) -> None:
+        topics = ", ".join(dict.fromkeys(row.topic or self.settings.topic for row in rows))
+        self._report(FeedKind.OUTBOX_PUBLISHED,
+                     f"{len(rows)} published to {topics} (seq {rows[0].seq}..{rows[-1].seq})",
+                     count=len(rows), first_seq=rows[0].seq, last_seq=rows[-1].seq, topic=topics)
 
     def lag(self) -> RelayLag:
         outbox = self._storage.outbox

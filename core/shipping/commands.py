@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.kernel.fields import check_texts
 from core.kernel.messages import Command
+from core.shipping.model import MAX_ADDRESS
 
 
 @dataclass(frozen=True, kw_only=True)
 class ShippingCommand(Command, context="shipping"):
     """Base of the shipping context's commands: their type names read "shipping.<Name>"."""
+
+    def __post_init__(self) -> None:
+        # Every string a command carries within the bounds every store and the broker keep,
+        # whichever door built it (core/kernel/fields.py); an address may be longer than an id.
+        check_texts(vars(self).items(), {"address": MAX_ADDRESS})
 
 
 @dataclass(frozen=True, kw_only=True)

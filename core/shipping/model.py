@@ -12,6 +12,7 @@ from typing import Any
 
 from core.kernel.aggregate import Aggregate, AggregateCodec, replayer
 from core.kernel.errors import IllegalTransition, ValidationError
+from core.kernel.fields import bounded_text
 from core.kernel.messages import DomainEvent
 from core.shipping.events import ShipmentCancelled, ShipmentDispatched, ShipmentScheduled
 
@@ -29,7 +30,7 @@ def parse_address(value: Any, field: str = "address") -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_ADDRESS:
         raise ValidationError(field, f"must be a non-empty string of at most {MAX_ADDRESS} characters, or absent")
-    return value.strip()
+    return bounded_text(value.strip(), field, MAX_ADDRESS)
 
 
 class Shipment(Aggregate):
@@ -49,6 +50,7 @@ class Shipment(Aggregate):
                  event_id: str) -> Shipment:
         if not isinstance(customer_id, str) or not customer_id.strip():
             raise ValidationError("customer_id", "must be a non-empty string")
+        bounded_text(customer_id, "customer_id")
         shipment = cls(order_id)
         shipment._record(ShipmentScheduled(event_id=event_id, aggregate_id=order_id, aggregate_version=1,
                                            occurred_at=now, customer_id=customer_id, address=parse_address(address)))

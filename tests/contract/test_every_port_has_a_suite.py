@@ -12,7 +12,7 @@ import bootstrap
 import ports
 
 HERE = Path(__file__).parent
-INBOUND = {"Ordering", "Inventory", "Payments", "Shipping", "Control"}
+INBOUND = {"Ordering", "Inventory", "Payments", "Shipping", "Control", "Resilience"}
 # Which suite holds each outbound port's contract.
 SUITES = {
     "Repository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",
@@ -20,6 +20,9 @@ SUITES = {
     "Outbox": "test_outbox", "ReadModel": "test_read_model", "EventStore": "test_event_store",
     "Publisher": "test_messaging", "Subscriber": "test_messaging", "Messaging": "test_messaging",
     "Clock": "test_clock_and_ids", "IdGenerator": "test_clock_and_ids", "EventFeed": "test_feed",
+    "StockLevels": "test_service_queries", "Credit": "test_service_queries", "ShipmentStatus": "test_service_queries",
+    "ForcedStates": "test_forced_states",
+    "ServiceRegistry": "test_registry",
 }
 
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
+
+import bootstrap
+from adapters.outbound.kafka.embedded import embedded_status, stop_embedded
+from adapters.outbound.memory.feed import RingBufferFeed
+from adapters.outbound.memory.messaging import MemoryMessaging
 from core.kernel.envelope import Message
+from core.kernel.errors import Unavailable
 from ports.messaging import Messaging, Subscriber
+from tests.fixtures_kafka import SHORT_TIMINGS
 
 PORT = "messaging"
 _topics = itertools.count(1)
@@ -74,3 +86,61 @@ def test_every_group_gets_every_message(messaging: Messaging) -> None:
 def test_a_broker_that_answers_passes_its_check(messaging: Messaging) -> None:
     messaging.check()
     assert messaging.describe()
+
+
+def test_the_incarnation_stays_while_the_broker_keeps_its_log(messaging: Messaging) -> None:
+    first = messaging.incarnation()
+    messaging.publisher.publish(_topic(), [_message(1)])
+    messaging.check()
+    assert messaging.incarnation() == first
+
+
+@pytest.fixture
+def losing(request: pytest.FixtureRequest, messaging_adapter: str,
+           tmp_path: Path) -> Iterator[tuple[Messaging, Callable[[], None]]]:
+    """The adapter, and a way to make its broker lose its log: the memory broker forgets; Kafka
+    runs on the data directory's embedded broker (the only one whose restarts it can see), which
+    is killed (kill -9)."""
+    if messaging_adapter == "memory":
+        memory = MemoryMessaging()
+        yield memory, memory.lose_log
+        return
+    request.getfixturevalue("tansu")  # skips, as every Kafka test does, without the broker's wheel
+    config = bootstrap.load_config(env={}, overrides={
+        "messaging.adapter": messaging_adapter, "data_dir": str(tmp_path),
+        "messaging.bootstrap_servers": "embedded", **SHORT_TIMINGS})
+    broker: Messaging = bootstrap.MESSAGING_ADAPTERS[messaging_adapter](config, RingBufferFeed(100))
+
+    def kill() -> None:
+        status = embedded_status(tmp_path)
+        assert status.record is not None and status.state == "running"
+        os.kill(status.record.pid, signal.SIGKILL)
+
+    try:
+        yield broker, kill
+        broker.close()
+    finally:
+        stop_embedded(tmp_path)
+
+
+def test_the_incarnation_changes_when_the_broker_loses_its_log(losing: tuple[Messaging, Callable[[], None]]) -> None:
+    messaging, lose_log = losing
+    before = messaging.incarnation()
+    lose_log()
+    # A client that finds the broker gone brings it back (the embedded one: see ports/messaging.py).
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        try:
+            messaging.check()
+            break
+        except Unavailable:
+            assert time.monotonic() < deadline, "the broker did not come back"
+            time.sleep(0.1)
+    time.sleep(1.1)  # the incarnation may be cached for a second
+    after = messaging.incarnation()
+    assert after is not None and after != before
+    topic = _topic()
+    subscriber = messaging.subscriber([topic], group=f"g-{topic}")
+    messaging.publisher.publish(topic, [_message(1)])
+    assert [m.id for m in _receive(subscriber, 1)] == ["m-1"]
+    subscriber.close()

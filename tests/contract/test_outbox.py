@@ -93,3 +93,79 @@ def test_history_lists_one_aggregates_rows_in_version_order(storage: Storage) ->
     approve(storage, order.id)
     assert [(r.type, r.aggregate_version) for r in storage.outbox.history(order.id)] == [
         ("orders.OrderPlaced", 1), ("orders.OrderApproved", 2)]
+
+
+def _seq_of(storage: Storage, aggregate_id: str, version: int = 1) -> int:
+    return next(r.seq for r in storage.outbox.history(aggregate_id) if r.aggregate_version == version)
+
+
+def test_a_parked_row_and_its_aggregates_later_rows_wait_while_other_aggregates_go_on(storage: Storage) -> None:
+    refused, other = place(storage, when=1), place(storage, when=2)
+    approve(storage, refused.id, when=3)
+    assert storage.outbox.park(_seq_of(storage, refused.id), "too large", at(20))
+    assert [(r.aggregate_id, r.aggregate_version) for r in storage.outbox.claim(10)] == [(other.id, 1)]
+    # The parked row waits for an operator, not the relay; the row behind it still waits to go out.
+    assert storage.outbox.pending_count() == 2 and storage.outbox.oldest_pending_at() == at(2)
+
+
+def test_parked_lists_each_parked_row_with_its_reason_and_survives_a_reopen(storage: Storage) -> None:
+    order = place(storage)
+    seq = _seq_of(storage, order.id)
+    storage.outbox.park(seq, "Message size too large", at(20))
+    storage.close()
+    [parked] = storage.outbox.parked()
+    assert (parked.record.seq, parked.record.aggregate_id, parked.reason, parked.parked_at) == (
+        seq, order.id, "Message size too large", at(20))
+
+
+def test_park_changes_nothing_for_a_published_unknown_or_already_parked_row(storage: Storage) -> None:
+    published, parked = place(storage), place(storage)
+    storage.outbox.mark_published([_seq_of(storage, published.id)], at(10))
+    assert storage.outbox.park(_seq_of(storage, parked.id), "first", at(20))
+    assert not storage.outbox.park(_seq_of(storage, published.id), "late", at(30))
+    assert not storage.outbox.park(_seq_of(storage, parked.id), "second", at(30))
+    assert not storage.outbox.park(9999, "unknown", at(30))
+    assert [(p.record.aggregate_id, p.reason) for p in storage.outbox.parked()] == [(parked.id, "first")]
+
+
+def test_a_retried_row_is_claimed_again_before_the_rows_that_waited_behind_it(storage: Storage) -> None:
+    order = place(storage)
+    approve(storage, order.id)
+    seq = _seq_of(storage, order.id)
+    storage.outbox.park(seq, "too large", at(20))
+    assert storage.outbox.retry(seq)
+    assert storage.outbox.parked() == []
+    assert [r.aggregate_version for r in storage.outbox.claim(10)] == [1, 2]
+    assert not storage.outbox.retry(seq)
+
+
+def test_a_dropped_row_is_gone_and_the_rows_behind_it_go_on(storage: Storage) -> None:
+    order = place(storage)
+    approve(storage, order.id)
+    seq = _seq_of(storage, order.id)
+    storage.outbox.park(seq, "too large", at(20))
+    dropped = storage.outbox.drop(seq)
+    assert dropped is not None and (dropped.seq, dropped.type) == (seq, "orders.OrderPlaced")
+    assert [r.aggregate_version for r in storage.outbox.claim(10)] == [2]
+    assert storage.outbox.parked() == [] and seq not in {r.seq for r in storage.outbox.recent(10)}
+    assert storage.outbox.drop(seq) is None
+
+
+def test_requeued_published_rows_are_claimed_again_in_order_and_parked_rows_stay_parked(storage: Storage) -> None:
+    first, second, refused = place(storage, when=1), place(storage, when=2), place(storage, when=3)
+    storage.outbox.mark_published([_seq_of(storage, first.id), _seq_of(storage, second.id)], at(10))
+    storage.outbox.park(_seq_of(storage, refused.id), "too large", at(20))
+    assert storage.outbox.requeue_published() == 2
+    assert [r.aggregate_id for r in storage.outbox.claim(10)] == [first.id, second.id]
+    assert all(r.published_at is None for r in storage.outbox.claim(10))
+    assert [p.record.aggregate_id for p in storage.outbox.parked()] == [refused.id]
+    assert storage.outbox.requeue_published() == 0
+
+
+def test_a_claimed_row_is_parked_and_the_next_claim_hands_out_the_others(storage: Storage) -> None:
+    """What a relay does when the broker refuses a row of the batch it claimed."""
+    refused, other = place(storage), place(storage)
+    rows = storage.outbox.claim(10)
+    assert storage.outbox.park(rows[0].seq, "too large", at(20))
+    assert [r.aggregate_id for r in storage.outbox.claim(10)] == [other.id]
+    assert [p.record.aggregate_id for p in storage.outbox.parked()] == [refused.id]

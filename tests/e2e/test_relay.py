@@ -103,6 +103,9 @@ class SwappableBroker:
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
 
+    def incarnation(self) -> str | None:
+        return None
+
 
 def test_relay_backs_off_while_the_broker_is_down_and_drains_the_backlog_after(app: bootstrap.Application) -> None:
     broker = SwappableBroker(DownPublisher())

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from core.kernel.errors import ValidationError
 from core.kernel.money import (
+    MAX_AMOUNT_DIGITS,
     MAX_PRICE_DIGITS,
     MINOR_UNITS,
     Money,
@@ -84,12 +85,19 @@ def test_the_parser_accepts_exactly_what_the_price_pattern_matches(currency: str
 @settings(max_examples=200)
 @given(CURRENCIES.flatmap(lambda c: st.tuples(st.just(c), st.lists(
     st.tuples(st.integers(1, MAX_QUANTITY), priced(c)), min_size=1, max_size=MAX_LINES))))
-def test_an_orders_total_is_the_exact_sum_of_its_lines(
+def test_an_orders_total_is_the_exact_sum_of_its_lines_or_the_order_is_refused(
         order: tuple[str, list[tuple[int, tuple[str, Decimal]]]]) -> None:
     currency, items = order
     lines = [OrderLine(f"S{n}", quantity, Money(price, currency)) for n, (quantity, (_, price)) in enumerate(items)]
+    # The sum in whole minor units (integers), which nothing can round.
+    minor = sum(quantity * int(price.scaleb(minor_unit(currency))) for quantity, (_, price) in items)
+    exact = Decimal(minor).scaleb(-minor_unit(currency))
+    if exact >= Decimal(10) ** MAX_AMOUNT_DIGITS:
+        with pytest.raises(ValidationError, match=f"more than {MAX_AMOUNT_DIGITS} digits") as refused:
+            Order.place(order_id="o", customer_id="c", currency=currency, lines=lines, now=T0, event_id="e")
+        assert refused.value.field == "lines"
+        return
     placed = Order.place(order_id="o", customer_id="c", currency=currency, lines=lines, now=T0, event_id="e")
-    exact = sum((price * quantity for quantity, (_, price) in items), Decimal(0))
     assert placed.total.amount == exact
     text = format_amount(placed.total.amount, currency)
     assert FIXED.fullmatch(text) and len(text.partition(".")[2]) == minor_unit(currency)
@@ -100,17 +108,34 @@ def test_an_orders_total_is_the_exact_sum_of_its_lines(
     assert [ln.unit_price for ln in again.lines] == [ln.unit_price for ln in placed.lines]
 
 
-def test_the_largest_order_is_still_exact() -> None:
+def _near_the_bound(last: str) -> list[OrderLine]:
+    """MAX_QUANTITY units at the highest CLF price (999,999,999,999,999.9000 in all), and one more line."""
     top = Decimal(10**MAX_PRICE_DIGITS - 1) + Decimal("0.9999")
-    lines = [OrderLine(f"S{n}", MAX_QUANTITY, Money(top, "CLF")) for n in range(MAX_LINES)]
-    placed = Order.place(order_id="o", customer_id="c", currency="CLF", lines=lines, now=T0, event_id="e")
-    assert placed.total.amount == top * MAX_QUANTITY * MAX_LINES
-    assert format_amount(placed.total.amount, "CLF") == "99999999999999990.0000"
+    return [OrderLine("TOP", MAX_QUANTITY, Money(top, "CLF")), OrderLine("LAST", 1, Money(Decimal(last), "CLF"))]
+
+
+def test_the_largest_total_the_bound_allows_is_exact() -> None:
+    placed = Order.place(order_id="o", customer_id="c", currency="CLF", lines=_near_the_bound("0.0999"), now=T0,
+                         event_id="e")
+    assert format_amount(placed.total.amount, "CLF") == "999999999999999.9999"
+    assert len("999999999999999") == MAX_AMOUNT_DIGITS
+    assert summarise(placed).total == placed.total.amount
+
+
+def test_an_order_whose_total_passes_the_bound_is_refused_naming_its_lines() -> None:
+    with pytest.raises(ValidationError, match=r"the order's total 1000000000000000\.0000 CLF has more than 15 "
+                                              r"digits before the point") as refused:
+        Order.place(order_id="o", customer_id="c", currency="CLF", lines=_near_the_bound("0.1000"), now=T0,
+                    event_id="e")
+    assert refused.value.field == "lines"
 
 
 def test_money_refuses_arithmetic_that_would_round() -> None:
-    with pytest.raises(ArithmeticError):
+    with pytest.raises(ValidationError, match="cannot be computed exactly") as refused:
         Money(Decimal(10) ** 40, "EUR") + Money(Decimal("0.01"), "EUR")
+    assert refused.value.field == "amount"
+    with pytest.raises(ValidationError, match="cannot be computed exactly"):
+        Money(Decimal("9e999999"), "EUR").times(1000)
 
 
 @pytest.mark.parametrize(("amount", "currency", "shown"), [
@@ -139,3 +164,23 @@ def test_a_new_line_gets_exactly_its_currencys_decimals(price: tuple[str, Decima
     [line] = merge_lines([OrderLine("S", 1, Money(amount.normalize(), currency))], currency)
     assert line.unit_price.amount == amount
     assert line.unit_price.amount.as_tuple().exponent == -minor_unit(currency)
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "9e999999", "1e-9999999", "NaN", "Infinity", "-Infinity", "sNaN",
+                                  "-1.00", "0", "0.00", "1" * (MAX_PRICE_DIGITS + 1), "0.001", " 1.00", "1_000"])
+def test_hostile_prices_are_refused_naming_the_field_without_computing_them(text: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_unit_price(text, "lines[0].unit_price", "EUR")
+    assert caught.value.field == "lines[0].unit_price"
+
+
+@given(CURRENCIES, st.text(alphabet="0123456789.", min_size=1, max_size=24))
+def test_any_accepted_price_is_within_the_bounds_and_round_trips_exactly(currency: str, text: str) -> None:
+    try:
+        price = parse_unit_price(text, "unit_price", currency)
+    except ValidationError:
+        return
+    assert 0 < price < Decimal(10) ** MAX_PRICE_DIGITS
+    assert price.as_tuple().exponent == -minor_unit(currency)
+    assert price == Decimal(text), "nothing was rounded"
+    assert parse_unit_price(format_amount(price, currency), "unit_price", currency) == price

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input, Static
 
+from core.kernel.fields import MAX_TEXT_LENGTH
 from core.kernel.messages import DomainEvent
 from core.orders.commands import ApproveOrder, CancelOrder, OrderCommand, RejectOrder, ShipOrder
 from core.orders.queries import GetOrder, OrderSummary
@@ -48,7 +49,7 @@ class ReasonPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="reason-prompt"):
             yield Static(Content(self._question), classes="section-title")
-            yield Input(placeholder="the reason, in a few words", id="reason")
+            yield Input(placeholder="the reason, in a few words", id="reason", max_length=MAX_TEXT_LENGTH)
             yield Static("enter sends · esc cancels", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

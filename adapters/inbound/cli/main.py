@@ -16,6 +16,7 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 from adapters.inbound.cli.render import render_events, render_order, render_orders, render_ports
 from core.kernel.errors import DomainError, Unavailable, ValidationError
+from core.kernel.fields import storable_text
 from core.kernel.money import parse_amount
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, RejectOrder, ShipOrder
 from core.orders.model import OrderStatus
@@ -95,6 +96,7 @@ def run(
     extra = dict(extra or {})
     try:
         args = _parser(extra).parse_args(argv)
+        _refuse_unreadable(args)
         if args.command is None:
             raise BadInput("a command is required; see orderhex --help")
         if args.command == "config":
@@ -210,6 +212,16 @@ def _dispatch(args: argparse.Namespace, app: App, out: TextIO) -> int:
             raise BadInput(f"unknown command {args.command!r}")
     print(json.dumps(payload, indent=2) if as_json else text, file=out)
     return EXIT_OK
+
+
+def _refuse_unreadable(args: argparse.Namespace) -> None:
+    """Bytes on the command line that are not UTF-8 reach Python as lone surrogates, which no store
+    can write: refused here, naming the argument, for queries (`show`, `orders --customer`) as for
+    commands. A --config path is left alone: a file name need not be UTF-8."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and name != "config":
+                storable_text(text, name)
 
 
 def _place_command(args: argparse.Namespace) -> PlaceOrder:

@@ -10,9 +10,10 @@ the composition root; this module only reads and checks against it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,28 @@ class ConfigError(Exception):
     def __init__(self, key: str, value: Any, allowed: str, source: str) -> None:
         super().__init__(f"config {key} = {value!r} (from {source}) is not allowed; allowed: {allowed}")
         self.key = key
+
+
+class UnknownSetting(ConfigError):
+    """A key no setting has. Its value is never shown: a misnamed key is often a secret put under the
+    wrong name (ORDERHEX_ADMIN_TOKEN for api.admin_token), and the error goes to terminals and logs."""
+
+    def __init__(self, key: str, source: str, known: Sequence[str]) -> None:
+        Exception.__init__(self, f"config {key} (from {source}) is not a setting (its value is not shown). "
+                                 f"{_suggestion(key, source, known)}`orderhex config` lists every setting")
+        self.key = key
+
+
+def _suggestion(key: str, source: str, known: Sequence[str]) -> str:
+    """'Did you mean ...? ' naming the closest settings, spelt the way `source` spells keys."""
+    leaf = key.rpartition(".")[2]
+    same_leaf = [k for k in known if k.rpartition(".")[2] == leaf]
+    close = same_leaf or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    names = [f"{k} ({ENV_PREFIX}{k.upper().replace('.', '__')})" if source.startswith("env ") else k
+             for k in close]
+    return f"Did you mean {' or '.join(names)}? "
 
 
 @dataclass(frozen=True)
@@ -143,7 +166,7 @@ def load_from(table: Mapping[str, Setting], config_path: str | None,
 def _set(table: Mapping[str, Setting], config: Config, key: str, value: Any, source: str) -> None:
     setting = table.get(key)
     if setting is None:
-        raise ConfigError(key, value, "one of " + ", ".join(table), source)
+        raise UnknownSetting(key, source, list(table))
     config.set(key, setting.parse(key, value, source), source)
 
 

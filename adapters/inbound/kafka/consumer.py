@@ -23,7 +23,15 @@ from enum import Enum
 from typing import Any
 
 from adapters.inbound.kafka.subscription import consume_until
-from adapters.inbound.kafka.wire import dead_letter, json_object, reply
+from adapters.inbound.kafka.wire import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    check_size,
+    dead_letter,
+    json_object,
+    message_size,
+    reply,
+    send_owed,
+)
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
@@ -44,6 +52,8 @@ class ConsumerSettings:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     max_attempts: int = 3
+    # Commands larger than this are refused unread (events come from the services' own outboxes).
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     @property
     def topics(self) -> list[str]:
@@ -110,6 +120,7 @@ class ContextConsumer:
         self._attempts.pop(message.id, None)
 
     def _command(self, message: Message) -> None:
+        check_size(message, self.settings.max_message_bytes)
         body = json_object(message.payload)
         kind = body.pop("type", None) or message.headers.get("type")
         read = self._service.context.reader(str(kind)) if kind else None
@@ -146,9 +157,11 @@ class ContextConsumer:
     def _dead_letter(self, message: Message, error: Exception) -> None:
         self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
-        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead_letter(message, error)])
+        send_owed(self._messaging.publisher, self.settings.dead_letter_topic,
+                  dead_letter(message, error, self.settings.max_message_bytes), "the dead-letter copy")
+        oversize = message_size(message) > self.settings.max_message_bytes
         self._reply(message, {"status": "rejected", "reason": str(error), "error": type(error).__name__,
-                              "command": _declared_type(message)})
+                              "command": _declared_type(message, read_body=not oversize)})
         self._report(FeedKind.ERROR, f"{self.name} dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
 
@@ -156,16 +169,17 @@ class ContextConsumer:
         payload = json.dumps({"message_id": message.id, **body}, separators=(",", ":"), sort_keys=True).encode()
         outcome = reply(message, payload)
         if outcome is not None:
-            self._messaging.publisher.publish(outcome[0], [outcome[1]])
+            send_owed(self._messaging.publisher, outcome[0], outcome[1], "the reply")
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._service.feed.publish(FeedEvent(kind=kind, text=text, at=self._service.clock.now(), data=dict(data)))
 
 
-def _declared_type(message: Message) -> str | None:
-    """The type a message says it carries, even when its body is not valid (for the reply)."""
+def _declared_type(message: Message, *, read_body: bool = True) -> str | None:
+    """The type a message says it carries, even when its body is not valid (for the reply); from
+    its headers alone when `read_body` is False (a body too large to read)."""
     try:
-        declared = json.loads(message.payload).get("type")
+        declared = json.loads(message.payload).get("type") if read_body else None
     except (AttributeError, UnicodeDecodeError, ValueError):
         declared = None
     return str(declared or message.headers.get("type") or "") or None

@@ -18,14 +18,18 @@ from datetime import datetime
 
 from adapters.inbound.kafka.subscription import consume_until
 from adapters.inbound.kafka.wire import (
+    DEFAULT_MAX_MESSAGE_BYTES,
     IntakeCommand,
     accepted,
+    check_size,
     dead_letter,
     declared_type,
     message_key,
+    message_size,
     parse_command,
     rejected,
     reply,
+    send_owed,
 )
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, IdempotencyConflict, Unavailable, ValidationError
@@ -49,6 +53,7 @@ class IntakeSettings:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     max_attempts: int = 3
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -111,9 +116,9 @@ class CommandIntake:
         commands: list[tuple[Message, IntakeCommand]] = []
         for message in batch:
             try:
-                commands.append((message, parse_command(message.payload, message.headers, message.id)))
+                commands.append((message, self._parse(message)))
             except ValidationError as exc:
-                self._reject(message, declared_type(message.payload, message.headers), exc)
+                self._reject(message, self._declared_type(message), exc)
         outcomes: list[_Outcome] = []
         keys: set[str] = set()
         with group.batch() as uow:
@@ -178,9 +183,9 @@ class CommandIntake:
         """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
         started = time.perf_counter()
         try:
-            command = parse_command(message.payload, message.headers, message.id)
+            command = self._parse(message)
         except ValidationError as exc:
-            self._reject(message, declared_type(message.payload, message.headers), exc)
+            self._reject(message, self._declared_type(message), exc)
             return
         try:
             order_id, created = self._apply(command, message.id)
@@ -216,6 +221,15 @@ class CommandIntake:
         self._report(FeedKind.COMMAND, f"intake {type(command).__name__} {message.id} -> {order_id}",
                      message_id=message.id, order_id=order_id, ms=round((time.perf_counter() - started) * 1000, 3))
 
+    def _parse(self, message: Message) -> IntakeCommand:
+        check_size(message, self.settings.max_message_bytes)
+        return parse_command(message.payload, message.headers, message.id)
+
+    def _declared_type(self, message: Message) -> str | None:
+        """What the message says it is; from its headers alone when it is too large to read."""
+        oversize = message_size(message) > self.settings.max_message_bytes
+        return declared_type(b"" if oversize else message.payload, message.headers)
+
     @staticmethod
     def _flush(uow: BatchUnitOfWork) -> list[DomainEvent] | None:
         """The batch's events once committed; None when it cannot commit."""
@@ -238,7 +252,8 @@ class CommandIntake:
         was ("PlaceOrder"), even when its body could not be read as one."""
         self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
-        self._messaging.publisher.publish(self.settings.dead_letter_topic, [dead_letter(message, error)])
+        send_owed(self._messaging.publisher, self.settings.dead_letter_topic,
+                  dead_letter(message, error, self.settings.max_message_bytes), "the dead-letter copy")
         self._reply(message, rejected(message.id, command_type, error))
         self._report(FeedKind.ERROR, f"intake dead-lettered {message.id}: {reason}", message_id=message.id,
                      error=type(error).__name__)
@@ -246,7 +261,7 @@ class CommandIntake:
     def _reply(self, message: Message, body: bytes) -> None:
         outcome = reply(message, body)
         if outcome is not None:
-            self._messaging.publisher.publish(outcome[0], [outcome[1]])
+            send_owed(self._messaging.publisher, outcome[0], outcome[1], "the reply")
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._feed.publish(FeedEvent(kind=kind, text=text, at=self._now(), data=dict(data)))

@@ -8,18 +8,16 @@ nothing here."""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # their Annotated dependencies refer to local variables a string annotation cannot resolve.
-import asyncio
-import json
 import re
 import secrets
 import threading
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from adapters.inbound.rest.event_stream import FeedFanout, FeedResponse, feed_stream
 from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
@@ -36,13 +34,9 @@ from adapters.inbound.rest.representations import (
 )
 from adapters.inbound.rest.security import admin_guard
 from core.kernel.errors import ValidationError
-from core.kernel.feed import FeedEvent
 from ports.control import Control
 
-SSE_BATCH = 500
 MAX_OUTBOX_ROWS = 1000
-# How often a waiting stream checks whether the server is stopping.
-STOP_POLL_SECONDS = 0.25
 # An SSE id this server sent ("BOOT:SEQ"), or a bare seq of this server's feed.
 EVENT_ID = re.compile(r"^(?:([0-9a-f]{1,64}):)?([0-9]{1,18})$")
 
@@ -59,11 +53,13 @@ def resume_after(last_event_id: str | None, after: int | None, boot_id: str) -> 
     return int(seq) if boot in (None, boot_id) else 0
 
 
-def admin_router(control: Control, token: str, stopping: threading.Event, heartbeat_seconds: float) -> APIRouter:
+def admin_router(control: Control, token: str, stopping: threading.Event, heartbeat_seconds: float, *,
+                 max_streams: int = 50, replay: int = 1000) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_guard(token))],
                        responses=problem_responses(401))
     # One per server start: the router is built once per app, the app once per process.
     boot_id = secrets.token_hex(8)
+    fanout = FeedFanout(control, boot_id, stopping, max_streams=max_streams, replay=replay)
 
     @router.get("/ports", response_model=list[PortOut], summary="Ports with their active and available adapters")
     async def list_ports() -> JSONResponse:
@@ -114,11 +110,14 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
 
     @router.get(
         "/events", summary="The EventFeed as Server-Sent Events",
+        description=f"Replays the newest events held (at most {replay}; older ones are reported as a `gap` event "
+                    f"to a client resuming before them), then follows the feed live. At most {max_streams} streams "
+                    "are open at once: one more is refused with 503 and `Retry-After`.",
         response_class=StreamingResponse, dependencies=[Depends(refuse_unknown_query)],
         responses={200: {"description": "one SSE event per feed event; `id` is BOOT:SEQ, its seq qualified by "
                                         "this server's boot id (a restarted server numbers its feed from 1 again)",
                          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                   **problem_responses(422)},
+                   **problem_responses(422, 503)},
     )
     async def events(
         after: Annotated[int | None, Query(ge=0, description="start after this seq of this server's feed")] = None,
@@ -128,54 +127,9 @@ def admin_router(control: Control, token: str, stopping: threading.Event, heartb
                         "server starts from the oldest event held")] = None,
     ) -> StreamingResponse:
         start = resume_after(last_event_id, after, boot_id)
-        return StreamingResponse(feed_stream(control, start, stopping, heartbeat_seconds, boot_id),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        subscription = fanout.open()
+        return FeedResponse(feed_stream(fanout, subscription, start, stopping, heartbeat_seconds), subscription,
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     return router
 
-
-async def feed_stream(control: Control, after: int, stopping: threading.Event,
-                      heartbeat_seconds: float, boot_id: str) -> AsyncIterator[str]:
-    """Feed events with seq > `after`, then live ones, until the client leaves or the server stops.
-
-    The subscription only wakes the stream; events are always read back from the feed's buffer,
-    so a slow client costs no memory and a missed range is reported as a `gap` event."""
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-
-    def notify(_: FeedEvent) -> None:
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:  # the loop closed under a stream that was still subscribed
-            return
-
-    unsubscribe = control.subscribe(notify)
-    try:
-        yield "retry: 2000\n\n"
-        last, idle = after, 0.0
-        while not stopping.is_set():
-            wake.clear()
-            batch = control.recent_events(last, SSE_BATCH)
-            if batch:
-                if last and batch[0].seq > last + 1:
-                    gap = {"missed_from": last + 1, "missed_to": batch[0].seq - 1}
-                    yield f"event: gap\ndata: {json.dumps(gap)}\n\n"
-                for event in batch:
-                    yield _sse(event, boot_id)
-                last, idle = batch[-1].seq, 0.0
-                continue
-            try:
-                await asyncio.wait_for(wake.wait(), STOP_POLL_SECONDS)
-            except TimeoutError:
-                idle += STOP_POLL_SECONDS
-                if idle >= heartbeat_seconds:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
-    finally:
-        unsubscribe()
-
-
-def _sse(event: FeedEvent, boot_id: str) -> str:
-    data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
-    return f"id: {boot_id}:{event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n"

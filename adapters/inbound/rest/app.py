@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.inbound.rest import problems
 from adapters.inbound.rest.admin import admin_router
+from adapters.inbound.rest.checkout import checkout_router
+from adapters.inbound.rest.faults import ServiceDoor
 from adapters.inbound.rest.inventory import inventory_router
 from adapters.inbound.rest.metrics import Metrics, RequestMetrics
 from adapters.inbound.rest.operations import operations_router
 from adapters.inbound.rest.orders import orders_router
+from adapters.inbound.rest.overview import overview_router
+from adapters.inbound.rest.parked import parked_router
 from adapters.inbound.rest.payments import payments_router
-from adapters.inbound.rest.security import BodyLimit
+from adapters.inbound.rest.resilience import resilience_router
+from adapters.inbound.rest.security import UNSUPPORTED_MEDIA_TYPE_RESPONSE, BodyLimit, JsonBodiesOnly
 from adapters.inbound.rest.shipping import shipping_router
 from ports.control import Control
 from ports.inventory import Inventory
@@ -40,6 +45,9 @@ class RestSettings:
     max_body_bytes: int = 64 * 1024
     retry_after_seconds: int = 5
     sse_heartbeat_seconds: float = 15.0
+    # Admin event streams open at once (one more gets 503), and events replayed to a new stream.
+    max_event_streams: int = 50
+    event_replay: int = 1000
 
 
 DESCRIPTION = """Orders over HTTP, plus health, metrics and the admin API.
@@ -103,7 +111,9 @@ class HeadAsGet:
 
 def create_app(ordering: Ordering | None, control: Control, settings: RestSettings,
                stopping: threading.Event | None = None, *, inventory: Inventory | None = None,
-               payments: Payments | None = None, shipping: Shipping | None = None) -> FastAPI:
+               payments: Payments | None = None, shipping: Shipping | None = None, overviews: Any = None,
+               checkout: Any = None, resilience: Any = None, fault_door: Callable[[str], Any] | None = None,
+               fault_hold_seconds: float = 10.0, board: Any = None) -> FastAPI:
     """One app over the ports of the services this process runs (a service given None has no
     routes here). `stopping`, set by the server on SIGTERM, ends open event streams so shutdown is
     not held up."""
@@ -131,10 +141,23 @@ def create_app(ordering: Ordering | None, control: Control, settings: RestSettin
         api.include_router(payments_router(payments, settings.api_key))
     if shipping is not None:
         api.include_router(shipping_router(shipping, settings.api_key))
+    # Calls between services (issue 12): the overview, the checkout, breakers and faults.
+    if overviews is not None:
+        api.include_router(overview_router(overviews, settings.api_key))
+    if checkout is not None:
+        api.include_router(checkout_router(checkout, settings.api_key))
+    if resilience is not None:
+        api.include_router(resilience_router(resilience, settings.admin_token))
+    if board is not None:
+        metrics.watch_breakers(lambda: [b.snapshot() for b in board.all()])
     api.include_router(operations_router(control, metrics, settings.retry_after_seconds))
-    api.include_router(admin_router(control, settings.admin_token, stopping, settings.sse_heartbeat_seconds))
+    api.include_router(admin_router(control, settings.admin_token, stopping, settings.sse_heartbeat_seconds,
+                                    max_streams=settings.max_event_streams, replay=settings.event_replay))
+    api.include_router(parked_router(control, settings.admin_token))
     problems.install(api, settings.retry_after_seconds)
     api.add_middleware(HeadAsGet)
+    api.add_middleware(ServiceDoor, decide=fault_door or _no_fault, hold_seconds=fault_hold_seconds)
+    api.add_middleware(JsonBodiesOnly)
     api.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     api.add_middleware(RequestMetrics, metrics=metrics)
 
@@ -142,8 +165,21 @@ def create_app(ordering: Ordering | None, control: Control, settings: RestSettin
         if api.openapi_schema is None:
             schema = get_openapi(title=api.title, version=api.version, description=api.description,
                                  routes=api.routes, tags=TAGS)
-            api.openapi_schema = problems.as_problem_media_type(schema)
+            api.openapi_schema = _with_415_on_writes(problems.as_problem_media_type(schema))
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
     return api
+
+
+def _no_fault(service: str) -> None:
+    return None
+
+
+def _with_415_on_writes(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every write answers 415 to a body that is not JSON (JsonBodiesOnly): say so on each."""
+    for path in schema.get("paths", {}).values():
+        for method, operation in path.items():
+            if method in ("post", "put", "patch", "delete"):
+                operation.setdefault("responses", {})["415"] = UNSUPPORTED_MEDIA_TYPE_RESPONSE
+    return schema

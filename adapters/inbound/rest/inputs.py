@@ -1,5 +1,6 @@
 """A request's inputs: a JSON body whose every way of being unreadable becomes a 422 naming
-`body`, and query parameters the route does not declare, refused like unknown body fields."""
+`body`, header text read as the UTF-8 it was sent in, and query parameters the route does not
+declare, refused like unknown body fields."""
 
 from __future__ import annotations
 
@@ -24,6 +25,19 @@ async def read_json(request: Request) -> Any:
         raise ValidationError("body", "is nested too deeply") from exc
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise ValidationError("body", f"is not valid JSON: {exc}") from exc
+
+
+def header_text(value: str | None, name: str) -> str | None:
+    """A header's value as the text the client sent, UTF-8 encoded. Starlette reads header bytes as
+    latin-1, which accepts any byte: "café" would arrive as "cafÃ©" and the encoded form of a lone
+    surrogate (ED A0 80) would pass as three letters. Bytes that are not UTF-8 are refused, naming
+    the header."""
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise ValidationError(f"header.{name}", "must be UTF-8 text") from None
 
 
 _declared: dict[int, frozenset[str]] = {}

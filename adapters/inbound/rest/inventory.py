@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
-from adapters.inbound.rest.representations import json_body
+from adapters.inbound.rest.representations import CURSOR_DESCRIPTION, json_body
 from adapters.inbound.rest.security import api_key_guard
 from core.inventory.commands import ReleaseStock
 from core.inventory.model import MAX_LINES, MAX_QUANTITY
@@ -89,7 +89,7 @@ def inventory_router(inventory: Inventory, api_key: str) -> APIRouter:
                 responses=problem_responses(*auth, 422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def list_stock(
         in_stock: Annotated[bool | None, Query(description="only SKUs with (true) or without (false) stock")] = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
         page = await run_in_threadpool(inventory.list_stock, ListStock(in_stock=in_stock, cursor=cursor, limit=limit))

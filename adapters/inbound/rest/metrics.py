@@ -35,7 +35,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import start_http_server as _start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -103,6 +103,9 @@ class _Outbox(Collector):
             yield GaugeMetricFamily("orderhex_outbox_lag_seconds",
                                     "Age of the oldest unpublished outbox row (0 when none).",
                                     value=outbox.lag_seconds or 0.0)
+            yield GaugeMetricFamily("orderhex_outbox_parked",
+                                    "Outbox rows the broker refused for good, waiting for an operator to retry "
+                                    "or drop them (every store of the process).", value=outbox.parked)
             yield GaugeMetricFamily("orderhex_relay_running", "Whether this process runs the outbox relay.",
                                     value=int(outbox.relay_running))
             yield GaugeMetricFamily("orderhex_relay_paused", "Whether an operator paused the relay.",
@@ -137,6 +140,12 @@ class Metrics:
         self.relay_errors = Counter("orderhex_relay_errors",
                                     "Relay rounds that failed (an outage: the relay backs off and retries), "
                                     "by error.", ["error"], registry=registry)
+        self.relay_parked = Counter("orderhex_relay_parked_messages",
+                                    "Outbox rows the relay parked because the broker refused them for good.",
+                                    registry=registry)
+        self.relay_requeued = Counter("orderhex_relay_requeued_messages",
+                                      "Published outbox rows queued again because the broker lost its log.",
+                                      registry=registry)
         self.relay_resumed = Counter("orderhex_relay_outages_ended",
                                      "Times the relay resumed publishing after an outage.", registry=registry)
         self.outbox_purged = Counter("orderhex_outbox_purged_rows",
@@ -154,6 +163,10 @@ class Metrics:
                 self._outbox = _Outbox(status)
                 self.registry.register(self._outbox)
 
+    def watch_breakers(self, snapshots: Callable[[], Iterable[Any]]) -> None:
+        """Read the circuit breakers' snapshots at each scrape (issue 12)."""
+        self.registry.register(_Breakers(snapshots))
+
     def on_feed_event(self, event: FeedEvent) -> None:
         data = event.data
         self.last_feed_event.set(event.seq)
@@ -167,6 +180,10 @@ class Metrics:
                 self.relay_published.inc(_number(data.get("count")))
         elif event.kind is FeedKind.RELAY_LAG and data.get("resumed"):
             self.relay_resumed.inc()
+        elif event.kind is FeedKind.OUTBOX_PARKED and data.get("action") == "parked":
+            self.relay_parked.inc()
+        elif event.kind is FeedKind.OUTBOX_REQUEUED:
+            self.relay_requeued.inc(_number(data.get("count")))
         elif event.kind is FeedKind.ERROR:
             self._error(event)
 
@@ -255,3 +272,37 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(scope["method"], template, status, time.perf_counter() - started)
+
+
+class _Breakers(Collector):
+    """Each circuit breaker at scrape time: its state (1 for the one it is in), the calls in its
+    window, its failure and slow-call rates, calls in flight, and rejections among its recent calls."""
+
+    STATES = ("closed", "open", "half-open", "forced-open", "forced-closed", "metrics-only")
+
+    def __init__(self, snapshots: Callable[[], Iterable[Any]]) -> None:
+        self._snapshots = snapshots
+
+    def collect(self) -> Iterable[Any]:
+        state = GaugeMetricFamily("orderhex_breaker_state", "A circuit breaker's state (1 for the one it is in).",
+                                  labels=["breaker", "state"])
+        calls = GaugeMetricFamily("orderhex_breaker_calls", "Calls in a breaker's window.", labels=["breaker"])
+        failure = GaugeMetricFamily("orderhex_breaker_failure_rate", "Failure rate in a breaker's window.",
+                                    labels=["breaker"])
+        slow = GaugeMetricFamily("orderhex_breaker_slow_call_rate", "Slow-call rate in a breaker's window.",
+                                 labels=["breaker"])
+        in_flight = GaugeMetricFamily("orderhex_breaker_in_flight", "Calls through a breaker not yet ended.",
+                                      labels=["breaker"])
+        rejected = CounterMetricFamily("orderhex_breaker_rejections", "Calls a breaker rejected.",
+                                       labels=["breaker"])
+        for snap in self._snapshots():
+            doc = snap.to_json() if hasattr(snap, "to_json") else snap
+            name = str(doc["name"])
+            for each in self.STATES:
+                state.add_metric([name, each], int(doc.get("state") == each))
+            calls.add_metric([name], float(doc.get("calls") or 0))
+            failure.add_metric([name], float(doc.get("failure_rate") or 0))
+            slow.add_metric([name], float(doc.get("slow_call_rate") or 0))
+            in_flight.add_metric([name], float(doc.get("in_flight") or 0))
+            rejected.add_metric([name], float(doc.get("rejected") or 0))
+        yield from (state, calls, failure, slow, in_flight, rejected)

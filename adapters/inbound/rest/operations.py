@@ -1,9 +1,12 @@
 """Liveness, readiness and metrics: what orchestrators and Prometheus poll.
 
-Ready means "can take orders": the store answers. The broker is not part of it: while it is
-down the outbox keeps every event and the relay sends them once it is back, so a broker outage
-shows as `"status": "degraded"` (still 200) with the broker's problem in `checks`; the outbox
-lag (orderhex_outbox_lag_seconds) is what to alert on. The checks run in a background thread
+Ready means "can take orders": the store answers, and every background worker of the process
+(the Kafka intake, the services' consumers: `WORKERS`) is still running; one that ended without
+being told to is named in `checks` ("worker:<name>") and /ready answers 503 until the process is
+restarted. The broker is not part of it: while it is down the outbox keeps every event and the
+relay sends them once it is back, so a broker outage shows as `"status": "degraded"` (still 200)
+with the broker's problem in `checks`; the outbox lag (orderhex_outbox_lag_seconds) is what to
+alert on. The checks run in a background thread
 (`HealthWatch`), so /ready answers from the last result at once, whatever a check costs (a
 PostgreSQL connect timeout, a broker that accepts connections but does not answer).
 """
@@ -30,10 +33,39 @@ log = logging.getLogger("orderhex.health")
 
 
 
+WORKER_PREFIX = "worker:"
+
+
 def essential(component: str) -> bool:
     """The components without which this process takes no command: its stores ("storage", or one
-    per service: "orders.storage", ...)."""
-    return component == "storage" or component.endswith(".storage")
+    per service: "orders.storage", ...) and its workers ("worker:kafka-command-intake")."""
+    return component == "storage" or component.endswith(".storage") or component.startswith(WORKER_PREFIX)
+
+
+class Workers:
+    """The background workers running in this process, each with a check that returns what is
+    wrong with it ("died: ...") or None. Process-wide, like the threads themselves: a worker
+    attaches when it starts and detaches when told to stop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checks: dict[str, Callable[[], str | None]] = {}
+
+    def attach(self, name: str, check: Callable[[], str | None]) -> None:
+        with self._lock:
+            self._checks[name] = check
+
+    def detach(self, name: str) -> None:
+        with self._lock:
+            self._checks.pop(name, None)
+
+    def checks(self) -> dict[str, str]:
+        with self._lock:
+            checks = dict(self._checks)
+        return {WORKER_PREFIX + name: check() or "ok" for name, check in checks.items()}
+
+
+WORKERS = Workers()
 
 
 class ReadinessOut(BaseModel):
@@ -103,7 +135,7 @@ class HealthWatch:
 
 def operations_router(control: Control, metrics: Metrics, retry_after_seconds: int,
                       health_interval: float = 1.0) -> APIRouter:
-    watch = HealthWatch(control.check_health, health_interval)
+    watch = HealthWatch(lambda: {**control.check_health(), **WORKERS.checks()}, health_interval)
     metrics.watch_outbox(control.outbox_status)
     stale_after = max(10.0, 5 * health_interval)
 
@@ -123,7 +155,8 @@ def operations_router(control: Control, metrics: Metrics, retry_after_seconds: i
 
     @router.get("/ready", response_model=ReadinessOut, summary="Orders can be taken (the store answers)",
                 description="200 when the store answers: `ready`, or `degraded` when another component (the "
-                            "broker) does not, which the outbox rides out. 503 when the store does not answer. "
+                            "broker) does not, which the outbox rides out. 503 when the store does not answer, "
+                            "or a background worker (`worker:<name>`) has died. "
                             "Answered from checks run every second in the background.",
                 responses=problem_responses(503))
     async def ready(request: Request) -> JSONResponse | ProblemResponse:

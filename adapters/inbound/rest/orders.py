@@ -11,9 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
 
-from adapters.inbound.rest.inputs import read_json, refuse_unknown_query
+from adapters.inbound.rest.inputs import header_text, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
 from adapters.inbound.rest.representations import (
+    CURSOR_DESCRIPTION,
     ORDER_EXAMPLE,
     PLACE_ORDER_SCHEMA,
     REASON_SCHEMA,
@@ -52,7 +53,8 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         "/orders", status_code=201, response_model=OrderOut, summary="Place an order",
         description="Places an order in state PENDING. Lines repeating a SKU are merged (they must agree on "
                     "the price). With an `Idempotency-Key`, a retry of the same body returns the first order "
-                    "(200) and another body under that key is refused (409).",
+                    "(200) and another body under that key is refused (409). The key may come in the body "
+                    "(`idempotency_key`) instead; given in both, they must be equal (else 422).",
         responses={
             201: {"description": "Placed now", "headers": {"Location": {
                 "description": "the new order's URL", "schema": {"type": "string"}, "required": True}},
@@ -68,8 +70,10 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", max_length=MAX_KEY_LENGTH,
             description="placing again with this key and the same body returns the first order; "
-                        "with a different body, 409")] = None,
+                        "with a different body, 409. A body that carries `idempotency_key` too must carry "
+                        "this same key, else 422 naming `idempotency_key`")] = None,
     ) -> JSONResponse:
+        idempotency_key = header_text(idempotency_key, "Idempotency-Key")
         data = await read_json(request)
         in_body = data.get("idempotency_key") if isinstance(data, dict) else None
         if None not in (idempotency_key, in_body) and in_body != idempotency_key:
@@ -99,7 +103,7 @@ def orders_router(ordering: Ordering, api_key: str) -> APIRouter:
     async def list_orders(
         customer: Annotated[str | None, Query(description="only this customer's orders")] = None,
         status: StatusFilter = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
         query = ListOrders(customer_id=customer, status=status, cursor=cursor, limit=limit)

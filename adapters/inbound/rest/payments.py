@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
-from adapters.inbound.rest.representations import json_body
+from adapters.inbound.rest.representations import CURSOR_DESCRIPTION, json_body
 from adapters.inbound.rest.security import api_key_guard
 from core.kernel.errors import ValidationError
 from core.payments.commands import CapturePayment, VoidPayment
@@ -98,7 +98,7 @@ def payments_router(payments: Payments, api_key: str) -> APIRouter:
     @router.get("/accounts", response_model=AccountPageOut, operation_id="list_accounts", summary="List accounts",
                 responses=problem_responses(*auth, 422, 503), dependencies=[Depends(refuse_unknown_query)])
     async def list_accounts(
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
         page = await run_in_threadpool(payments.list_accounts, ListAccounts(cursor=cursor, limit=limit))

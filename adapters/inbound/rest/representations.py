@@ -90,6 +90,7 @@ class OutboxOut(BaseModel):
     lag_seconds: float | None
     relay_running: bool
     relay_paused: bool
+    parked: int = 0
 
 
 class OutboxRowOut(BaseModel):
@@ -123,6 +124,11 @@ class ReadyOut(BaseModel):
 # uses, for clients and the fuzzer; the parser in core stays the single judge of what is valid.
 PLACE_ORDER_SCHEMA: dict[str, Any] = place_order_schema()
 REASON_SCHEMA: dict[str, Any] = cancel_schema()
+
+
+# Cursors are opaque: only one this service returned as `next_cursor` is accepted.
+CURSOR_DESCRIPTION = ("the `next_cursor` of the previous page, as this service returned it; any other string "
+                      "(one this service did not issue) is refused with 422 naming `cursor`")
 
 
 SWITCH_SCHEMA: dict[str, Any] = {

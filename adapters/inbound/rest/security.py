@@ -1,4 +1,5 @@
-"""Credentials and limits: the admin bearer token, the optional API key, the body size limit.
+"""Credentials and limits: the admin bearer token, the optional API key, the body size limit, and
+JSON-only request bodies.
 
 Credentials are compared in constant time (hmac.compare_digest on bytes) and never echoed.
 """
@@ -86,3 +87,56 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+# Methods a browser's form or no-cors fetch can send cross-origin, and which change state here.
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a 415 says is accepted (RFC 9110 15.5.16: the response should say which media types are).
+JSON_MEDIA_TYPES = "application/json, application/*+json"
+
+
+def is_json(content_type: bytes) -> bool:
+    """`application/json` or a structured `application/<x>+json`, any parameters (charset) aside."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+class JsonBodiesOnly:
+    """ASGI middleware: a write (POST, PUT, PATCH, DELETE) that carries a Content-Type or a body gets
+    415 unless the Content-Type is JSON.
+
+    Why: a web page can make the operator's browser send `text/plain`, form-encoded or multipart
+    bodies to a local orderhex without a CORS preflight, so without this check any page could
+    place, cancel or ship orders. A JSON Content-Type needs a preflight, which this server never
+    grants. A write without a body and without a Content-Type (approve, ship) still passes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _WRITES:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        content_type = headers.get(b"content-type")
+        has_body = headers.get(b"content-length", b"0").strip() not in (b"0", b"") or b"transfer-encoding" in headers
+        if (content_type is None and not has_body) or (content_type is not None and is_json(content_type)):
+            await self.app(scope, receive, send)
+            return
+        given = "no Content-Type" if content_type is None else f"Content-Type {content_type.decode('latin-1')[:80]!r}"
+        response = problem(415, f"request bodies must be JSON ({JSON_MEDIA_TYPES}); got {given}",
+                           kind="unsupported-media-type", title="Unsupported media type",
+                           headers={"Accept": JSON_MEDIA_TYPES})
+        await response(scope, receive, send)
+
+
+UNSUPPORTED_MEDIA_TYPE_RESPONSE = {
+    "description": "The request's body is not JSON: only application/json (or application/*+json) is accepted",
+    "headers": {"Accept": {"description": "the media types accepted", "schema": {"type": "string"},
+                           "required": True}},
+    "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"},
+        "example": {"type": "urn:orderhex:problem:unsupported-media-type", "title": "Unsupported media type",
+                    "status": 415, "detail": "request bodies must be JSON (application/json, application/*+json); "
+                                             "got Content-Type 'text/plain'"}}},
+}

@@ -25,6 +25,7 @@ import uvicorn
 
 from adapters.inbound import logs
 from adapters.inbound.rest.app import RestSettings, create_app
+from adapters.inbound.rest.connections import http_protocol
 from adapters.inbound.rest.security import generate_token
 from core.kernel.errors import Unavailable
 from ports.control import Control
@@ -89,18 +90,23 @@ def run(args: argparse.Namespace, app: ServedApp, *, workers: Sequence[WorkerFac
         log.warning("admin token (shown once; set api.admin_token to keep one): %s", token,
                     extra={"event": "admin_token_generated"})
     settings = RestSettings(admin_token=token, api_key=config["api.api_key"],
-                            max_body_bytes=config["api.max_body_bytes"])
+                            max_body_bytes=config["api.max_body_bytes"],
+                            max_event_streams=config["api.max_event_streams"], event_replay=config["api.event_replay"])
     stopping = threading.Event()
     host = args.host or config["api.host"]
     port = config["api.port"] if args.port is None else args.port
     shutdown_timeout = float(config["api.shutdown_timeout"])
     server = GracefulServer(uvicorn.Config(
         create_app(_port(app, "orders"), app.control, settings, stopping, inventory=_port(app, "inventory"),
-                   payments=_port(app, "payments"), shipping=_port(app, "shipping")),
+                   payments=_port(app, "payments"), shipping=_port(app, "shipping"),
+                   **(app.rest_extras() if hasattr(app, "rest_extras") else {})),
         host=host,
         port=port,
         access_log=config["api.access_log"],
         timeout_graceful_shutdown=max(1, int(shutdown_timeout) - 2),  # leaves the workers their share
+        http=http_protocol(config["api.header_timeout_s"]),  # uvicorn's own has no header timeout
+        timeout_keep_alive=config["api.keep_alive_s"],
+        limit_concurrency=config["api.max_connections"],
         lifespan="on",
         log_config=None,  # uvicorn's loggers propagate to the process's one handler, in its format
         log_level="info",

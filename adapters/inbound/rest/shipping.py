@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from adapters.inbound.rest.inputs import exists, read_json, refuse_unknown_query
 from adapters.inbound.rest.problems import problem_responses
-from adapters.inbound.rest.representations import REASON_SCHEMA, json_body
+from adapters.inbound.rest.representations import CURSOR_DESCRIPTION, REASON_SCHEMA, json_body
 from adapters.inbound.rest.security import api_key_guard
 from core.kernel.errors import ValidationError
 from core.shipping.commands import DispatchShipment
@@ -79,7 +79,7 @@ def shipping_router(shipping: Shipping, api_key: str) -> APIRouter:
     async def list_shipments(
         customer: Annotated[str | None, Query(description="only this customer's shipments")] = None,
         status: Annotated[ShipmentStatus | None, Query(description="only shipments in this state")] = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: Annotated[str | None, Query(description=CURSOR_DESCRIPTION)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> JSONResponse:
         query = ListShipments(customer_id=customer, status=status, cursor=cursor, limit=limit)

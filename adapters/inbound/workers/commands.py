@@ -139,13 +139,15 @@ def run_consume(args: argparse.Namespace, app: Any, build: Callable[[Any], Comma
              extra={"event": "started", "role": "consume", "topic": settings.topic, "group": settings.group,
                     **observed.fields()})
     finished = threading.Event()
+    failed: list[BaseException] = []
 
     def consume(stop: threading.Event) -> None:
         try:
             intake.run(stop)
-        except Exception:
+        except Exception as exc:
+            # Said here, with the traceback; the exit status says it to whoever restarts the process.
+            failed.append(exc)
             intake_log.exception("the command intake failed")
-            raise
         finally:
             finished.set()
 
@@ -166,9 +168,10 @@ def run_consume(args: argparse.Namespace, app: Any, build: Callable[[Any], Comma
         intake_log.info("consumer stopped: %d accepted, %d duplicate(s), %d rejected", counts.accepted,
                         counts.duplicates, counts.rejected,
                         extra={"event": "stopped", "role": "consume", "accepted": counts.accepted,
-                               "duplicates": counts.duplicates, "rejected": counts.rejected})
+                               "duplicates": counts.duplicates, "rejected": counts.rejected,
+                               "failed": bool(failed)})
         observed.close()
-    return 0
+    return 1 if failed else 0
 
 
 def _bounded_join(thread: threading.Thread, app: Any, timeout: float) -> None:

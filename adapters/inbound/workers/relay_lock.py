@@ -1,7 +1,9 @@
 """The one-relay rule for stores without row locks (SQLite, files): an exclusive lock file.
 
-The operating system drops the lock when the holder dies, even by SIGKILL, so a crashed relay
-never blocks its successor.
+The lock lies beside the store (the store's outbox names it), not in a process's data directory:
+two processes with different data directories on one SQLite file or file store meet on it. The
+operating system drops the lock when the holder dies, even by SIGKILL, so a crashed relay never
+blocks its successor.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from core.kernel.errors import Unavailable
+from ports.storage import Outbox
 
 
 class RelayLock:
@@ -19,6 +22,12 @@ class RelayLock:
         self.path = path
         self._store = store
         self._handle: IO[str] | None = None
+
+    @classmethod
+    def beside(cls, outbox: Outbox, store: str) -> RelayLock | None:
+        """The lock a relay of `outbox` must hold, or None where several relays may run."""
+        path = outbox.relay_lock()
+        return None if path is None else cls(Path(path), store)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

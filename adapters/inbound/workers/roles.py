@@ -22,7 +22,8 @@ from ports.messaging import Messaging
 from ports.orders import Ordering
 from ports.system import Clock, EventFeed
 
-# Stores where two relays would publish the same rows: one relay per store, enforced by a lock file.
+# Stores where two relays would publish the same rows: one relay per store, enforced by a lock file
+# beside the store. Only they are opened to find it: another store opens at the relay's first round.
 SINGLE_RELAY_STORAGE = ("sqlite", "file")
 
 
@@ -58,11 +59,8 @@ def relay_worker(app: Running, service: str | None = None) -> RelayWorker:
     )
     relay = OutboxRelay(storage=storage, messaging=app.messaging, settings=settings, feed=app.feed,
                         now=app.clock.now)
-    slot = app.storage_slot(name)
-    adapter = app.switchboard.active(slot)
-    suffix = "" if slot in ("storage", "orders.storage") else f"-{name}"
-    lock = (RelayLock(config.data_dir / f"relay-{adapter}{suffix}.lock", storage.describe())
-            if adapter in SINGLE_RELAY_STORAGE else None)
+    adapter = app.switchboard.active(app.storage_slot(name))
+    lock = RelayLock.beside(storage.outbox, storage.describe()) if adapter in SINGLE_RELAY_STORAGE else None
     return RelayWorker(RelayLoop(relay, time.monotonic), lock, interrupt=partial(interrupt_publish, app.switchboard))
 
 
@@ -105,7 +103,8 @@ def command_intake(app: Running) -> CommandIntake:
     config = app.config
     orders = app.topics("orders")
     settings = IntakeSettings(topic=orders.commands, dead_letter_topic=orders.dead_letters,
-                              group=f"{config['messaging.topic_prefix']}.orders")
+                              group=f"{config['messaging.topic_prefix']}.orders",
+                              max_message_bytes=config["messaging.max_message_bytes"])
     group_commit = app.orders.group_commit() if config["intake.group_commit"] else None
     # Traced: each command's outcome is logged and counted, its handling logged with its ids.
     messaging, ordering = traced(app.messaging, app.ordering, settings.dead_letter_topic)
@@ -119,7 +118,8 @@ def context_consumer(app: Running, service: str) -> ContextConsumer:
     context = app.services[service].context
     settings = ConsumerSettings(commands_topic=own.commands, dead_letter_topic=own.dead_letters,
                                 event_topics=tuple(app.topics(other).events for other in context.subscriptions),
-                                group=f"{app.config['messaging.topic_prefix']}.{service}")
+                                group=f"{app.config['messaging.topic_prefix']}.{service}",
+                                max_message_bytes=app.config["messaging.max_message_bytes"])
     return ContextConsumer(service=app.services[service], messaging=app.messaging, settings=settings)
 
 

@@ -3,7 +3,7 @@ read model, outbox, event store. Every write is one journal line (see store.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,6 +13,8 @@ from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
+from core.runtime.relay import claimable
+from ports.storage import ParkedRow
 
 T = TypeVar("T")
 
@@ -73,8 +75,7 @@ class FileOutbox:
 
     def claim(self, limit: int) -> list[OutboxRecord]:
         return self._store.read(
-            lambda state: sorted((r for r in state.outbox.values() if r.published_at is None), key=lambda r: r.seq)
-        )[:limit]
+            lambda state: claimable((r for r in state.outbox.values() if r.published_at is None), state.parked, limit))
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         def build(state: FileState) -> dict[str, Any] | None:
@@ -84,12 +85,10 @@ class FileOutbox:
         self._store.write(build)
 
     def pending_count(self) -> int:
-        return self._store.read(lambda state: sum(1 for r in state.outbox.values() if r.published_at is None))
+        return self._store.read(lambda state: sum(1 for _ in _pending(state)))
 
     def oldest_pending_at(self) -> datetime | None:
-        return self._store.read(
-            lambda state: min((r.created_at for r in state.outbox.values() if r.published_at is None), default=None)
-        )
+        return self._store.read(lambda state: min((r.created_at for r in _pending(state)), default=None))
 
     def purge_published(self, before: datetime) -> int:
         purged: list[int] = []
@@ -108,6 +107,66 @@ class FileOutbox:
     def history(self, aggregate_id: str) -> list[OutboxRecord]:
         rows = self._store.read(lambda state: [r for r in state.outbox.values() if r.aggregate_id == aggregate_id])
         return sorted(rows, key=lambda r: r.aggregate_version)
+
+    def park(self, seq: int, reason: str, at: datetime) -> bool:
+        done: list[bool] = []
+
+        def build(state: FileState) -> dict[str, Any] | None:
+            record = state.outbox.get(seq)
+            if record is None or record.published_at is not None or seq in state.parked:
+                return None
+            done.append(True)
+            return {"parked": [{"seq": seq, "reason": reason, "at": at.isoformat()}]}
+
+        self._store.write(build)
+        return bool(done)
+
+    def parked(self) -> list[ParkedRow]:
+        return self._store.read(lambda state: [
+            ParkedRow(record=state.outbox[seq], reason=reason, parked_at=at)
+            for seq, (reason, at) in sorted(state.parked.items())])
+
+    def retry(self, seq: int) -> bool:
+        done: list[bool] = []
+
+        def build(state: FileState) -> dict[str, Any] | None:
+            if seq not in state.parked:
+                return None
+            done.append(True)
+            return {"unparked": [seq]}
+
+        self._store.write(build)
+        return bool(done)
+
+    def drop(self, seq: int) -> OutboxRecord | None:
+        dropped: list[OutboxRecord] = []
+
+        def build(state: FileState) -> dict[str, Any] | None:
+            if seq not in state.parked:
+                return None
+            dropped.append(state.outbox[seq])
+            return {"purged": [seq]}
+
+        self._store.write(build)
+        return dropped[0] if dropped else None
+
+    def requeue_published(self) -> int:
+        requeued: list[int] = []
+
+        def build(state: FileState) -> dict[str, Any] | None:
+            requeued[:] = sorted(s for s, r in state.outbox.items() if r.published_at is not None)
+            return {"requeued": requeued} if requeued else None
+
+        self._store.write(build)
+        return len(requeued)
+
+    def relay_lock(self) -> str | None:
+        """In the store's directory: every process on this directory sees the one relay's lock."""
+        return str(self._store.directory / "relay.lock")
+
+
+def _pending(state: FileState) -> Iterator[OutboxRecord]:
+    return (r for r in state.outbox.values() if r.published_at is None and r.seq not in state.parked)
 
 
 class FileEventStore:

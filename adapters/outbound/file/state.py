@@ -15,7 +15,9 @@ A format-2 record (a journal line; a snapshot's "state" is one record holding ev
   null (none taken) in events mode.
 - "events": [{"position", "event"}]: events appended to their streams, with global positions.
 - "outbox": [OutboxRecord.to_json()], "outbox_seq": the highest seq ever handed out;
-  "published": {"seqs", "at"}; "purged": [seq].
+  "published": {"seqs", "at"}; "purged": [seq] (a parked row dropped, too);
+  "parked": [{"seq", "reason", "at"}]: rows the broker refused, set aside; "unparked": [seq]:
+  parked rows an operator retries; "requeued": [seq]: published rows to publish again.
 - "clear": [view name] (applied first); "documents": [{"view", "key", "sort", "tags", "doc"}];
   "position": the views' position rises to at least this.
 - "inbox": [message id].
@@ -33,7 +35,7 @@ from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent, event_from_dict
 
 FIELDS = frozenset({"txn", "at", "aggregates", "events", "outbox", "outbox_seq", "published", "purged", "clear",
-                    "documents", "position", "inbox", "reset_position"})
+                    "documents", "position", "inbox", "reset_position", "parked", "unparked", "requeued"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class FileState:
         self.all_events: list[StoredEvent] = []
         self.outbox: dict[int, OutboxRecord] = {}
         self.outbox_seq = 0
+        # seq -> (reason, parked at): rows the broker refused for good
+        self.parked: dict[int, tuple[str, datetime]] = {}
         # view name -> document key -> document
         self.documents: dict[str, dict[str, Document]] = {}
         self.position = 0
@@ -101,6 +105,13 @@ class FileState:
                 self.outbox[seq] = dataclasses.replace(self.outbox[seq], published_at=at)
         for seq in record.get("purged", ()):
             del self.outbox[seq]
+            self.parked.pop(seq, None)
+        for item in record.get("parked", ()):
+            self.parked[int(item["seq"])] = (str(item["reason"]), datetime.fromisoformat(item["at"]))
+        for seq in record.get("unparked", ()):
+            del self.parked[seq]
+        for seq in record.get("requeued", ()):
+            self.outbox[seq] = dataclasses.replace(self.outbox[seq], published_at=None)
         for item in record.get("documents", ()):
             if not isinstance(item["doc"], dict):
                 raise TypeError(f"document {item['key']!r} of view {item['view']!r} is not a JSON object")
@@ -120,6 +131,8 @@ class FileState:
             "events": [{"position": s.position, "event": s.event.to_dict()} for s in self.all_events],
             "outbox": [r.to_json() for r in self.outbox.values()],
             "outbox_seq": self.outbox_seq,
+            "parked": [{"seq": seq, "reason": reason, "at": at.isoformat()}
+                       for seq, (reason, at) in self.parked.items()],
             "documents": [{"view": view, "key": key, "sort": d.sort, "tags": list(d.tags), "doc": d.doc}
                           for view, documents in self.documents.items() for key, d in documents.items()],
             "position": self.position,

@@ -13,9 +13,9 @@ import httpx
 
 from adapters.outbound.http.api import ServedApi
 from core.kernel.envelope import OutboxRecord
-from core.kernel.errors import DomainError, Unavailable
+from core.kernel.errors import DomainError, NotFound, Unavailable
 from core.kernel.feed import FeedEvent, FeedKind, FeedRing
-from ports.control import OutboxStatus, PortInfo, ServiceStatus
+from ports.control import OutboxStatus, ParkedOutboxRow, PortInfo, ServiceStatus
 
 KEPT_EVENTS = 5000
 RETRY_MIN, RETRY_MAX = 0.5, 10.0
@@ -200,6 +200,26 @@ class HttpControl:
 
     def resume_relay(self) -> None:
         self._api.request("POST", "/admin/relay/resume")
+
+    def parked_rows(self) -> list[ParkedOutboxRow]:
+        return [ParkedOutboxRow.from_json(row) for row in self._api.request("GET", "/admin/outbox/parked").json()]
+
+    def retry_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow:
+        return self._on_parked("POST", f"/admin/outbox/parked/{seq}/retry", seq, service)
+
+    def drop_parked(self, seq: int, service: str | None = None) -> ParkedOutboxRow:
+        return self._on_parked("DELETE", f"/admin/outbox/parked/{seq}", seq, service)
+
+    def _on_parked(self, method: str, path: str, seq: int, service: str | None) -> ParkedOutboxRow:
+        try:
+            response = self._api.client.request(method, path, params={"service": service} if service else {})
+        except httpx.HTTPError as exc:
+            raise self._api.unreachable(exc) from exc
+        if response.status_code == 404:
+            raise NotFound("parked outbox row", str(seq) if service is None else f"{seq} of {service}")
+        if response.status_code >= 400:
+            raise self._api.error(response)
+        return ParkedOutboxRow.from_json(response.json())
 
     def rebuild_projections(self) -> int:
         rebuilt: int = self._api.request("POST", "/admin/projections/rebuild").json()["rebuilt_from"]

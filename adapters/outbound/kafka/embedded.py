@@ -23,7 +23,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_free(port: int) -> bool:
+    """Whether a listener could bind `port` now, as Tansu binds (SO_REUSEADDR: the connections a
+    killed broker left in TIME_WAIT do not hold its port)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def answers(port: int, timeout: float = 0.5) -> bool:
@@ -160,13 +174,61 @@ def ensure_embedded(data_dir: Path) -> str:
             return f"127.0.0.1:{status.record.port}"
         if status.state == "not answering" and status.record is not None:
             _terminate(status.record)  # ours, but deaf: replace it
-        broker = TansuBroker(directory, binary=installed_binary(directory))
-        broker.start(detached=True)
+        # Back on the port it had, when that is free: clients that have not re-read broker.json
+        # (or cannot: another tool given its address) reconnect by themselves.
+        port = status.record.port if status.record is not None and port_free(status.record.port) else None
+        broker = TansuBroker(directory, port=port, binary=installed_binary(directory))
+        try:
+            broker.start(detached=True)
+        except Unavailable:
+            if port is None:
+                raise
+            broker = TansuBroker(directory, binary=installed_binary(directory))  # its port was taken meanwhile
+            broker.start(detached=True)
         assert broker.pid is not None
         record = BrokerRecord(pid=broker.pid, port=broker.port, binary=str(broker.binary),
                               started=_create_time(broker.pid))
         _write_state(directory / STATE_FILE, record)
         return broker.bootstrap_servers
+
+
+class EmbeddedAddress:
+    """The data directory's shared broker as its clients follow it. `servers()` and
+    `incarnation()` read broker.json at most once per `ttl` seconds (clients ask on every relay
+    round); `recover()`, after a connection failure, starts the broker again if it is gone (on
+    its old port when free) and returns where it now listens."""
+
+    def __init__(self, data_dir: Path, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.data_dir = data_dir
+        self._path = broker_directory(data_dir) / STATE_FILE
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._record: BrokerRecord | None = None
+        self._read_at: float | None = None
+
+    def record(self) -> BrokerRecord | None:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._ttl:
+                self._record, self._read_at = _read_state(self._path), now
+            return self._record
+
+    def servers(self) -> str | None:
+        record = self.record()
+        return f"127.0.0.1:{record.port}" if record is not None else None
+
+    def incarnation(self) -> str | None:
+        """The broker process that holds the log now: its pid and start time (a restart changes
+        both, and a restart is a lost log: Tansu keeps it in memory)."""
+        record = self.record()
+        return f"tansu pid {record.pid} started {record.started:.3f}" if record is not None else None
+
+    def recover(self) -> str:
+        servers = ensure_embedded(self.data_dir)
+        with self._lock:
+            self._read_at = None
+        return servers
 
 
 def embedded_status(data_dir: Path) -> BrokerStatus:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.outbound.kafka.embedded import ensure_embedded
+from adapters.outbound.kafka.embedded import EmbeddedAddress
 from adapters.outbound.kafka.messaging import KafkaMessaging, KafkaSettings
 
 EMBEDDED = "embedded"
@@ -15,8 +15,10 @@ def open_kafka(
     """Connect to `bootstrap_servers` ("embedded": the data directory's own Tansu broker) and
     create the configured topics that are missing."""
     described = ""
+    embedded = None
     if bootstrap_servers == EMBEDDED:
-        bootstrap_servers = ensure_embedded(data_dir)
+        embedded = EmbeddedAddress(data_dir)
+        bootstrap_servers = embedded.recover()
         described = f"{bootstrap_servers} (embedded Tansu, {data_dir / 'tansu'})"
     settings = KafkaSettings(
         bootstrap_servers=bootstrap_servers, partitions=partitions, delivery_timeout_ms=delivery_timeout_ms,
@@ -26,4 +28,4 @@ def open_kafka(
         # a joining member waits for no longer (librdkafka's default is 300 s).
         max_poll_interval_ms=max(60_000, 2 * delivery_timeout_ms + session_timeout_ms),
     )
-    return KafkaMessaging(settings, described)
+    return KafkaMessaging(settings, described, embedded)

@@ -11,28 +11,51 @@ broker answers is tracked in one BrokerState per adapter, so an outage is one "b
 and one "broker up again" line, not a line per reconnect. Waits are bounded: building the adapter
 and `check()` first try a TCP connection (refused at once when nothing listens), and a publish
 in flight gives up when `interrupt()` is called (a relay stopping: the outbox sends it again).
+
+A message the broker refuses for good (over its size limit, invalid) raises Refused naming it,
+not Unavailable: retrying cannot help, and the caller sets it aside. On the data directory's
+embedded broker (`embedded`), a connection failure makes the adapter look for the broker again
+(`follow`): started again if gone, on its old port when free; the producer and admin client
+retarget, group members leave before it restarts and join the new one, and `incarnation()`
+(its pid and start time) tells a relay that the broker lost its log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka import Message as KafkaRecord
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from adapters.outbound.kafka.embedded import EmbeddedAddress
 from adapters.outbound.kafka.logs import LIBRDKAFKA, BrokerState, broker_state
 from core.kernel.envelope import Message
-from core.kernel.errors import Unavailable
+from core.kernel.errors import Refused, Unavailable
 
 log = logging.getLogger("orderhex.kafka")
+
+# What the broker (or librdkafka on its behalf) refuses for good: sending the same message again
+# cannot succeed, so the caller is told which one (Refused) rather than to retry (Unavailable).
+PERMANENT = frozenset({
+    KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_RECORD,
+    KafkaError.TOPIC_EXCEPTION, KafkaError.INVALID_TIMESTAMP, KafkaError.UNSUPPORTED_FOR_MESSAGE_FORMAT,
+    KafkaError.POLICY_VIOLATION, KafkaError._INVALID_ARG,
+})
+
+
+def permanent(error: KafkaError) -> bool:
+    return error.code() in PERMANENT
 
 ID_HEADER = "message_id"
 TYPE_HEADER = "message_type"
@@ -90,6 +113,15 @@ class KafkaSettings:
         raise Unavailable(self.what(), "no broker answers (" + "; ".join(errors) + ")", self.hint())
 
 
+class TopicRefused(Exception):
+    """The broker will not create this topic (an invalid name): every message for it is refused."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"topic {topic!r} cannot be created: {reason}")
+        self.topic = topic
+        self.reason = reason
+
+
 class TopicAdmin:
     """Creates topics that do not exist yet (idempotent, remembered per process)."""
 
@@ -141,11 +173,13 @@ class TopicAdmin:
                     if time.monotonic() > deadline:
                         raise
         except KafkaException as exc:
+            if permanent(exc.args[0]):
+                raise TopicRefused(topic, str(exc.args[0])) from exc
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 self._state.failed(exc.args[0])
                 raise Unavailable(self._settings.what(), f"cannot create topic {topic}: {exc}",
                                   self._settings.hint()) from exc
-        except Unavailable:
+        except (Unavailable, TopicRefused):
             raise
         except Exception as exc:  # a timeout surfaces as a bare concurrent.futures error
             self._state.failed(f"creating topic {topic}: no answer in {timeout:g} s")
@@ -162,6 +196,12 @@ class TopicAdmin:
     def close(self) -> None:
         with self._lock:
             self._client = None
+
+    def retarget(self, settings: KafkaSettings) -> None:
+        """Talk to the broker at `settings` from now on; topics are checked again there."""
+        with self._lock:
+            self._settings, self._client = settings, None
+            self._known.clear()
 
     def check(self) -> None:
         """Returns when the broker answers a metadata request; a refused connection fails at once,
@@ -190,10 +230,16 @@ class KafkaPublisher:
     raising Unavailable: nothing was confirmed, so the caller's outbox sends it again later.
     """
 
-    def __init__(self, settings: KafkaSettings, admin: TopicAdmin, state: BrokerState | None = None) -> None:
+    def __init__(self, settings: KafkaSettings, admin: TopicAdmin, state: BrokerState | None = None,
+                 on_outage: Callable[[], object] | None = None, before: Callable[[], object] | None = None) -> None:
         self._settings = settings
         self._admin = admin
         self._state = state or broker_state(settings.what())
+        # Called after a publish found the broker unavailable: the embedded broker's clients look
+        # for where it listens now. `before` each publish: its topics are checked again on a
+        # broker that restarted since.
+        self._on_outage = on_outage
+        self._before = before
         # One publish at a time: flush() waits for the whole queue, so publishes must not interleave.
         self._lock = threading.Lock()
         self._producer: Producer | None = None
@@ -216,11 +262,33 @@ class KafkaPublisher:
     def publish(self, topic: str, messages: Sequence[Message]) -> None:
         if not messages:
             return
+        if self._before is not None:
+            self._before()
+        try:
+            self._publish(topic, messages)
+        except Unavailable:
+            if self._on_outage is not None:
+                self._on_outage()
+            raise
+
+    def retarget(self, settings: KafkaSettings) -> None:
+        """Publish to the broker at `settings` from the next publish on (a publish in flight ends first)."""
+        with self._lock:
+            self._discard()
+            self._settings = settings
+
+    def _publish(self, topic: str, messages: Sequence[Message]) -> None:
         with self._lock:
             interrupted = self._in_flight = threading.Event()
             try:
                 self._admin.ensure([topic], interrupted=interrupted)
                 self._send(topic, messages, interrupted)
+            except TopicRefused as exc:
+                raise Refused(messages[0].id, str(exc)) from exc
+            except Refused:
+                # A producer that had a message refused mid-batch may hold state for it: start afresh.
+                self._discard()
+                raise
             except Unavailable:
                 # Queued copies must not go out after the caller's retry, and a producer whose
                 # broker restarted empty carries a stale producer id: start afresh.
@@ -240,9 +308,14 @@ class KafkaPublisher:
     def _send(self, topic: str, messages: Sequence[Message], interrupted: threading.Event) -> None:
         producer = self.producer
         failures: list[KafkaError] = []
+        refused: list[tuple[str, KafkaError]] = []
 
-        def delivered(error: KafkaError | None, _record: KafkaRecord) -> None:
-            if error is not None:
+        def delivered(message_id: str, error: KafkaError | None, _record: KafkaRecord) -> None:
+            if error is None:
+                return
+            if permanent(error):
+                refused.append((message_id, error))
+            else:
                 failures.append(error)
 
         for message in messages:
@@ -250,12 +323,19 @@ class KafkaPublisher:
             while True:
                 try:
                     producer.produce(topic, value=message.payload, key=message.key.encode(),
-                                     headers=list(headers.items()), on_delivery=delivered)
+                                     headers=list(headers.items()), on_delivery=partial(delivered, message.id))
                     break
                 except BufferError:
                     producer.poll(0.05)
                     if interrupted.is_set():
                         break
+                except KafkaException as exc:
+                    # Refused before it left (larger than message.max.bytes): the rest may still go.
+                    if not permanent(exc.args[0]):
+                        raise Unavailable(self._settings.what(), f"publishing to {topic} failed: {exc.args[0]}",
+                                          self._settings.hint()) from exc
+                    refused.append((message.id, exc.args[0]))
+                    break
         deadline = time.monotonic() + self._settings.delivery_timeout_ms / 1000 + 5
         remaining = len(producer)
         reported = self._state.failures
@@ -265,6 +345,12 @@ class KafkaPublisher:
                 # librdkafka says every broker is down: waiting out the delivery timeout would only
                 # delay the retry (a fresh producer, once the broker is back, with the outbox's copy).
                 break
+        if refused:
+            # Before an outage's Unavailable: retrying the batch as it is would be refused again.
+            message_id, error = refused[0]
+            log.warning("broker refused message %s on %s for good: %s", message_id, topic, error.str(),
+                        extra={"message_id": message_id, "topic": topic, "error": error.name()})
+            raise Refused(message_id, f"{topic}: {error.str()} ({error.name()})")
         if failures or remaining:
             if failures:
                 reason = str(failures[0])
@@ -296,6 +382,9 @@ class KafkaPublisher:
                 self._producer = None
 
 
+MOVED_EVERY = 1.0  # seconds between two looks at whether the embedded broker restarted
+
+
 class KafkaSubscriber:
     """The Subscriber port: one consumer-group member; `ack` stores the offset after the message,
     and librdkafka commits stored offsets in the background, on rebalance and on close.
@@ -304,13 +393,19 @@ class KafkaSubscriber:
     so are revocations and lost assignments."""
 
     def __init__(self, settings: KafkaSettings, topics: Sequence[str], group: str,
-                 state: BrokerState | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 state: BrokerState | None = None, clock: Callable[[], float] = time.monotonic,
+                 *, moved: Callable[[], str | None] | None = None) -> None:
         self._settings = settings
         self._group = group
         self._state = state or broker_state(settings.what())
         self._clock = clock
         self._subscribed_at = clock()
         self._next_probe = 0.0
+        # Says why this member must be built again (the embedded broker restarted, or moved); None
+        # while it need not. Asked at most every MOVED_EVERY seconds.
+        self._moved = moved
+        self._next_moved = clock() + MOVED_EVERY
+        self._quiesced: str | None = None
         self.assignment: list[tuple[str, int]] = []
         self._consumer = Consumer({
             **settings.client_config(self._state),
@@ -353,6 +448,8 @@ class KafkaSubscriber:
         self.assignment = []
 
     def poll(self, timeout: float, max_messages: int = 100) -> list[Message]:
+        if self._quiesced is not None:
+            self._check_moved()
         deadline = time.monotonic() + timeout
         records: list[KafkaRecord] = []
         while not records:
@@ -372,8 +469,29 @@ class KafkaSubscriber:
         self._state.answered()
         return [record_to_message(r) for r in records]
 
+    def quiesce(self, reason: str) -> None:
+        """Stop taking part in the group now (from any thread: librdkafka's unsubscribe is
+        thread-safe); the next poll raises Unavailable so the caller builds a new member. Before an
+        embedded broker is started again: a member left subscribed would join the new broker's
+        group at once, and Tansu keeps that ghost as the group's leader until the rebalance
+        timeout, so no member of the group gets a partition for a minute."""
+        self._quiesced = reason
+        with contextlib.suppress(KafkaException, RuntimeError):
+            self._consumer.unsubscribe()
+
+    def _check_moved(self) -> None:
+        if self._quiesced is not None:
+            raise Unavailable(self._settings.what(), self._quiesced, "this member joins the group again")
+        if self._moved is None or self._clock() < self._next_moved:
+            return
+        self._next_moved = self._clock() + MOVED_EVERY
+        reason = self._moved()
+        if reason is not None:
+            raise Unavailable(self._settings.what(), reason, "this member leaves and joins the group again")
+
     def _probe_if_down(self) -> None:
         """An idle member sees no record to say the broker is back: ask it, now and then."""
+        self._check_moved()
         if self._state.up is not False or self._clock() < self._next_probe:
             return
         self._next_probe = self._clock() + 2.0
@@ -415,9 +533,16 @@ class KafkaSubscriber:
 class KafkaMessaging:
     """The Messaging port over a Kafka cluster; the configured topics exist once it is built."""
 
-    def __init__(self, settings: KafkaSettings, describe_as: str = "") -> None:
+    def __init__(self, settings: KafkaSettings, describe_as: str = "", embedded: EmbeddedAddress | None = None) -> None:
+        """`embedded`: the data directory's own broker, followed when it restarts (see `follow`)."""
         self.settings = settings
         self._describe_as = describe_as or settings.bootstrap_servers
+        self._embedded = embedded
+        self._follow_lock = threading.Lock()
+        # This adapter's group members, told to leave before the embedded broker starts again.
+        self._members: weakref.WeakSet[KafkaSubscriber] = weakref.WeakSet()
+        # The embedded broker the admin last created topics on: a new one has none of them.
+        self._topics_on = embedded.incarnation() if embedded is not None else None
         self.state = broker_state(settings.what())
         self.admin = TopicAdmin(settings, self.state)
         # Refused at once when nothing listens: a caller holding a lock (the switchboard opens
@@ -430,12 +555,72 @@ class KafkaMessaging:
         # Bounded: a broker that accepts connections but does not answer must not hold the caller
         # for the whole delivery timeout (publish and subscribe ensure their topics again).
         self.admin.ensure(settings.topics, timeout=min(5.0, settings.delivery_timeout_ms / 1000))
-        self.publisher = KafkaPublisher(settings, self.admin, self.state)
+        self.publisher = KafkaPublisher(settings, self.admin, self.state,
+                                        on_outage=self.follow if embedded is not None else None,
+                                        before=self._recheck_topics if embedded is not None else None)
 
     def subscriber(self, topics: Sequence[str], group: str) -> KafkaSubscriber:
-        # A subscription to a missing topic would see it only at the next metadata refresh.
+        # A subscription to a missing topic would see it only at the next metadata refresh (and
+        # Tansu never completes a group join for one).
+        self._recheck_topics()
         self.admin.ensure(topics)
-        return KafkaSubscriber(self.settings, topics, group, self.state)
+        moved = self._moved_since(self.settings.bootstrap_servers, self.incarnation()) if self._embedded else None
+        subscriber = KafkaSubscriber(self.settings, topics, group, self.state, moved=moved)
+        if self._embedded is not None:
+            self._members.add(subscriber)
+        return subscriber
+
+    def follow(self) -> bool:
+        """After a connection failure to the embedded broker: start it again if it is gone (another
+        process may have already, on another port) and point every client at where it listens.
+        True when the broker is another one than before (a new address or a new process)."""
+        if self._embedded is None:
+            return False
+        with self._follow_lock:
+            before = self._embedded.incarnation()
+            try:
+                self.settings.probe()
+            except Unavailable:
+                # Gone: it is about to be started again (here or by another process).
+                for member in list(self._members):
+                    member.quiesce("the embedded broker went away; its log and groups went with it")
+            try:
+                servers = self._embedded.recover()
+            except Unavailable as exc:
+                log.warning("the embedded broker could not be started again: %s", exc,
+                            extra={"broker": self.settings.what()})
+                return False
+            moved = servers != self.settings.bootstrap_servers
+            if moved:
+                log.warning("the embedded broker moved from %s to %s", self.settings.bootstrap_servers, servers,
+                            extra={"broker": servers, "was": self.settings.bootstrap_servers})
+                self.settings = replace(self.settings, bootstrap_servers=servers)
+                self._describe_as = self._describe_as.replace(servers_of(self._describe_as), servers, 1)
+                self.admin.retarget(self.settings)
+                self.publisher.retarget(self.settings)
+            else:
+                self.admin.forget()
+            return moved or self._embedded.incarnation() != before
+
+    def _recheck_topics(self) -> None:
+        """A restarted embedded broker has no topic: the admin creates them again when next asked."""
+        now = self.incarnation()
+        if now != self._topics_on:
+            self._topics_on = now
+            self.admin.forget()
+
+    def _moved_since(self, servers: str, incarnation: str | None) -> Callable[[], str | None]:
+        """Why a member built for the broker at `servers` (`incarnation`) must be built again, or None."""
+        def moved() -> str | None:
+            if self.state.up is False:
+                self.follow()
+            now = self._embedded.incarnation() if self._embedded else None
+            if self.settings.bootstrap_servers != servers:
+                return f"the embedded broker moved to {self.settings.bootstrap_servers}"
+            if now != incarnation:
+                return f"the embedded broker restarted ({now}) and lost its log and groups"
+            return None
+        return moved
 
     def interrupt(self) -> None:
         """Make a publish in flight give up now (a relay that is stopping)."""
@@ -447,14 +632,25 @@ class KafkaMessaging:
         self.admin.close()
 
     def check(self) -> None:
-        self.admin.check()
+        try:
+            self.admin.check()
+        except Unavailable:
+            if not self.follow():
+                raise
+            self.admin.check()
 
     def incarnation(self) -> str | None:
-        """A real cluster keeps its log; the embedded broker's restarts are named by its adapter."""
-        return None
+        """A real cluster keeps its log: None. The embedded broker keeps it in memory: its process
+        (pid and start time), which a restart changes (read at most once a second)."""
+        return self._embedded.incarnation() if self._embedded is not None else None
 
     def describe(self) -> str:
         return f"Kafka {self._describe_as}"
+
+
+def servers_of(text: str) -> str:
+    """The host:port a description starts with ("127.0.0.1:9092 (embedded Tansu, ...)")."""
+    return text.split(" ", 1)[0]
 
 
 def record_to_message(record: KafkaRecord) -> Message:

@@ -16,10 +16,8 @@ class MemoryMessaging:
 
     def lose_log(self) -> None:
         """Forget every message and offset, as a restarted memory-only broker does."""
-        with self.broker.cond:
-            self.broker.topics.clear()
-            self.broker.committed.clear()
-            self._incarnation = uuid.uuid4().hex
+        self.broker.lose_log()
+        self._incarnation = uuid.uuid4().hex
 
     def incarnation(self) -> str | None:
         return self._incarnation

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,6 +19,8 @@ from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
+from core.runtime.relay import claimable
+from ports.storage import ParkedRow
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -35,6 +37,8 @@ class MemoryStore:
         self.keys: dict[tuple[str, str], str] = {}
         self.outbox: dict[int, OutboxRecord] = {}
         self.outbox_seq = itertools.count(1)
+        # seq -> (reason, parked at): rows the broker refused for good
+        self.parked: dict[int, tuple[str, datetime]] = {}
         # view name -> key -> (sort, tags, document)
         self.documents: dict[str, dict[str, tuple[str, tuple[str | None, ...], Any]]] = {}
         self.position = 0
@@ -165,7 +169,7 @@ class MemoryOutbox:
     def claim(self, limit: int) -> list[OutboxRecord]:
         with self._store.lock:
             pending = (r for r in self._store.outbox.values() if r.published_at is None)
-            return sorted(pending, key=lambda r: r.seq)[:limit]
+            return claimable(pending, self._store.parked, limit)
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         with self._store.lock:
@@ -176,11 +180,15 @@ class MemoryOutbox:
 
     def pending_count(self) -> int:
         with self._store.lock:
-            return sum(1 for r in self._store.outbox.values() if r.published_at is None)
+            return sum(1 for _ in self._pending())
 
     def oldest_pending_at(self) -> datetime | None:
         with self._store.lock:
-            return min((r.created_at for r in self._store.outbox.values() if r.published_at is None), default=None)
+            return min((r.created_at for r in self._pending()), default=None)
+
+    def _pending(self) -> Iterator[OutboxRecord]:
+        parked = self._store.parked
+        return (r for r in self._store.outbox.values() if r.published_at is None and r.seq not in parked)
 
     def purge_published(self, before: datetime) -> int:
         with self._store.lock:
@@ -197,6 +205,40 @@ class MemoryOutbox:
         with self._store.lock:
             rows = [r for r in self._store.outbox.values() if r.aggregate_id == aggregate_id]
         return sorted(rows, key=lambda r: r.aggregate_version)
+
+    def park(self, seq: int, reason: str, at: datetime) -> bool:
+        with self._store.lock:
+            record = self._store.outbox.get(seq)
+            if record is None or record.published_at is not None or seq in self._store.parked:
+                return False
+            self._store.parked[seq] = (reason, at)
+            return True
+
+    def parked(self) -> list[ParkedRow]:
+        with self._store.lock:
+            return [ParkedRow(record=self._store.outbox[seq], reason=reason, parked_at=at)
+                    for seq, (reason, at) in sorted(self._store.parked.items())]
+
+    def retry(self, seq: int) -> bool:
+        with self._store.lock:
+            return self._store.parked.pop(seq, None) is not None
+
+    def drop(self, seq: int) -> OutboxRecord | None:
+        with self._store.lock:
+            if self._store.parked.pop(seq, None) is None:
+                return None
+            return self._store.outbox.pop(seq)
+
+    def requeue_published(self) -> int:
+        with self._store.lock:
+            published = [r for r in self._store.outbox.values() if r.published_at is not None]
+            for record in published:
+                self._store.outbox[record.seq] = dataclasses.replace(record, published_at=None)
+            return len(published)
+
+    def relay_lock(self) -> str | None:
+        """None: a memory store lives in one process, so no other relay can reach it."""
+        return None
 
 
 class MemoryEventStore:

@@ -7,15 +7,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, exists, func, select, update
 
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.rows import outbox_from_row
 from adapters.outbound.sql.schema import outbox
 from core.kernel.envelope import OutboxRecord
+from ports.storage import ParkedRow
 
 _UNPUBLISHED = outbox.c.published_at.is_(None)
+_PARKED = outbox.c.parked_at.is_not(None)
+_NOT_PARKED = outbox.c.parked_at.is_(None)
+# Rows of an aggregate after one of its parked rows wait behind it (ix_outbox_parked answers this).
+_earlier = outbox.alias("earlier")
+_BEHIND_PARKED = exists().where(_earlier.c.parked_at.is_not(None), _earlier.c.aggregate_id == outbox.c.aggregate_id,
+                                _earlier.c.seq < outbox.c.seq)
+_CLAIMABLE = (_UNPUBLISHED, _NOT_PARKED, ~_BEHIND_PARKED)
 
 
 @dataclass
@@ -34,7 +42,8 @@ class SqlOutbox:
     A row is only handed out while no earlier unpublished row of its aggregate is held by
     another relay, so each aggregate's events still go out in version order.
 
-    On SQLite the claim is a plain read (FOR UPDATE does not exist there): run one relay.
+    On SQLite the claim is a plain read (FOR UPDATE does not exist there): run one relay, which
+    `relay_lock()` lets the relay enforce.
     """
 
     def __init__(self, db: Database) -> None:
@@ -44,7 +53,7 @@ class SqlOutbox:
 
     def claim(self, limit: int) -> list[OutboxRecord]:
         self.release()
-        query = select(outbox).where(_UNPUBLISHED).order_by(outbox.c.seq).limit(limit)
+        query = select(outbox).where(*_CLAIMABLE).order_by(outbox.c.seq).limit(limit)
         if self._db.dialect != "postgresql":
             with self._db.reading() as connection:
                 return [outbox_from_row(row) for row in connection.execute(query)]
@@ -97,11 +106,12 @@ class SqlOutbox:
             _end(claim)
 
     def pending_count(self) -> int:
+        query = select(func.count()).select_from(outbox).where(_UNPUBLISHED, _NOT_PARKED)
         with self._db.reading() as connection:
-            return int(connection.execute(select(func.count()).select_from(outbox).where(_UNPUBLISHED)).scalar_one())
+            return int(connection.execute(query).scalar_one())
 
     def oldest_pending_at(self) -> datetime | None:
-        query = select(outbox.c.created_at).where(_UNPUBLISHED).order_by(outbox.c.seq).limit(1)
+        query = select(outbox.c.created_at).where(_UNPUBLISHED, _NOT_PARKED).order_by(outbox.c.seq).limit(1)
         with self._db.reading() as connection:
             oldest: datetime | None = connection.execute(query).scalar()
         return oldest
@@ -119,6 +129,42 @@ class SqlOutbox:
         query = select(outbox).where(outbox.c.aggregate_id == aggregate_id).order_by(outbox.c.aggregate_version)
         with self._db.reading() as connection:
             return [outbox_from_row(row) for row in connection.execute(query)]
+
+    def park(self, seq: int, reason: str, at: datetime) -> bool:
+        # The relay parks a row it claimed: this thread's claim holds the row's lock, so end it first
+        # (its unmarked rows become claimable again) rather than wait on our own lock.
+        self.release()
+        statement = (update(outbox).where(outbox.c.seq == seq, _UNPUBLISHED, _NOT_PARKED)
+                     .values(parked_at=at, parked_reason=reason))
+        with self._db.writing() as connection:
+            return bool(connection.execute(statement).rowcount)
+
+    def parked(self) -> list[ParkedRow]:
+        query = select(outbox).where(_PARKED).order_by(outbox.c.seq)
+        with self._db.reading() as connection:
+            return [ParkedRow(record=outbox_from_row(row), reason=row.parked_reason or "", parked_at=row.parked_at)
+                    for row in connection.execute(query)]
+
+    def retry(self, seq: int) -> bool:
+        statement = update(outbox).where(outbox.c.seq == seq, _PARKED).values(parked_at=None, parked_reason=None)
+        with self._db.writing() as connection:
+            return bool(connection.execute(statement).rowcount)
+
+    def drop(self, seq: int) -> OutboxRecord | None:
+        with self._db.writing() as connection:
+            row = connection.execute(delete(outbox).where(outbox.c.seq == seq, _PARKED).returning(*outbox.c)).first()
+        return outbox_from_row(row) if row is not None else None
+
+    def requeue_published(self) -> int:
+        statement = update(outbox).where(outbox.c.published_at.is_not(None)).values(published_at=None)
+        with self._db.writing() as connection:
+            return int(connection.execute(statement).rowcount)
+
+    def relay_lock(self) -> str | None:
+        """Beside the SQLite file (every process on that file sees it, whatever its data directory);
+        None on PostgreSQL, where claims lock rows and several relays share the outbox."""
+        path = self._db.target.sqlite_path
+        return None if path is None else f"{path}.relay.lock"
 
 
 def _heads_of_their_aggregates(connection: Connection, rows: list[OutboxRecord]) -> list[OutboxRecord]:

@@ -68,12 +68,19 @@ outbox = Table(
     Column("published_at", UtcDateTime),
     # "" for rows written before rows named their topic: the relay's default topic.
     Column("topic", String, nullable=False, server_default=""),
+    # Set while the row is parked: the broker refused it for good, it waits for an operator.
+    Column("parked_at", UtcDateTime),
+    Column("parked_reason", Text),
     Index("ix_outbox_aggregate", "aggregate_id", "aggregate_version"),
     # AUTOINCREMENT: a purged highest seq is never handed out again.
     sqlite_autoincrement=True,
 )
 Index("ix_outbox_unpublished", outbox.c.seq,
       sqlite_where=outbox.c.published_at.is_(None), postgresql_where=outbox.c.published_at.is_(None))
+# The parked rows by aggregate: a claim looks up, per row, whether a parked row holds its
+# aggregate. Almost always empty, so the lookup costs next to nothing.
+Index("ix_outbox_parked", outbox.c.aggregate_id, outbox.c.seq,
+      sqlite_where=outbox.c.parked_at.is_not(None), postgresql_where=outbox.c.parked_at.is_not(None))
 
 # Every view's documents. Lists run newest first by (sort, key), optionally filtered on one or
 # more tags: one index per way of listing, each ending in (sort, key) so a page is an index range.

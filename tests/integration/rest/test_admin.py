@@ -108,7 +108,8 @@ def test_services_lists_each_services_process_store_and_backlog(http: httpx.Clie
 def test_the_outbox_status_shows_the_backlog(http: httpx.Client) -> None:
     http.post("/orders", json=ORDER)
     assert http.get("/admin/outbox", headers=ADMIN).json() == {
-        "pending": 1, "lag_seconds": pytest.approx(0, abs=60), "relay_running": False, "relay_paused": False}
+        "pending": 1, "lag_seconds": pytest.approx(0, abs=60), "relay_running": False, "relay_paused": False,
+        "parked": 0}
 
 
 def test_the_recent_outbox_rows_come_newest_first(http: httpx.Client) -> None:

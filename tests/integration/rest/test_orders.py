@@ -163,14 +163,15 @@ async def test_a_forged_cursor_is_422(client: httpx.AsyncClient) -> None:
 
 async def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(application: object) -> None:
     async for client in open_client(make_api(application, max_body_bytes=1024)):  # type: ignore[arg-type]
-        declared = await client.post("/orders", content=b" " * 2048)
+        json_type = {"content-type": "application/json"}
+        declared = await client.post("/orders", content=b" " * 2048, headers=json_type)
         assert_problem(declared, 413)
 
         async def chunks():  # no Content-Length: the limit must hold while streaming
             for _ in range(4):
                 yield b" " * 512
 
-        streamed = await client.post("/orders", content=chunks())
+        streamed = await client.post("/orders", content=chunks(), headers=json_type)
         assert_problem(streamed, 413)
         assert (await client.post("/orders", json=ORDER)).status_code == 201
 

@@ -1,0 +1,1 @@
+"""Query ports answered by another context's inbound port in this same process."""

@@ -1,0 +1,125 @@
+"""The orders context's sagas as data: placing an order, and cancelling an approved one.
+
+Place order:  reserve stock || authorize payment (join all) -> approve (pivot) -> schedule shipment;
+              on a failure before the pivot: release stock, void payment, then reject with the reason.
+Cancel order: cancel the shipment, void the payment, release the stock (forward only).
+
+A saga's data is the order as JSON (`place_order_data`); each payload builder reads it into the
+participant's wire format (core/<context>/wire.py), so a command sent by the saga reads exactly as
+one sent by a person through the CLI or the REST API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from core.inventory.commands import ReleaseStock, ReserveStock
+from core.kernel.money import format_amount
+from core.orders.commands import ApproveOrder, RejectOrder
+from core.orders.model import Order
+from core.payments.commands import AuthorizePayment, VoidPayment
+from core.runtime.saga import Branch, OnFailure, RetryPolicy, SagaDefinition, Step
+from core.shipping.commands import CancelShipment, ScheduleShipment
+
+# Reserving and authorizing are answered in milliseconds when their service is up; 30 s covers a
+# restart of that service (a few seconds) and a Kafka consumer-group rejoin (about 3 s with the
+# short session settings) with room to spare, yet rejects an order whose participant is down
+# before its customer gives up waiting.
+ANSWER_DEADLINE = timedelta(seconds=30)
+# Scheduling a shipment may wait for a carrier slot: a longer deadline avoids retrying a try that
+# is merely slow.
+SHIPMENT_DEADLINE = timedelta(minutes=2)
+
+# A missed deadline is most often a lost message (the embedded broker keeps nothing on disk), and
+# asking again is safe: a participant holds at most one reservation or authorization per order and
+# its inbox drops a redelivered command. A refusal (stock short, payment declined) is not asked
+# again: the same question gets the same answer and only delays the rejection.
+BEFORE_PIVOT_RETRY = RetryPolicy(max_attempts=3, backoff_initial=timedelta(seconds=1),
+                                 backoff_max=timedelta(seconds=10), retry_failures=False)
+# The pivot and the steps after it only go forward. The order is locked by its saga, so approving
+# can be delayed but not refused; a shipment that cannot be scheduled now can be later.
+FORWARD_RETRY = RetryPolicy(max_attempts=None, backoff_initial=timedelta(seconds=1),
+                            backoff_max=timedelta(minutes=5))
+# Releasing and voiding change nothing when nothing is held, so they are tried often; after ten
+# failures (about eight minutes with this backoff) the saga is stuck and a person should look.
+UNDO_RETRY = RetryPolicy(max_attempts=10, backoff_initial=timedelta(seconds=1), backoff_max=timedelta(minutes=1))
+
+
+def place_order_data(order: Order) -> dict[str, Any]:
+    """The place-order saga's data: the order as JSON, amounts as decimal strings."""
+    return {
+        "order_id": order.id, "customer_id": order.customer_id, "currency": order.currency,
+        "lines": [{"sku": line.sku, "quantity": line.quantity,
+                   "unit_price": format_amount(line.unit_price.amount, order.currency)} for line in order.lines],
+        "total": format_amount(order.total.amount, order.currency),
+    }
+
+
+def _order(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"order_id": data["order_id"]}
+
+
+def _reserve_stock(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"order_id": data["order_id"],
+            "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in data["lines"]]}
+
+
+def _authorize_payment(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"order_id": data["order_id"], "customer_id": data["customer_id"], "amount": data["total"],
+            "currency": data["currency"]}
+
+
+def _schedule_shipment(data: Mapping[str, Any]) -> dict[str, Any]:
+    payload = {"order_id": data["order_id"], "customer_id": data["customer_id"]}
+    if data.get("address"):
+        payload["address"] = data["address"]
+    return payload
+
+
+def _reject_order(data: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    return {"order_id": data["order_id"], "reason": reason}
+
+
+def _cancel_shipment(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"order_id": data["order_id"], "reason": data.get("reason") or "order cancelled"}
+
+
+PLACE_ORDER = SagaDefinition(
+    name="place-order",
+    steps=(
+        Branch((
+            Step(name="reserve-stock", participant="inventory", command=ReserveStock.type_name,
+                 payload=_reserve_stock, compensation=ReleaseStock.type_name, compensation_payload=_order,
+                 deadline=ANSWER_DEADLINE, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
+            Step(name="authorize-payment", participant="payments", command=AuthorizePayment.type_name,
+                 payload=_authorize_payment, compensation=VoidPayment.type_name, compensation_payload=_order,
+                 deadline=ANSWER_DEADLINE, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
+        )),
+        Step(name="approve-order", participant="orders", command=ApproveOrder.type_name, payload=_order,
+             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
+        Step(name="schedule-shipment", participant="shipping", command=ScheduleShipment.type_name,
+             payload=_schedule_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
+    ),
+    pivot="approve-order",
+    on_failure=OnFailure(participant="orders", command=RejectOrder.type_name, payload=_reject_order),
+)
+
+# For an approved order being cancelled; its data is `place_order_data(order)` plus the
+# cancellation's "reason". There is no way back: each step gives back what the order held (in
+# the reverse order of placing it) and is retried until it succeeds.
+CANCEL_ORDER = SagaDefinition(
+    name="cancel-order",
+    steps=(
+        Step(name="cancel-shipment", participant="shipping", command=CancelShipment.type_name,
+             payload=_cancel_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
+        Step(name="void-payment", participant="payments", command=VoidPayment.type_name, payload=_order,
+             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
+        Step(name="release-stock", participant="inventory", command=ReleaseStock.type_name, payload=_order,
+             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
+    ),
+    pivot=None,
+)
+
+DEFINITIONS: dict[str, SagaDefinition] = {saga.name: saga for saga in (PLACE_ORDER, CANCEL_ORDER)}
