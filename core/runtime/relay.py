@@ -98,6 +98,10 @@ class OutboxRelay:
         self._now = now
         # The broker's incarnation the last round saw (None: not seen yet, or a broker that keeps its log).
         self._incarnation: str | None = None
+        # Set once this relay had rows for the broker. Only then does it watch the broker while
+        # idle: asking an unopened adapter would open it, and a relay with nothing to send must
+        # not wait on a broker that does not answer (nor queue behind one that does).
+        self._engaged = False
 
     def describe(self) -> str:
         """The store this relay publishes from, for people."""
@@ -112,13 +116,17 @@ class OutboxRelay:
         when the store or the broker is down; then nothing more was marked.
         """
         outbox = self._storage.outbox
-        self._requeue_if_the_broker_lost_its_log()
+        if self._engaged:
+            self._requeue_if_the_broker_lost_its_log()
         published = 0
         # Each pass either ends the batch or parks one row: at most a batch's worth of passes.
         for _ in range(self.settings.batch_size):
             rows = outbox.claim(self.settings.batch_size)
             if not rows:
                 return published
+            if not self._engaged:
+                self._engaged = True
+                self._requeue_if_the_broker_lost_its_log()  # the first look: remembers the incarnation
             sent, refused = self._publish(rows)
             if sent:
                 outbox.mark_published([row.seq for row in sent], self._now())

@@ -224,19 +224,22 @@ def test_the_kafka_intake_dead_letters_each_hostile_value_first_time_naming_the_
     for name, body, _ in hostile:
         intake.send(encoded(body), message_id=name)
     intake.send(encoded(PLACE), idempotency_key="k" * (MAX_TEXT_LENGTH + 1), message_id="long-key-header")
+    # An encoded lone surrogate: bytes no UTF-8 decoder accepts (not read as U+FFFD and kept).
+    intake.send(encoded(PLACE), idempotency_key=b"k\xed\xa0\x80", message_id="undecodable-key-header")
     intake.send(encoded(PLACE), message_id="good")
-    intake.handled(len(hostile) + 2)
+    intake.handled(len(hostile) + 3)
 
-    dead = {m.id: m for m in intake.read(orders_topics(intake.config).dead_letters, len(hostile) + 1)}
-    assert set(dead) == {name for name, _, _ in hostile} | {"long-key-header"}
-    for name, _, fields in [*hostile, ("long-key-header", None, {"idempotency_key"})]:
+    dead = {m.id: m for m in intake.read(orders_topics(intake.config).dead_letters, len(hostile) + 2)}
+    assert set(dead) == {name for name, _, _ in hostile} | {"long-key-header", "undecodable-key-header"}
+    for name, _, fields in [*hostile, ("long-key-header", None, {"idempotency_key"}),
+                            ("undecodable-key-header", None, {"idempotency_key"})]:
         reason = dead[name].headers["error"]
         # Refused as invalid input on the first delivery: not a crash retried and dead-lettered as a bug.
         assert reason.startswith(("ValidationError: ", "InvalidFields: ")), reason
         first = min(fields, key=lambda field: (len(field), field))  # lines[0] of a thousand bad lines
         assert reason.split(": ")[1] == first, reason
-    assert intake.intake.counts.rejected == len(hostile) + 1
-    outcome = {r["message_id"]: r for r in replies(intake, len(hostile) + 2)}
+    assert intake.intake.counts.rejected == len(hostile) + 2
+    outcome = {r["message_id"]: r for r in replies(intake, len(hostile) + 3)}
     assert {outcome[name]["status"] for name in dead} == {"rejected"}
     assert outcome["good"]["status"] == "accepted"
     assert intake.app.ordering.get(GetOrder(order_id=outcome["good"]["order_id"])).customer_id == "c-k"

@@ -45,7 +45,7 @@ class Intake:
         self.thread.start()
         return self
 
-    def send(self, value: bytes | dict[str, Any], **headers: str) -> None:
+    def send(self, value: bytes | dict[str, Any], **headers: str | bytes) -> None:
         payload = json.dumps(value).encode() if isinstance(value, dict) else value
         assert self.client is not None
         self.client.produce(orders_topics(self.config).commands, payload,

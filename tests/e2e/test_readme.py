@@ -143,3 +143,21 @@ def test_the_configuration_example_loads_and_shows_the_defaults(tmp_path: Path) 
     assert from_file and {key: config[key] for key in from_file} == {
         key: bootstrap.SETTINGS[key].default for key in from_file}
     assert os.path.expanduser(config["data_dir"]) == str(config.data_dir)
+
+
+def test_the_parked_row_examples_run_as_written(tmp_path: Path) -> None:
+    """The Messaging section's `orderhex outbox` lines: listing works on a fresh store, and retry or
+    drop of a row that is not parked is refused on one line with exit 2 (tests/e2e/test_outbox_cli.py
+    parks real rows)."""
+    lines = [shlex.split(line, comments=True) for block in _blocks(_section(
+        "Messaging: the outbox relay and the Kafka command intake"), "sh")
+        for line in block.splitlines() if line.startswith(WRITTEN)]
+    assert [argv[1:3] for argv in lines] == [["outbox", "parked"], ["outbox", "retry"], ["outbox", "drop"]]
+    env = _env(tmp_path / "data")
+    for argv in lines:
+        done = subprocess.run([str(ORDERHEX), *("1" if arg == "SEQ" else arg for arg in argv[1:])],
+                              capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path, env=env)
+        if argv[2] == "parked":
+            assert done.returncode == 0, done.stderr
+        else:
+            assert done.returncode == 2 and done.stderr.count("\n") == 1 and "1" in done.stderr, done.stderr

@@ -323,7 +323,7 @@ class KafkaPublisher:
             while True:
                 try:
                     producer.produce(topic, value=message.payload, key=message.key.encode(),
-                                     headers=list(headers.items()), on_delivery=partial(delivered, message.id))
+                                     headers=wire_headers(headers), on_delivery=partial(delivered, message.id))
                     break
                 except BufferError:
                     producer.poll(0.05)
@@ -653,11 +653,19 @@ def servers_of(text: str) -> str:
     return text.split(" ", 1)[0]
 
 
+def wire_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    """Header values as bytes, the undecodable bytes a message arrived with given back as they were
+    (a dead-letter copy carries the header that got it refused)."""
+    return [(name, value.encode(errors="surrogateescape")) for name, value in headers.items()]
+
+
 def record_to_message(record: KafkaRecord) -> Message:
     """A Kafka record as the Subscriber port hands it out."""
     headers: dict[str, str] = {}
     for name, value in record.headers() or []:
-        headers[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+        # surrogateescape keeps bytes that are not UTF-8 recognisable (the doors refuse them by
+        # name) instead of turning them into U+FFFD, which a key check would accept as text.
+        headers[name] = value.decode(errors="surrogateescape") if isinstance(value, bytes) else str(value or "")
     topic, partition, offset = record.topic() or "", record.partition(), record.offset()
     message_id = headers.pop(ID_HEADER, None) or f"{topic}:{partition}:{offset}"
     message_type = headers.pop(TYPE_HEADER, None) or headers.get("type", "")
