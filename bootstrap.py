@@ -495,10 +495,9 @@ class ResilienceKit:
         import random
         import time
 
-        from core.runtime.faults import FaultInjector
-
         from adapters.outbound.file.forced import FileForcedStates
         from core.runtime.breaker import BreakerBoard, BreakerConfig
+        from core.runtime.faults import FaultInjector
         from core.runtime.resilience import Breakers, FaultDoor, ResilienceService, counts
 
         config = app.config
