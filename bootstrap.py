@@ -33,11 +33,13 @@ from adapters.inbound.rest import command as rest_command
 from adapters.outbound.memory.feed import RingBufferFeed
 from core.inventory.service import CONTEXT as INVENTORY
 from core.inventory.service import InventoryService
+from core.inventory.service import context_for as inventory_for
 from core.kernel.errors import DomainError, Unavailable, ValidationError
 from core.orders.service import CONTEXT as ORDERS
 from core.orders.service import OrderingService
 from core.payments.service import CONTEXT as PAYMENTS
 from core.payments.service import PaymentsService
+from core.payments.service import context_for as payments_for
 from core.runtime.context import Context, Topics
 from core.runtime.operations import Operations
 from core.runtime.service import Service
@@ -127,7 +129,7 @@ def _kafka_messaging(config: Config, feed: Any) -> Any:
     from adapters.outbound.kafka.factory import open_kafka
 
     prefix = config["messaging.topic_prefix"]
-    every = [topic for name in CONTEXTS for topic in astuple(Topics.of(prefix, name))]
+    every = [topic for name in CONTEXTS for topic in astuple(Topics.of(prefix, name))] + list(saga_topics(config))
     return open_kafka(
         bootstrap_servers=config["messaging.bootstrap_servers"], data_dir=config.data_dir, topics=tuple(every),
         partitions=config["messaging.partitions"], delivery_timeout_ms=config["messaging.delivery_timeout_ms"],
@@ -241,6 +243,11 @@ SETTINGS: dict[str, Setting] = {
     "log.level": Setting("info", ("debug", "info", "warning", "error"), help="the least severe lines logged"),
     "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
     "feed.capacity": Setting(10_000, minimum=10),
+    "saga.mode": Setting("orchestration", ("orchestration", "choreography"),
+                         help="orchestration: orders drives the place-order saga (commands, replies, deadlines); "
+                              "choreography: the services react to each other's events"),
+    "saga.timer_batch": Setting(100, minimum=1, help="due saga timers the timer worker fires per round"),
+    "saga.timer_idle_ms": Setting(200, minimum=1, help="the timer worker's wait when no timer is due"),
     "registry.adapter": Setting("memory", ("memory", "static", "etcd"),
                                 help="service discovery: memory (one process), static (registry.static), etcd"),
     "registry.url": Setting("embedded", help='etcd\'s client URL (http://host:2379), or "embedded" (an etcd in '
@@ -258,6 +265,10 @@ SETTINGS: dict[str, Setting] = {
     "health.timeout_ms": Setting(1_000, minimum=10, help="a probe with no answer in this time fails"),
     "health.fall": Setting(3, minimum=1, help="consecutive failed probes that take an instance out"),
     "health.rise": Setting(2, minimum=1, help="consecutive passed probes that bring it back"),
+    "sidecar.api_key": Setting("", help="keys `orderhex sidecar` accepts in X-API-Key (comma-separated); empty: "
+                                        "api.api_key; both empty: requests pass unchecked"),
+    "sidecar.jwt_key": Setting("", help="the HS256 secret of JWTs `orderhex sidecar` accepts in Authorization: "
+                                        "Bearer (exp and sub required); empty: gateway.jwt_key"),
 }
 # Calls between services, their circuit breakers, the overview, the checkout and injected faults.
 SETTINGS.update({
@@ -281,6 +292,41 @@ SETTINGS.update({
     "faults.enabled": Setting(False, help="allow injecting faults (orderhex faults set, the admin API); off, "
                                           "every attempt is refused"),
     "faults.hold_ms": Setting(10_000, minimum=1, help="how long an injected timeout keeps a caller waiting"),
+})
+# The API gateway (`orderhex gateway`, adapters/inbound/gateway/).
+SETTINGS.update({
+    "gateway.host": Setting("127.0.0.1"),
+    "gateway.port": Setting(8080, minimum=0, maximum=65535),
+    "gateway.routes": Setting("", help="/prefix=service[,read_scope,write_scope];... (longest prefix wins); empty: "
+                                       "/orders, /checkout -> orders, /inventory, /payments, /shipping, each "
+                                       "needing <service>:read (GET, HEAD) or <service>:write"),
+    "gateway.balance": Setting("least-outstanding", ("round-robin", "least-outstanding"),
+                               help="how the gateway picks among a service's healthy instances"),
+    "gateway.timeout_ms": Setting(5_000, minimum=1, help="how long one attempt at an upstream may take"),
+    "gateway.connect_timeout_ms": Setting(500, minimum=1, help="how long connecting to an upstream may take"),
+    "gateway.retries": Setting(2, minimum=0, maximum=10, help="extra attempts, on another instance, of a request "
+                                                              "never received or idempotent (GET, HEAD, "
+                                                              "Idempotency-Key)"),
+    "gateway.retry_budget_percent": Setting(20, minimum=0, maximum=100,
+                                            help="retries add at most this share of requests over the window"),
+    "gateway.retry_budget_window_s": Setting(10, minimum=1, help="the retry budget's window"),
+    "gateway.retry_min_per_second": Setting(1, minimum=0, help="retries always allowed per second, however quiet"),
+    "gateway.eject_after_failures": Setting(3, minimum=1, help="5xx or connection failures in a row that take an "
+                                                               "instance out of rotation (passive ejection)"),
+    "gateway.eject_ms": Setting(10_000, minimum=1, help="how long an ejected instance stays out (doubling if it "
+                                                        "fails again)"),
+    "gateway.refresh_ms": Setting(1_000, minimum=50, help="re-list the registry this often, besides its watch"),
+    "gateway.api_key": Setting("", help="clients' API keys for X-API-Key: client=key=scope,scope;... (scopes like "
+                                        "orders:read, orders:write, admin); empty with no jwt_key: auth is off"),
+    "gateway.jwt_key": Setting("", help="the HS256 secret JWTs (Authorization: Bearer) are signed with; their "
+                                        "`sub` is the client, `scope` its scopes"),
+    "gateway.upstream_api_key": Setting("", help="the X-API-Key the gateway presents to the services (their "
+                                                 "api.api_key)"),
+    "gateway.rate_limit": Setting("100/second", help="each client's limit, like 100/second or 600 per minute"),
+    "gateway.rate_limit_strategy": Setting("sliding-window", ("sliding-window", "moving-window"),
+                                           help="the limits library's strategy (moving-window is exact, dearer)"),
+    "gateway.max_body_bytes": Setting(65_536, minimum=1, help="larger request bodies get 413"),
+    "gateway.access_log": Setting(True, help="log one structured line per request"),
 })
 load_config = partial(_load_config, SETTINGS)
 load_from = partial(_load_from, SETTINGS)
@@ -338,7 +384,34 @@ def _live_storage(board: Switchboard, config: Config, service: str) -> Any:
     return board.live(storage_slot(config, service))
 
 
-def _service_settings(config: Config) -> dict[str, Any]:
+def saga_topics(config: Config) -> tuple[str, str]:
+    """The orders saga's replies topic, and the topic of the commands its sagas send orders itself
+    (ApproveOrder, RejectOrder): orders' public commands topic has its own intake."""
+    prefix = config["messaging.topic_prefix"]
+    return f"{prefix}.orders.saga-replies", f"{prefix}.orders.saga-commands"
+
+
+def participant_topic(config: Config, participant: str) -> str:
+    """Where a saga's command for `participant` goes: its commands topic (orders: its saga one)."""
+    return saga_topics(config)[1] if participant == "orders" else topics(config, participant).commands
+
+
+def _saga_runner(config: Config, feed: Any, clock: Any) -> Any:
+    """The orders saga runner in orchestration mode; None in choreography (no coordinator)."""
+    if config["saga.mode"] != "orchestration":
+        return None
+    from core.orders.sagas import DEFINITIONS
+    from core.runtime.sagas import SagaRunner
+
+    return SagaRunner(DEFINITIONS, topics=partial(participant_topic, config), replies_topic=saga_topics(config)[0],
+                      feed=feed, now=clock.now)
+
+
+def _mode_context(config: Config, context_for: Callable[[str], Context]) -> Context:
+    return context_for(config["saga.mode"])
+
+
+def _service_settings(config: Config, saga_runner: Any = None) -> dict[str, Any]:
     from core.kernel.money import parse_amount
 
     try:
@@ -347,7 +420,7 @@ def _service_settings(config: Config) -> dict[str, Any]:
         raise ConfigError("payments.default_credit_limit", config["payments.default_credit_limit"],
                           f'a decimal string like "1000.00" ({exc})',
                           config.sources["payments.default_credit_limit"]) from exc
-    return {"default_credit_limit": Decimal(limit)}
+    return {"default_credit_limit": Decimal(limit), "saga_runner": saga_runner}
 
 
 def _running(config: Config, **services: Any) -> list[Service]:
@@ -391,12 +464,15 @@ class RootContainer(containers.DeclarativeContainer):
         Switchboard, providers.Callable(_slots, config, feed), feed=feed, clock=clock,
         on_switch=providers.Callable(partial, _record_switch, config))
     messaging = providers.Callable(lambda board: board.live("messaging"), switchboard)
-    settings = providers.Singleton(_service_settings, config)
+    saga_runner = providers.ThreadSafeSingleton(_saga_runner, config, feed, clock)
+    settings = providers.Singleton(_service_settings, config, saga_runner)
     orders = providers.Container(ContextContainer, context=ORDERS, config=config, switchboard=switchboard,
                                  feed=feed, clock=clock, ids=ids, settings=settings)
-    inventory = providers.Container(ContextContainer, context=INVENTORY, config=config, switchboard=switchboard,
+    inventory = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, inventory_for),
+                                    config=config, switchboard=switchboard,
                                     feed=feed, clock=clock, ids=ids, settings=settings)
-    payments = providers.Container(ContextContainer, context=PAYMENTS, config=config, switchboard=switchboard,
+    payments = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, payments_for),
+                                   config=config, switchboard=switchboard,
                                    feed=feed, clock=clock, ids=ids, settings=settings)
     shipping = providers.Container(ContextContainer, context=SHIPPING, config=config, switchboard=switchboard,
                                    feed=feed, clock=clock, ids=ids, settings=settings)
@@ -438,6 +514,8 @@ class Application:
         self.switchboard: Switchboard = self.container.switchboard()
         self.messaging = self.container.messaging()
         self.services: dict[str, Service] = {s.name: s for s in self.container.services()}
+        # The orders saga runner (orchestration mode, in a process that runs orders), else None.
+        self.saga_runner: Any = self.container.saga_runner() if "orders" in self.services else None
         self.ordering: Any = self._port("orders", OrderingService)
         self.inventory: Any = self._port("inventory", InventoryService)
         self.payments: Any = self._port("payments", PaymentsService)
@@ -459,18 +537,43 @@ class Application:
     def resilience(self) -> Any:
         return self.resilience_kit.resilience
 
+    @functools.cached_property
+    def saga_operations(self) -> Any:
+        """The SagaOperations port (flight board, `orderhex sagas`, /admin/sagas) over the orders
+        store; None in a process that does not run orders. Acting needs the saga runner, which only
+        orchestration mode has."""
+        if "orders" not in self.services:
+            return None
+        from core.orders.sagas import DEFINITIONS
+        from core.runtime.saga_operations import SagaOperationsService
+
+        orders, runner = self.orders, self.saga_runner
+
+        def act(saga_id: str, operator: Any) -> None:
+            if runner is None:
+                raise ValidationError("saga.mode", "choreography has no coordinator: sagas are acted on in "
+                                                   "orchestration mode only")
+            runner.act(orders.unit_of_work(), saga_id, operator)
+
+        return SagaOperationsService(orders.storage, DEFINITIONS, act)
+
     def rest_extras(self) -> dict[str, Any]:
         """What `serve` adds to the REST app: the overview, the checkout, the breakers and faults."""
         kit = self.resilience_kit
         return {"overviews": kit.overviews, "checkout": kit.checkout, "resilience": kit.resilience,
                 "fault_door": kit.injector.decide if self.config["faults.enabled"] else None,
-                "fault_hold_seconds": self.config["faults.hold_ms"] / 1000, "board": kit.board}
+                "fault_hold_seconds": self.config["faults.hold_ms"] / 1000, "board": kit.board,
+                "sagas": self.saga_operations}
 
     def storage_slot(self, service: str) -> str:
         return storage_slot(self.config, service)
 
     def topics(self, service: str) -> Topics:
         return topics(self.config, service)
+
+    def saga_topics(self) -> tuple[str, str]:
+        """The orders saga's replies topic and its own saga commands topic."""
+        return saga_topics(self.config)
 
     def _port(self, name: str, port: Callable[[Service], Any]) -> Any:
         service = self.services.get(name)
@@ -519,6 +622,9 @@ class ResilienceKit:
                                             services=tuple(CONTEXTS), config=self.breaker_config)
         self.resilience.restore()
         self._random, self._time = random, time
+        if "orders" in app.services:  # the breakers of orders' calls, listed (and forceable) before the first
+            for service in ("inventory", "payments", "shipping"):
+                self.board.ensure(f"{'local' if service in app.services else 'http'}:{service}", self.breaker_config)
 
     def _caller(self, service: str) -> Any:
         from adapters.outbound.http.queries import ServiceCaller
@@ -598,6 +704,58 @@ def _resilience_command(name: str) -> cli.ExtraCommand:
             app.close()
 
     return cli.ExtraCommand(help=helps[name], configure=configure, run=run, needs_app=False)
+
+
+def _configure_sagas(parser: Any) -> None:
+    from adapters.inbound.cli import sagas
+
+    sagas.configure(parser)
+
+
+def _run_sagas(args: Any, _: Any) -> int:
+    """`orderhex sagas`: adapters/inbound/cli/sagas.py, on a served orderhex (--url) or here. `graph`
+    draws a definition and opens no store."""
+    from adapters.inbound.cli import sagas
+
+    if args.action == "graph":
+        from core.orders.sagas import DEFINITIONS
+        from core.runtime.saga_operations import SagaOperationsService
+
+        return sagas.run(args, SagaOperationsService(NO_STORE, DEFINITIONS, _no_act), sys.stdout)
+    if args.url:
+        from adapters.outbound.http.api import ServedApi
+        from adapters.outbound.http.sagas import HttpSagaOperations
+
+        if not args.token:
+            raise ValidationError("--token", "--url needs the admin token `orderhex serve` printed at start")
+        api = ServedApi(args.url, args.token, args.api_key)
+        try:
+            return sagas.run(args, HttpSagaOperations(api), sys.stdout)
+        finally:
+            api.close()
+    app = build(args.config)
+    try:
+        if app.saga_operations is None:
+            raise ValidationError("deployment.services", "sagas live in the orders store: run this where orders runs, "
+                                                         "or pass --url of the orderhex that runs it")
+        return sagas.run(args, app.saga_operations, sys.stdout)
+    finally:
+        app.close()
+
+
+class _NoStore:
+    """Stands for the store of a SagaOperations that only draws definitions."""
+
+    @property
+    def sagas(self) -> Any:
+        raise ValidationError("storage", "this command reads no store")
+
+
+NO_STORE: Any = _NoStore()
+
+
+def _no_act(saga_id: str, operator: Any) -> None:
+    raise ValidationError("storage", "this command acts on no saga")
 
 
 def build(config_path: str | None, overrides: Mapping[str, Any] | None = None) -> Application:
@@ -741,6 +899,62 @@ def _configure_registry(parser: Any) -> None:
     registry_command.configure(parser)
 
 
+def breaker_config(config: Config) -> Any:
+    """The circuit breakers' settings (breaker.*) as a BreakerConfig."""
+    from core.runtime.breaker import BreakerConfig
+
+    return BreakerConfig(
+        window=config["breaker.window"], window_size=config["breaker.window_size"],
+        minimum_calls=config["breaker.minimum_calls"],
+        failure_rate_threshold=config["breaker.failure_rate_percent"] / 100,
+        slow_call_duration=config["breaker.slow_call_ms"] / 1000,
+        slow_call_rate_threshold=config["breaker.slow_call_rate_percent"] / 100,
+        wait_in_open=config["breaker.wait_in_open_ms"] / 1000,
+        max_wait_in_open=max(config["breaker.max_wait_in_open_ms"], config["breaker.wait_in_open_ms"]) / 1000)
+
+
+def _configure_gateway(parser: Any) -> None:
+    from adapters.inbound.gateway import command
+
+    command.configure(parser)
+
+
+def _run_gateway(args: Any, _: Any) -> int:
+    """The gateway gets the registry to follow and a prober (health.*) for the instances it lists."""
+    from adapters.inbound.gateway import command
+    from adapters.outbound.registry.prober import Prober
+
+    config = load_from(args.config)
+
+    def make_prober(board: Any, targets: Any) -> Prober:
+        return Prober(board, targets, interval=config["health.interval_ms"] / 1000,
+                      timeout=config["health.timeout_ms"] / 1000)
+
+    clock = CLOCK_ADAPTERS[config["clock"]](config, None)
+    return command.run(args, config, registry=open_registry(config), clock=clock,
+                       breaker_config=breaker_config(config), make_prober=make_prober)
+
+
+def _configure_sidecar(parser: Any) -> None:
+    from adapters.inbound.sidecar import command
+
+    command.configure(parser, tuple(CONTEXTS))
+
+
+def _run_sidecar(args: Any, _: Any) -> int:
+    """The sidecar gets the registry, the heartbeat that keeps its lease, and the service's own
+    effective configuration (what `orderhex serve --service X` runs with) for /config."""
+    from adapters.inbound.sidecar import command
+    from adapters.outbound.registry.heartbeat import Heartbeat
+
+    config = load_from(args.config, {"deployment.services": args.service})
+    registry = open_registry(config)
+    wiring = command.Wiring(registry=registry, lease_factory=partial(Heartbeat, registry),
+                            clock=CLOCK_ADAPTERS[config["clock"]](config, None), config=config,
+                            config_rows=[(key, config.values[key], config.sources[key]) for key in SETTINGS])
+    return command.run(args, wiring)
+
+
 def _context_command(name: str) -> cli.ExtraCommand:
     """`stock`, `accounts`, `shipments` and `seed`: adapters/inbound/cli/contexts.py."""
     helps = {"stock": "inventory: restock a SKU, show or list stock",
@@ -801,6 +1015,30 @@ def seed_if_empty(app: Application) -> None:
          payments if payments is not None and not payments.list_accounts(ListAccounts(limit=1)).items else None)
 
 
+def open_instances(config: Config) -> Any:
+    """The registry's instances for the dashboard's Services panel (None with the in-memory registry,
+    which holds only this process's): their sidecars answer for health and lease and take drain and
+    stop with the admin token; the gateway's /metrics gives requests per second."""
+    if config["registry.adapter"] == "memory":
+        return None
+    import time
+
+    from adapters.inbound.sidecar.agent import HttpSidecarAgent, gateway_traffic
+    from core.runtime.instances import RegistryInstances
+
+    metrics = f"http://{config['gateway.host']}:{config['gateway.port']}/metrics"
+    return RegistryInstances(open_registry(config), HttpSidecarAgent(config["api.admin_token"]),
+                             traffic=partial(gateway_traffic, metrics), monotonic=time.monotonic)
+
+
+def local_overviews(app: Application) -> Any:
+    """The Overviews port over this process's overview aggregator; None where orders does not run."""
+    from adapters.outbound.inprocess.overview import LocalOverviews
+
+    overviews = app.resilience_kit.overviews
+    return None if overviews is None else LocalOverviews(overviews)
+
+
 def run_dashboard(args: Any, _: Any) -> int:
     """In-process: this process's application with its relay running; --attach: a served one over HTTP."""
     if args.attach:
@@ -810,7 +1048,13 @@ def run_dashboard(args: Any, _: Any) -> int:
             raise ValidationError("--token", "attach mode needs the admin token `orderhex serve` printed at start")
         remote = RemoteService(args.attach, args.token, args.api_key)
         try:
-            return dashboard_command.run_app(remote.ordering, remote.control, source=f"attached to {args.attach}")
+            from adapters.outbound.http.overview import HttpOverviews
+            from adapters.outbound.http.sagas import HttpSagaOperations
+
+            return dashboard_command.run_app(remote.ordering, remote.control, source=f"attached to {args.attach}",
+                                             resilience=remote.resilience, sagas=HttpSagaOperations(remote.api),
+                                             overviews=HttpOverviews(remote.api),
+                                             instances=open_instances(load_from(args.config)))
         finally:
             remote.close()
     app = build(args.config)
@@ -820,15 +1064,35 @@ def run_dashboard(args: Any, _: Any) -> int:
         relay = start_relay(app)
     except (DomainError, Unavailable) as exc:  # e.g. another relay holds this store: the dashboard still opens
         notice = f"the outbox relay did not start here: {exc}"
+    # The services' consumers and the saga workers, as `serve` runs them: without them a saga
+    # started here would wait for replies no one sends (on the in-process broker, only this
+    # process can carry them).
+    workers = _start_dashboard_workers(app)
     # The documents the Services panel shows, of the services this process runs.
     readable = {name: getattr(app, name) for name in ("inventory", "payments", "shipping") if name in app.services}
     try:
-        return dashboard_command.run_app(app.ordering, app.control, notice=notice,
+        return dashboard_command.run_app(app.ordering, app.control, notice=notice, resilience=app.resilience,
+                                         sagas=app.saga_operations, instances=open_instances(app.config),
+                                         overviews=local_overviews(app),
                                          source=f"in-process · data in {app.config.data_dir}", **readable)
     finally:
+        for worker in reversed(workers):
+            worker.stop(5.0)
         if relay is not None:
             relay.stop()
         app.close()
+
+
+def _start_dashboard_workers(app: Application) -> list[Any]:
+    from adapters.inbound.workers.roles import serve_consumers, serve_sagas
+
+    started = []
+    for role in (serve_consumers, serve_sagas):
+        worker = role(app)
+        if worker is not None:
+            worker.start()
+            started.append(worker)
+    return started
 
 
 # The CLI configures a subcommand's arguments only when that subcommand is used, so neither
@@ -854,7 +1118,16 @@ EXTRA_COMMANDS: dict[str, cli.ExtraCommand] = {
                                configure=_configure_outbox, run=_run_outbox),
     "up": cli.ExtraCommand(help="run the Procfile's topology (broker, one process per service) until Ctrl-C",
                            configure=_configure_up, run=_run_up, needs_app=False),
+    "gateway": cli.ExtraCommand(help="the API gateway: routes, authenticates, rate-limits and balances requests "
+                                     "over the services' instances from the registry", configure=_configure_gateway,
+                                run=_run_gateway, needs_app=False),
+    "sidecar": cli.ExtraCommand(help="run beside one service instance: registration while healthy, API key, "
+                                     "access log, metrics, /config; proxies to it", configure=_configure_sidecar,
+                                run=_run_sidecar, needs_app=False),
     **{name: _resilience_command(name) for name in ("breakers", "faults")},
+    "sagas": cli.ExtraCommand(help="running sagas: list, show, retry, skip, compensate, pause, resume; graph a "
+                                   "definition as Mermaid", configure=_configure_sagas, run=_run_sagas,
+                              needs_app=False),
     "dashboard": cli.ExtraCommand(help=dashboard_command.HELP, configure=dashboard_command.configure,
                                   run=run_dashboard, needs_app=False),
 }

@@ -17,6 +17,7 @@ from core.kernel.aggregate import Aggregate, AggregateCodec, Staged
 from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent
 from core.kernel.views import Page, View
+from ports.sagas import SagaChanges, SagaRecord, SagaStore, SagaWriter, TimerStore
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -61,11 +62,14 @@ class UnitOfWork(Protocol):
       message staged with `send`), the views the context projects from those events and (when
       `message_id` is set) the inbox entry, in ONE transaction. A stale aggregate raises
       ConcurrencyConflict, a seen message AlreadyProcessed; then nothing is stored.
+    - `sagas` stages saga saves, history rows and timers (SagaWriter); they commit in the same
+      transaction, and a unit that changes only sagas commits too.
     - `collect_new_events()` hands over, once, the events of committed changes, in order.
     - `committed` says whether `commit()` succeeded since the block was last entered.
     """
 
     inbox: Inbox
+    sagas: SagaWriter
     message_id: str | None
     committed: bool
 
@@ -93,13 +97,15 @@ class Committer(Protocol):
     - `load(codec, id)` / `load_by_key(codec, key)` read committed data: a fresh aggregate
       (never one shared with another caller) or None.
     - `document(view, key)` reads a committed document; `seen(message_id)` tells whether the
-      inbox holds the id.
+      inbox holds the id; `saga(saga_id)` reads a committed saga record, or None.
     - `write(changes, records, documents, inbox_ids)` stores one unit of work atomically: each
       staged aggregate only if its stored version is its `expected_version` (0: neither it nor
       its idempotency key may exist yet), else ConcurrencyConflict; each message id only if new,
       else AlreadyProcessed; outbox records get increasing `seq`s in the order given, returned;
       documents replace those with the same view and key, and the views' position rises to the
-      highest seq written. Nothing at all is stored when it raises.
+      highest seq written. `sagas` (keyword) are the unit's saga saves, history rows and timers
+      (see SagaChanges): a stale expected saga version raises ConcurrencyConflict. Nothing at
+      all is stored when it raises.
     """
 
     def load(self, codec: AggregateCodec[A], aggregate_id: str) -> A | None: ...
@@ -110,8 +116,11 @@ class Committer(Protocol):
 
     def seen(self, message_id: str) -> bool: ...
 
+    def saga(self, saga_id: str) -> SagaRecord | None: ...
+
     def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
-              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]: ...
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str], *,
+              sagas: SagaChanges | None = None) -> list[int]: ...
 
 
 class ViewWriter(Protocol):
@@ -235,13 +244,14 @@ class EventStore(Protocol):
 class Storage(Protocol):
     """One service's database: the storage ports over one store.
 
-    Contract: `committer` commits units of work into this store only; the `read_model`, `outbox`
-    and `event_store` see what it committed and nothing else.
+    Contract: `committer` commits units of work into this store only; the `read_model`, `outbox`,
+    `event_store`, `sagas` and `timers` see what it committed and nothing else.
     `mode` is "state" (aggregates kept as their current state) or "events" (as their event
-    streams, with snapshots). `aggregate_ids(codec)` lists every stored aggregate of that type;
-    `history(aggregate_id)` gives its events in version order (its stream, or in state mode the
-    retained outbox rows). `close()` releases connections and locks; the store may be used again
-    afterwards (it reopens), and its data is still there. `describe()` names the store for people
+    streams, with snapshots); it concerns aggregates only: sagas and timers are kept the same way
+    in both. `aggregate_ids(codec)` lists every stored aggregate of that type; `history(aggregate_id)`
+    gives its events in version order (its stream, or in state mode the retained outbox rows).
+    `close()` releases connections and locks; the store may be used again afterwards (it
+    reopens), and its data is still there. `describe()` names the store for people
     (a path or a URL without password). `check()` returns if the store answers, else raises
     Unavailable naming it and what to do.
     """
@@ -251,6 +261,8 @@ class Storage(Protocol):
     read_model: ReadModel
     outbox: Outbox
     event_store: EventStore
+    sagas: SagaStore
+    timers: TimerStore
 
     def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]: ...
 

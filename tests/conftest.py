@@ -1,10 +1,16 @@
-"""Suite-wide rules: under CI=true a test that needs a real server may not skip."""
+"""Suite-wide rules: under CI=true a test that needs a real server may not skip; a test marked
+`choreography` runs its applications and `orderhex` processes with saga.mode = "choreography"."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
 
 import pytest
+
+import bootstrap
+from tests.fixtures_kafka import SUBPROCESS_DEFAULTS
 
 SERVER_MARKERS = ("postgres", "kafka", "etcd")
 pytest_plugins = ["tests.fixtures_kafka", "tests.fixtures_postgres", "tests.fixtures_etcd"]
@@ -17,3 +23,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if os.environ.get("CI") == "true" and report.skipped and any(item.get_closest_marker(m) for m in SERVER_MARKERS):
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: skipped under CI=true, but a missing server must not pass as green"
+
+
+@pytest.fixture(autouse=True)
+def _choreography_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests of the relay, the intake and the order lifecycle count outbox rows and act on pending
+    orders by hand: the place-order saga's commands and its lock would change both, so they run
+    without a coordinator (the saga has tests of its own)."""
+    if request.node.get_closest_marker("choreography"):
+        monkeypatch.setitem(bootstrap.SETTINGS, "saga.mode",
+                            dataclasses.replace(bootstrap.SETTINGS["saga.mode"], default="choreography"))
+        monkeypatch.setitem(SUBPROCESS_DEFAULTS, "saga.mode", "choreography")
+    yield

@@ -72,10 +72,16 @@ def kafka_config(tansu: TansuBroker) -> dict[str, Any]:
     return kafka_overrides(tansu)
 
 
+# Settings every `orderhex` subprocess a test starts gets unless it says otherwise (tests/conftest.py
+# fills it for tests marked `choreography`).
+SUBPROCESS_DEFAULTS: dict[str, Any] = {}
+
+
 def orderhex_env(overrides: dict[str, Any]) -> dict[str, str]:
     """This process's environment for an `orderhex` subprocess, with `overrides` as ORDERHEX_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-    env.update({"ORDERHEX_" + key.upper().replace(".", "__"): str(value) for key, value in overrides.items()})
+    env.update({"ORDERHEX_" + key.upper().replace(".", "__"): str(value)
+                for key, value in {**SUBPROCESS_DEFAULTS, **overrides}.items()})
     return env
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 # Every table a test can fill (projection_position keeps its one row, reset to 0).
-DATA_TABLES = ("aggregates", "aggregate_keys", "documents", "outbox", "inbox", "events", "snapshots")
+DATA_TABLES = ("aggregates", "aggregate_keys", "documents", "outbox", "inbox", "events", "snapshots", "sagas",
+               "saga_history", "saga_timers")
 _numbers = itertools.count(1)
 
 

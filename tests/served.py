@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from tests.fixtures_kafka import SUBPROCESS_DEFAULTS
+
 ORDERHEX = Path(sys.executable).with_name("orderhex")
 STARTUP_SECONDS = 30
 
@@ -36,7 +38,7 @@ class Serve:
         self.log_path = data_dir / f"serve-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
         settings = {"data_dir": data_dir, "api.port": self.port, "storage.adapter": "memory", "demo.seed": False,
-                    "messaging.adapter": "memory", "relay.idle_ms": 20, **(settings or {})}
+                    "messaging.adapter": "memory", "relay.idle_ms": 20, **SUBPROCESS_DEFAULTS, **(settings or {})}
         env.update({"ORDERHEX_" + k.upper().replace(".", "__"): str(v) for k, v in settings.items()})
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen([str(ORDERHEX), "serve", *args], env=env, stdout=log,

@@ -21,9 +21,13 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ports.control import Control
+from ports.instances import Instances
 from ports.inventory import Inventory
 from ports.orders import Ordering
+from ports.overview import Overviews
 from ports.payments import Payments
+from ports.resilience import Resilience
+from ports.sagas import SagaOperations
 from ports.shipping import Shipping
 from tui.help import HelpScreen
 from tui.keybar import KeyBar
@@ -37,12 +41,14 @@ from tui.messages import (
     ServicesSnapshot,
     SwitchProgress,
 )
+from tui.panels.breakers import BreakersPanel
 from tui.panels.feed import FeedPanel
 from tui.panels.order_detail import OrderDetailScreen
 from tui.panels.orders import OrdersPanel
 from tui.panels.outbox import OutboxPanel
 from tui.panels.place import PlaceOrderPanel
 from tui.panels.ports import PortsPanel, SwitchRequested
+from tui.panels.sagas import SagasPanel
 from tui.panels.services import ServicesPanel, readable
 
 PanelT = TypeVar("PanelT", bound=Widget)
@@ -65,7 +71,11 @@ PANELS: list[PanelSpec] = [
     PanelSpec("feed", "Event feed", lambda app: FeedPanel(id="feed-panel")),
     PanelSpec("place", "Place order", lambda app: PlaceOrderPanel(app.ordering, load_seed=app.load_seed,
                                                                    id="place-panel")),
-    PanelSpec("services", "Services", lambda app: ServicesPanel(app.documents, id="services-panel")),
+    PanelSpec("services", "Services", lambda app: ServicesPanel(app.documents, instances=app.instances,
+                                                                id="services-panel")),
+    PanelSpec("breakers", "Breakers", lambda app: BreakersPanel(app.resilience, poll_interval=app.poll_interval,
+                                                                id="breakers-panel")),
+    PanelSpec("sagas", "Sagas", lambda app: SagasPanel(app.sagas, app.resilience, id="sagas-panel")),
 ]
 
 
@@ -84,14 +94,22 @@ class DashboardApp(App[None]):
 
     def __init__(self, ordering: Ordering, control: Control, *, inventory: Inventory | None = None,
                  payments: Payments | None = None, shipping: Shipping | None = None, source: str = "in-process",
-                 poll_interval: float | None = 1.0, load_seed: int | None = None, notice: str | None = None) -> None:
+                 poll_interval: float | None = 1.0, load_seed: int | None = None, notice: str | None = None,
+                 resilience: Resilience | None = None, sagas: SagaOperations | None = None,
+                 instances: Instances | None = None, overviews: Overviews | None = None) -> None:
         """`inventory`, `payments` and `shipping`, where given, are read for the Services panel's
-        documents (in-process only: attached, the dashboard holds no such port)."""
+        documents (in-process only: attached, the dashboard holds no such port); `overviews` for
+        the order detail's parts."""
         super().__init__()
         self.notice = notice
         self.ordering = ordering
         self.control = control
         self.documents = readable(inventory, payments, shipping)
+        self.instances = instances  # the registry's instances, for the Services panel
+        self.resilience = resilience
+        self.sagas = sagas
+        self.overviews = overviews
+        self.poll_interval = poll_interval
         self.source = source
         self.load_seed = load_seed
         self.pump = LivePump(ordering, control, FeedBuffer(), self.post_message, poll_interval)
@@ -139,6 +157,8 @@ class DashboardApp(App[None]):
             return
         fresh = self.panel(FeedPanel).add(message)
         self.panel(OutboxPanel).count_published(fresh)
+        self.panel(BreakersPanel).feed(message.events)
+        self.panel(SagasPanel).follow(message.events)
 
     def on_orders_snapshot(self, message: OrdersSnapshot) -> None:
         if self.exiting:
@@ -187,7 +207,7 @@ class DashboardApp(App[None]):
         self.pump.request("orders")
 
     def on_orders_panel_detail_requested(self, message: OrdersPanel.DetailRequested) -> None:
-        self.push_screen(OrderDetailScreen(self.ordering, message.order_id))
+        self.push_screen(OrderDetailScreen(self.ordering, message.order_id, self.overviews))
 
     def on_switch_requested(self, message: SwitchRequested) -> None:
         self.switch_adapter(message.port, message.adapter)

@@ -7,9 +7,13 @@ import argparse
 import os
 
 from ports.control import Control
+from ports.instances import Instances
 from ports.inventory import Inventory
 from ports.orders import Ordering
+from ports.overview import Overviews
 from ports.payments import Payments
+from ports.resilience import Resilience
+from ports.sagas import SagaOperations
 from ports.shipping import Shipping
 
 HELP = "open the live terminal dashboard (in-process, or attached to a running `orderhex serve`)"
@@ -25,12 +29,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_app(ordering: Ordering, control: Control, *, source: str, notice: str | None = None,
             inventory: Inventory | None = None, payments: Payments | None = None,
-            shipping: Shipping | None = None) -> int:
+            shipping: Shipping | None = None, resilience: Resilience | None = None,
+            sagas: SagaOperations | None = None, instances: Instances | None = None,
+            overviews: Overviews | None = None) -> int:
     """Open the dashboard; the inventory, payments and shipping ports (in-process only) let its
-    Services panel show stock, accounts and shipments."""
+    Services panel show stock, accounts and shipments; `resilience` feeds its Breakers panel and
+    `sagas` its flight board; `overviews` the order detail's parts."""
     from tui.app import DashboardApp
 
     app = DashboardApp(ordering, control, inventory=inventory, payments=payments, shipping=shipping,
-                       source=source, notice=notice)
+                       source=source, notice=notice, resilience=resilience, sagas=sagas, instances=instances,
+                       overviews=overviews)
     app.run()
     return app.return_code or 0

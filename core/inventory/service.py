@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from core.inventory.commands import InventoryCommand, ReleaseStock, ReserveStock, Restock
@@ -21,6 +22,7 @@ from core.inventory.queries import (
 )
 from core.inventory.wire import release_stock_from_json, reserve_stock_from_json, restock_from_json
 from core.kernel.errors import NotFound, ValidationError
+from core.orders.events import OrderCancelled, OrderPlaced, OrderRejected
 from core.runtime.context import Context
 from core.runtime.service import Service
 
@@ -34,6 +36,20 @@ CONTEXT = Context(
     summarise=summarise,
     readers={Restock: restock_from_json, ReserveStock: reserve_stock_from_json, ReleaseStock: release_stock_from_json},
 )
+
+# In orchestration mode (saga.mode) the place-order and cancel-order sagas send the commands that
+# these reactions would otherwise run: reacting as well would act twice on one order.
+CHOREOGRAPHY_ONLY = (OrderPlaced, OrderRejected, OrderCancelled)
+
+
+def context_for(mode: str) -> Context:
+    """The inventory context for a saga mode: with its reactions to orders' events in choreography
+    (it reserves and releases stock as orders' events arrive), without them in orchestration."""
+    if mode == "choreography":
+        return CONTEXT
+    return dataclasses.replace(CONTEXT, event_handlers={event: handlers for event, handlers in
+                                                        CONTEXT.event_handlers.items()
+                                                        if event not in CHOREOGRAPHY_ONLY})
 
 
 class InventoryService:

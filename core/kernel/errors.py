@@ -56,6 +56,22 @@ class IllegalTransition(DomainError):
         self.kind = kind
 
 
+class SagaLocked(DomainError):
+    """A change that would race with a running saga (a semantic lock): cancelling or shipping an
+    order while its place-order saga still decides its fate. Refused until the saga ends."""
+
+    def __init__(self, aggregate_id: str, action: str, *, saga_id: str, definition: str, summary: str,
+                 kind: str = "order") -> None:
+        super().__init__(f"{kind} {aggregate_id} is held by saga {saga_id} ({definition}, {summary}): "
+                         f"cannot {action} until it ends")
+        self.aggregate_id = aggregate_id
+        self.action = action
+        self.saga_id = saga_id
+        self.definition = definition
+        self.summary = summary
+        self.kind = kind
+
+
 class ConcurrencyConflict(DomainError):
     """Someone else changed the aggregate since it was loaded."""
 

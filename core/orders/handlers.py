@@ -1,22 +1,31 @@
 """Use cases of the orders context. Each handler is a verb taking its message first, then the
-unit of work, then its typed dependencies (bound once when the service is built)."""
+unit of work, then its typed dependencies (bound once when the service is built).
+
+In orchestration mode (`saga_runner` given) placing an order starts the place-order saga in the
+same unit of work, cancelling an approved one starts the cancel-order saga, and while either
+saga runs the order is locked against cancelling and shipping (SagaLocked): the saga decides.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from core.kernel.errors import IdempotencyConflict, NotFound
+from core.kernel.errors import IdempotencyConflict, NotFound, SagaLocked
 from core.kernel.money import Money
 from core.orders.commands import ApproveOrder, CancelOrder, PlaceOrder, PlaceResult, RejectOrder, ShipOrder
-from core.orders.model import ORDER, Order, OrderLine, merge_lines
+from core.orders.model import ORDER, Order, OrderLine, OrderStatus, merge_lines
+from core.orders.sagas import CANCEL_ORDER, PLACE_ORDER, cancel_saga_id, place_order_data, place_saga_id
+from core.runtime.saga import Decision, SagaInstance
+from core.runtime.sagas import SagaRunner, is_running
 from ports.storage import UnitOfWork
 
 Now = Callable[[], datetime]
 NewId = Callable[[], str]
 
 
-def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId) -> PlaceResult:
+def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId,
+                saga_runner: SagaRunner | None = None) -> PlaceResult:
     lines = merge_lines(
         (OrderLine(ln.sku, ln.quantity, Money(ln.unit_price, command.currency)) for ln in command.lines),
         command.currency,
@@ -34,13 +43,24 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId) -
             lines=lines, now=now(), event_id=new_id(), idempotency_key=command.idempotency_key,
         )
         orders.add(order)
+        started: Decision | None = None
+        if saga_runner is not None:
+            started = saga_runner.start(uow, PLACE_ORDER.name, place_saga_id(order.id),
+                                        place_order_data(order))
         uow.commit()
+    if saga_runner is not None and started is not None:
+        saga_runner.announce(started)
     return PlaceResult(order.id, created=True)
 
 
 def approve_order(command: ApproveOrder, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+    """Approving an approved order changes nothing: the place-order saga retries its pivot until
+    a try is answered, and a retry after a lost reply must not be refused."""
     with uow:
-        _load(uow, command.order_id).approve(now=now(), event_id=new_id())
+        order = _load(uow, command.order_id)
+        if order.status is OrderStatus.APPROVED:
+            return
+        order.approve(now=now(), event_id=new_id())
         uow.commit()
 
 
@@ -50,16 +70,43 @@ def reject_order(command: RejectOrder, uow: UnitOfWork, now: Now, new_id: NewId)
         uow.commit()
 
 
-def cancel_order(command: CancelOrder, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+def cancel_order(command: CancelOrder, uow: UnitOfWork, now: Now, new_id: NewId,
+                 saga_runner: SagaRunner | None = None) -> None:
+    """An approved order is cancelled at once and the cancel-order saga gives back what it holds
+    (shipment, payment, stock) in the same unit of work: that saga only goes forward, retrying
+    each step until it succeeds, so the order's end is certain and people see it at once."""
+    started: Decision | None = None
     with uow:
-        _load(uow, command.order_id).cancel(command.reason, now=now(), event_id=new_id())
+        order = _load(uow, command.order_id)
+        if saga_runner is not None:
+            _check_unlocked(uow, order.id, "cancel")
+        approved = order.status is OrderStatus.APPROVED
+        order.cancel(command.reason, now=now(), event_id=new_id())
+        if saga_runner is not None and approved:
+            started = saga_runner.start(uow, CANCEL_ORDER.name, cancel_saga_id(order.id),
+                                        {**place_order_data(order), "reason": command.reason})
+        uow.commit()
+    if saga_runner is not None and started is not None:
+        saga_runner.announce(started)
+
+
+def ship_order(command: ShipOrder, uow: UnitOfWork, now: Now, new_id: NewId,
+               saga_runner: SagaRunner | None = None) -> None:
+    with uow:
+        order = _load(uow, command.order_id)
+        if saga_runner is not None:
+            _check_unlocked(uow, order.id, "ship")
+        order.ship(now=now(), event_id=new_id())
         uow.commit()
 
 
-def ship_order(command: ShipOrder, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
-    with uow:
-        _load(uow, command.order_id).ship(now=now(), event_id=new_id())
-        uow.commit()
+def _check_unlocked(uow: UnitOfWork, order_id: str, action: str) -> None:
+    """The semantic lock: refuse while a saga of this order runs (its outcome is the saga's)."""
+    for saga_id in (place_saga_id(order_id), cancel_saga_id(order_id)):
+        record = uow.sagas.get(saga_id)
+        if record is not None and is_running(record):
+            summary = SagaInstance.from_json(record.instance, version=record.version).summary()
+            raise SagaLocked(order_id, action, saga_id=saga_id, definition=record.definition, summary=summary)
 
 
 def _load(uow: UnitOfWork, order_id: str) -> Order:

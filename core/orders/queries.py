@@ -34,6 +34,20 @@ class ListOrders(OrderQuery):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SagaStatus:
+    """The saga that decides an order's fate (placing it, or undoing an approved one), as the
+    order's readers see it: "pending: waiting for payments"."""
+
+    saga_id: str
+    definition: str
+    state: str
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.saga_id, "definition": self.definition, "state": self.state, "summary": self.summary}
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderSummary:
     """One document of the read model: what a list of orders shows."""
 
@@ -48,15 +62,20 @@ class OrderSummary:
     version: int
     lines: tuple[PlacedLine, ...] = ()
     reason: str | None = None
+    # Read with the order (GetOrder), never stored in the view: a saga changes without the order.
+    saga: SagaStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary as every door shows it (CLI --json, REST, the stores' documents)."""
-        return {
+        shown = {
             "order_id": self.order_id, "customer_id": self.customer_id, "status": self.status.value,
             "total": str(self.total), "currency": self.currency, "line_count": self.line_count,
             "lines": [ln.to_json() for ln in self.lines], "reason": self.reason, "version": self.version,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
         }
+        if self.saga is not None:
+            shown["saga"] = self.saga.to_json()
+        return shown
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrderSummary:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.inventory.commands import ReleaseStock, ReserveStock
+from core.kernel.fields import MAX_TEXT_LENGTH
 from core.kernel.money import format_amount
 from core.orders.commands import ApproveOrder, RejectOrder
 from core.orders.model import Order
@@ -45,6 +46,15 @@ FORWARD_RETRY = RetryPolicy(max_attempts=None, backoff_initial=timedelta(seconds
 # Releasing and voiding change nothing when nothing is held, so they are tried often; after ten
 # failures (about eight minutes with this backoff) the saga is stuck and a person should look.
 UNDO_RETRY = RetryPolicy(max_attempts=10, backoff_initial=timedelta(seconds=1), backoff_max=timedelta(minutes=1))
+
+
+def place_saga_id(order_id: str) -> str:
+    """The place-order saga of an order has the order's id: one per order, found without a lookup."""
+    return order_id
+
+
+def cancel_saga_id(order_id: str) -> str:
+    return f"{order_id}-cancel"
 
 
 def place_order_data(order: Order) -> dict[str, Any]:
@@ -79,11 +89,17 @@ def _schedule_shipment(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reject_order(data: Mapping[str, Any], reason: str) -> dict[str, Any]:
-    return {"order_id": data["order_id"], "reason": reason}
+    # A composed reason ("reserve-stock failed: ...shortages...") may be longer than an order's
+    # reason may be; cut, or RejectOrder would be refused and the order stay pending.
+    return {"order_id": data["order_id"], "reason": _cut(reason)}
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT_LENGTH else text[:MAX_TEXT_LENGTH - 3] + "..."
 
 
 def _cancel_shipment(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {"order_id": data["order_id"], "reason": data.get("reason") or "order cancelled"}
+    return {"order_id": data["order_id"], "reason": _cut(data.get("reason") or "order cancelled")}
 
 
 PLACE_ORDER = SagaDefinition(

@@ -7,17 +7,21 @@ and ports/orders.py -> core.orders.commands -> core.orders -> handlers -> ports 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from core.kernel.errors import NotFound, ValidationError
 from core.kernel.messages import DomainEvent
-from core.orders.commands import OrderCommand
+from core.orders.commands import ApproveOrder, CancelOrder, OrderCommand, RejectOrder
 from core.orders.handlers import COMMAND_HANDLERS
 from core.orders.model import ORDER, as_of
 from core.orders.projection import project, put_summary, summarise
-from core.orders.queries import MAX_PAGE, SUMMARIES, GetOrder, ListOrders, OrderPage, OrderSummary
+from core.orders.queries import MAX_PAGE, SUMMARIES, GetOrder, ListOrders, OrderPage, OrderSummary, SagaStatus
+from core.orders.sagas import cancel_saga_id, place_saga_id
+from core.orders.wire import approve_order_from_json, cancel_order_from_json, reject_order_from_json
 from core.runtime.context import Context
+from core.runtime.saga import SagaInstance
 from core.runtime.service import Service
 
 CONTEXT = Context(
@@ -27,6 +31,9 @@ CONTEXT = Context(
     views=(SUMMARIES,),
     project=project,
     summarise=put_summary,
+    # What the place-order saga sends orders itself (its pivot and its end), read like any command.
+    readers={ApproveOrder: approve_order_from_json, RejectOrder: reject_order_from_json,
+             CancelOrder: cancel_order_from_json},
 )
 
 
@@ -43,7 +50,20 @@ class OrderingService:
         summary = self._service.document(SUMMARIES, query.order_id)
         if summary is None:
             raise NotFound("order", query.order_id)
-        return summary
+        saga = self.saga(query.order_id)
+        return summary if saga is None else dataclasses.replace(summary, saga=saga)
+
+    def saga(self, order_id: str) -> SagaStatus | None:
+        """The saga deciding the order's fate: its cancellation's if it has one, else its placing's;
+        None for an order placed without a saga (choreography)."""
+        sagas = self._service.storage.sagas
+        for saga_id in (cancel_saga_id(order_id), place_saga_id(order_id)):
+            record = sagas.get(saga_id)
+            if record is not None:
+                instance = SagaInstance.from_json(record.instance, version=record.version)
+                return SagaStatus(saga_id=saga_id, definition=record.definition, state=instance.state.value,
+                                  summary=instance.summary())
+        return None
 
     def list(self, query: ListOrders) -> OrderPage:
         if not 1 <= query.limit <= MAX_PAGE:

@@ -24,7 +24,7 @@ from core.kernel.money import (
     parse_unit_price,
     unit_price_pattern,
 )
-from core.orders.commands import CancelOrder, LineItem, PlaceOrder
+from core.orders.commands import ApproveOrder, CancelOrder, LineItem, PlaceOrder, RejectOrder
 from core.orders.model import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderLine, merge_lines, parse_quantity, parse_sku
 
 MAX_KEY_LENGTH = MAX_TEXT_LENGTH
@@ -77,6 +77,22 @@ def cancel_order_from_json(data: Any) -> CancelOrder:
     reason = errors.read(lambda: required_string(obj.get("reason"), "reason"))
     errors.done()
     return CancelOrder(order_id=order_id, reason=reason)
+
+
+def approve_order_from_json(data: Any) -> ApproveOrder:
+    """`{"order_id"}` -> ApproveOrder (what the place-order saga sends at its pivot)."""
+    obj = _object(data, "body")
+    errors = FieldErrors()
+    errors.read(lambda: json_object(obj, {"order_id"}))
+    order_id = errors.read(lambda: required_string(obj.get("order_id"), "order_id"))
+    errors.done()
+    return ApproveOrder(order_id=order_id)
+
+
+def reject_order_from_json(data: Any) -> RejectOrder:
+    """`{"order_id", "reason"}` -> RejectOrder (what the place-order saga sends when it compensated)."""
+    cancel = cancel_order_from_json(data)
+    return RejectOrder(order_id=cancel.order_id, reason=cancel.reason)
 
 
 def place_order_to_json(command: PlaceOrder) -> dict[str, Any]:

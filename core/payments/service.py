@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from core.kernel.errors import NotFound, ValidationError
+from core.orders.events import OrderCancelled, OrderPlaced, OrderRejected
 from core.payments.commands import AuthorizePayment, CapturePayment, OpenAccount, PaymentsCommand, VoidPayment
 from core.payments.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.payments.model import ACCOUNT, PAYMENT
@@ -40,6 +42,20 @@ CONTEXT = Context(
     readers={OpenAccount: open_account_from_json, AuthorizePayment: authorize_payment_from_json,
              VoidPayment: void_payment_from_json, CapturePayment: capture_payment_from_json},
 )
+
+# In orchestration mode (saga.mode) the place-order and cancel-order sagas send the commands that
+# these reactions would otherwise run: reacting as well would act twice on one order.
+CHOREOGRAPHY_ONLY = (OrderPlaced, OrderRejected, OrderCancelled)
+
+
+def context_for(mode: str) -> Context:
+    """The payments context for a saga mode: with its reactions to orders' events in choreography
+    (it authorizes and voids payments as orders' events arrive), without them in orchestration."""
+    if mode == "choreography":
+        return CONTEXT
+    return dataclasses.replace(CONTEXT, event_handlers={event: handlers for event, handlers in
+                                                        CONTEXT.event_handlers.items()
+                                                        if event not in CHOREOGRAPHY_ONLY})
 
 
 class PaymentsService:

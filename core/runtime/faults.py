@@ -118,7 +118,8 @@ class FaultInjector:
     def set(self, service: str, settings: FaultSettings) -> None:
         """Inject `settings` into `service` from its next call (FaultSettings.off() clears)."""
         if not self.enabled:
-            raise DomainError("fault injection is off; set faults.enabled = true")
+            raise DomainError(f"fault injection is off; set faults.enabled = true (ORDERHEX_FAULTS__ENABLED=true) and "
+                              f"restart this process to inject faults into {service}")
         with self._lock:
             before = self._settings.get(service, FaultSettings.off())
             if settings.is_off:

@@ -8,15 +8,18 @@ entry, and hands all of it to the store in ONE write. Events reach the bus only 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from core.kernel.aggregate import Aggregate, AggregateCodec, Staged
 from core.kernel.envelope import OutboxRecord
-from core.kernel.errors import AlreadyProcessed
+from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.messages import DomainEvent
 from core.kernel.views import View
 from core.runtime.context import Projector
+from ports.sagas import SagaChanges, SagaRecord, Timer
 from ports.storage import Committer
 
 A = TypeVar("A", bound=Aggregate)
@@ -90,6 +93,61 @@ class StagedInbox:
         return self._committer.seen(message_id)
 
 
+class StagedSagas:
+    """The SagaWriter port inside one unit of work: saves, history rows and timers wait here until
+    commit, when the store checks each save's expected version in the same write as the rest."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        # saga id -> (record as it will be stored, the version the store must still hold)
+        self._saves: dict[str, tuple[SagaRecord, int]] = {}
+        self._history: list[tuple[str, dict[str, Any]]] = []
+        # timer name -> the timer to schedule, or None to cancel it: the last call wins
+        self._timers: dict[tuple[str, str, int], Timer | None] = {}
+
+    def get(self, saga_id: str) -> SagaRecord | None:
+        staged = self._saves.get(saga_id)
+        if staged is not None:
+            return staged[0]
+        return self._committer.saga(saga_id)
+
+    def save(self, record: SagaRecord) -> None:
+        expected = record.version
+        staged = self._saves.get(record.saga_id)
+        if staged is not None:
+            # A second save in one unit builds on the first (or on the same committed version):
+            # the unit still moves the saga one version on, from what it read.
+            expected = staged[1]
+            if record.version not in (expected, expected + 1):
+                raise ConcurrencyConflict(record.saga_id, record.version, staged[0].version)
+        self._saves[record.saga_id] = (dataclasses.replace(record, version=expected + 1), expected)
+
+    def record_history(self, saga_id: str, entries: Sequence[dict[str, Any]]) -> None:
+        self._history.extend((saga_id, entry) for entry in entries)
+
+    def schedule(self, timer: Timer) -> None:
+        key = (timer.saga_id, timer.step, timer.generation)
+        self._timers.pop(key, None)  # re-inserted last, so timers keep the order they were scheduled in
+        self._timers[key] = timer
+
+    def cancel(self, saga_id: str, step: str, generation: int) -> None:
+        key = (saga_id, step, generation)
+        self._timers.pop(key, None)
+        self._timers[key] = None
+
+    def changes(self) -> SagaChanges:
+        return SagaChanges(
+            saves=list(self._saves.values()), history=list(self._history),
+            timers=[timer for timer in self._timers.values() if timer is not None],
+            cancelled=[key for key, timer in self._timers.items() if timer is None],
+        )
+
+    def clear(self) -> None:
+        self._saves.clear()
+        self._history.clear()
+        self._timers.clear()
+
+
 class UnitOfWork:
     """The UnitOfWork port over any store's Committer, for one context (its projector and the
     topic its events go to)."""
@@ -104,6 +162,7 @@ class UnitOfWork:
         self._sent: list[OutboxRecord] = []
         self._committed_events: list[DomainEvent] = []
         self.inbox = StagedInbox(committer)
+        self.sagas = StagedSagas(committer)
         self._active = False
         self.committed = False
 
@@ -142,8 +201,11 @@ class UnitOfWork:
                 if self.message_id in inbox:
                     raise AlreadyProcessed(self.message_id)
                 inbox.append(self.message_id)
-            if changed or records or inbox or views.staged:
-                self._committer.write(changed, records, list(views.staged.values()), inbox)
+            sagas = self.sagas.changes()
+            # A unit that only moves a saga (a reply handled, a timer fired) commits too.
+            if changed or records or inbox or views.staged or sagas:
+                self._committer.write(changed, records, list(views.staged.values()), inbox,
+                                      sagas=sagas if sagas else None)
         except BaseException:
             self.rollback()
             raise
@@ -168,3 +230,4 @@ class UnitOfWork:
         self._seen.clear()
         self._sent.clear()
         self.inbox.staged.clear()
+        self.sagas.clear()

@@ -12,7 +12,8 @@ import bootstrap
 import ports
 
 HERE = Path(__file__).parent
-INBOUND = {"Ordering", "Inventory", "Payments", "Shipping", "Control", "Resilience"}
+INBOUND = {"Ordering", "Inventory", "Payments", "Shipping", "Control", "Resilience", "SagaOperations", "Overviews",
+           "Instances"}
 # Which suite holds each outbound port's contract.
 SUITES = {
     "Repository": "test_unit_of_work", "UnitOfWork": "test_unit_of_work", "Inbox": "test_unit_of_work",
@@ -22,7 +23,8 @@ SUITES = {
     "Clock": "test_clock_and_ids", "IdGenerator": "test_clock_and_ids", "EventFeed": "test_feed",
     "StockLevels": "test_service_queries", "Credit": "test_service_queries", "ShipmentStatus": "test_service_queries",
     "ForcedStates": "test_forced_states",
-    "ServiceRegistry": "test_registry",
+    "ServiceRegistry": "test_registry", "InstanceAgent": "test_instance_agent",
+    "SagaWriter": "test_sagas", "SagaStore": "test_sagas", "TimerStore": "test_sagas",
 }
 
 

@@ -92,10 +92,12 @@ def test_shipment_status(ports: Ports) -> None:
 
 
 def test_no_time_left_is_refused_not_attempted(ports: Ports) -> None:
-    if isinstance(ports.credit, local.LocalCredit):
-        pytest.skip("an in-process call has no deadline without a door; FaultDoor refuses it (test_checkout)")
     with pytest.raises(DeadlineExceeded):
         ports.credit.account("c-1", within=0.0)
+    with pytest.raises(DeadlineExceeded):
+        ports.stock.levels(["SKU-1"], within=-0.5)
+    with pytest.raises(DeadlineExceeded):
+        ports.shipments.shipment("o-1", within=0.0)
 
 
 def test_an_unreachable_service_is_unavailable_after_bounded_retries() -> None:

@@ -35,9 +35,9 @@ LONG_RUNNING = ("relay", "consume")  # they run until SIGTERM/SIGINT and need a 
 PROMISED = {
     "place": ["placed {order_id}"],
     "orders": ["{order_id}", "PENDING", "24.48"],
-    "show": ["{order_id}", "PENDING", "24.48 EUR", "SKU-1", "SKU-2"],
-    "cancel": ["cancelled {order_id}"],
-    "history": ["OrderPlaced", "OrderCancelled"],
+    "show": ["{order_id}", "PENDING", "24.48 EUR", "SKU-1", "SKU-2",
+             "saga      place-order waiting: pending: waiting for inventory and payments"],
+    "history": ["OrderPlaced"],
     "projections": ["read model rebuilt from 1 items"],
     "db": ["already at"],
     "adapters": ["storage", "sqlite", "messaging", "memory"],
@@ -161,3 +161,20 @@ def test_the_parked_row_examples_run_as_written(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stderr
         else:
             assert done.returncode == 2 and done.stderr.count("\n") == 1 and "1" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("mode", "code", "said"), [("orchestration", 2, "held by saga"),
+                                                     ("choreography", 0, "cancelled ")])
+def test_cancel_waits_for_the_saga_and_acts_at_once_in_choreography(tmp_path: Path, mode: str, code: int,
+                                                                      said: str) -> None:
+    """What the README says of `cancel` while the place-order saga runs, and without a coordinator."""
+    env = _env(tmp_path / "data", **{"saga.mode": mode})
+    placed = subprocess.run([str(ORDERHEX), "place", "--customer", "c-1", "--item", "SKU-1:1:9.99"],
+                            capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path, env=env)
+    order_id = placed.stdout.split()[1]
+    done = subprocess.run([str(ORDERHEX), "cancel", order_id, "--reason", "changed mind"], capture_output=True,
+                          text=True, timeout=60, check=False, cwd=tmp_path, env=env)
+    assert done.returncode == code, done.stderr
+    assert said in (done.stderr if code else done.stdout)
+    if code:
+        assert done.stderr.count("\n") == 1 and "place-order" in done.stderr

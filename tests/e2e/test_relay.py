@@ -24,6 +24,8 @@ from core.orders.wire import place_order_from_json
 from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.messaging import Publisher
 
+pytestmark = pytest.mark.choreography
+
 TOPIC = "orderhex.orders.events"
 
 

@@ -21,6 +21,8 @@ from core.kernel.feed import FeedKind
 from core.orders.wire import place_order_from_json
 from core.runtime.relay import OutboxRelay
 
+pytestmark = pytest.mark.choreography
+
 TOPIC = "orderhex.orders.events"
 LIMIT = 1000
 

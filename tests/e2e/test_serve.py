@@ -26,7 +26,8 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    server = Serve(tmp_path_factory.mktemp("serve"), {"api.admin_token": TOKEN})
+    # Choreography: the client cancels a pending order, which the place-order saga's lock refuses.
+    server = Serve(tmp_path_factory.mktemp("serve"), {"api.admin_token": TOKEN, "saga.mode": "choreography"})
     yield server
     server.stop()
 

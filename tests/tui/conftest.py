@@ -15,8 +15,11 @@ import bootstrap
 from core.orders.wire import place_order_from_json
 from tui.app import DashboardApp
 
+# Choreography unless a test asks for the saga: these tests approve, cancel and ship pending orders
+# by hand, which the place-order saga's semantic lock refuses while it runs (tests/tui/test_sagas_panel.py
+# runs orchestrated).
 DETERMINISTIC = {"storage.adapter": "memory", "messaging.adapter": "memory", "clock": "stepping",
-                 "ids": "sequential"}
+                 "ids": "sequential", "saga.mode": "choreography"}
 
 
 def make_application(data_dir: Path, **overrides: Any) -> bootstrap.Application:
@@ -32,6 +35,16 @@ def anyio_backend() -> str:
 @pytest.fixture
 def application(tmp_path: Path) -> Iterator[bootstrap.Application]:
     app = make_application(tmp_path)
+    yield app
+    if app.relay is not None:
+        app.relay.stop()
+    app.close()
+
+
+@pytest.fixture
+def orchestrated(tmp_path: Path) -> Iterator[bootstrap.Application]:
+    """An application whose orders run the place-order saga (the default outside these tests)."""
+    app = make_application(tmp_path, **{"saga.mode": "orchestration"})
     yield app
     if app.relay is not None:
         app.relay.stop()

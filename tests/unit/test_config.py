@@ -166,13 +166,15 @@ def test_the_dashboard_opens_on_the_data_the_cli_wrote(tmp_path: Path, monkeypat
     def run_app(ordering, control, *, source: str, notice: str | None = None, **services: object) -> int:
         from core.orders.queries import ListOrders
 
+        # The panels' ports (resilience, sagas, instances) ride along with the services' documents.
         seen.update(source=source, orders=[s.order_id for s in ordering.list(ListOrders()).items],
-                    documents_of=sorted(services))
+                    documents_of=sorted(name for name in services if name in ("inventory", "payments", "shipping")),
+                    sagas=services.get("sagas") is not None)
         return 0
 
     monkeypatch.setattr(dashboard_command, "run_app", run_app)
     assert bootstrap.main(["dashboard"]) == 0
     data_dir = tmp_path / ".local" / "share" / "orderhex"
     assert seen == {"source": f"in-process · data in {data_dir}", "orders": [placed],
-                    "documents_of": ["inventory", "payments", "shipping"]}
+                    "documents_of": ["inventory", "payments", "shipping"], "sagas": True}
     assert (data_dir / "orderhex.sqlite3").exists()

@@ -1,4 +1,5 @@
-"""One order in full: its lines, totals and event history, and the actions an operator takes on it."""
+"""One order in full: its lines, totals, event history and overview parts, and the actions an operator
+takes on it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.kernel.messages import DomainEvent
 from core.orders.commands import ApproveOrder, CancelOrder, OrderCommand, RejectOrder, ShipOrder
 from core.orders.queries import GetOrder, OrderSummary
 from ports.orders import Ordering
+from ports.overview import OrderOverview, Overviews
 from tui.keybar import KeyBar
 from tui.tables import Column, FittedTable
 
@@ -25,6 +27,8 @@ LINE_COLUMNS = (Column("sku", "SKU", 20, min_width=10), Column("quantity", "Quan
                 Column("unit", "Unit price", 16, min_width=12), Column("total", "Line total", 16, min_width=12))
 HISTORY_COLUMNS = (Column("version", "Version", 7), Column("event", "Event", 16), Column("at", "At", 19),
                    Column("detail", "Detail", 40, min_width=12))
+PART_COLUMNS = (Column("part", "Part", 8), Column("status", "Status", 12), Column("latency", "Latency", 9),
+                Column("source", "Source", 10), Column("age", "Age", 8), Column("error", "Why", 40, min_width=8))
 
 
 def describe(event: DomainEvent) -> str:
@@ -62,7 +66,10 @@ class OrderDetailScreen(Screen[None]):
 
     `a` approves, `r` rejects, `s` ships, `c` cancels, each through the Ordering port like any
     other door. The keys are offered whatever the order's state: the order decides, and its
-    refusal ("order … is PENDING: cannot ship") is shown here."""
+    refusal ("order … is PENDING: cannot ship") is shown here.
+
+    With an Overviews port, the Parts table shows how the overview read each part (status,
+    latency, live or last known and how old): read when the screen opens, again on `v`."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -70,6 +77,7 @@ class OrderDetailScreen(Screen[None]):
         Binding("r", "reject", "Reject"),
         Binding("s", "ship", "Ship"),
         Binding("c", "cancel", "Cancel"),
+        Binding("v", "overview", "Overview"),
     ]
 
     class Loaded(Message):
@@ -87,9 +95,16 @@ class OrderDetailScreen(Screen[None]):
             self.done = done
             self.refusal = refusal
 
-    def __init__(self, ordering: Ordering, order_id: str) -> None:
+    class Overviewed(Message):
+        def __init__(self, overview: OrderOverview | None, error: str | None) -> None:
+            super().__init__()
+            self.overview = overview
+            self.error = error
+
+    def __init__(self, ordering: Ordering, order_id: str, overviews: Overviews | None = None) -> None:
         super().__init__()
         self._ordering = ordering
+        self._overviews = overviews
         self.order_id = order_id
 
     def compose(self) -> ComposeResult:
@@ -103,10 +118,17 @@ class OrderDetailScreen(Screen[None]):
             with Vertical(classes="detail-section"):
                 yield Static("History", classes="section-title")
                 yield FittedTable(HISTORY_COLUMNS, id="detail-history", cursor_type="none")
+            with Vertical(classes="detail-section"):
+                yield Static(Content("Parts" if self._overviews else "Parts: no overview here (orders does not "
+                                     "run in this process)"), classes="section-title", id="detail-parts-title")
+                if self._overviews is not None:
+                    yield FittedTable(PART_COLUMNS, id="detail-parts", cursor_type="none")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()
+        if self._overviews is not None:
+            self.read_overview(self._overviews)
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load(self) -> None:
@@ -146,7 +168,35 @@ class OrderDetailScreen(Screen[None]):
             history.add(str(event.aggregate_version), (str(event.aggregate_version), type(event).__name__,
                                                        f"{event.occurred_at:%Y-%m-%d %H:%M:%S}", describe(event)))
 
+    @work(thread=True, exclusive=True, group="detail-overview", exit_on_error=False)
+    def read_overview(self, overviews: Overviews) -> None:
+        try:
+            self.post_message(self.Overviewed(overviews.overview(self.order_id), None))
+        except Exception as exc:  # an unknown order, a lost server: shown, never raised
+            self.post_message(self.Overviewed(None, str(exc)))
+
+    def on_order_detail_screen_overviewed(self, message: Overviewed) -> None:
+        title = self.query_one("#detail-parts-title", Static)
+        table = self.query_one("#detail-parts", FittedTable)
+        if message.overview is None:
+            title.update(Content(f"Parts: {message.error}"))
+            table.clear()
+            return
+        overview = message.overview
+        whole = "all live" if overview.complete else "partial"
+        title.update(Content(f"Parts: {whole}, read in {overview.latency_ms:.0f} ms (v reads again)"))
+        table.sync({part.name: (part.name, part.status, f"{part.latency_ms:.0f} ms", part.source,
+                                "" if part.age_seconds is None else f"{part.age_seconds:.1f} s", part.error or "")
+                    for part in overview.parts})
+
     # -- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self._overviews is not None if action == "overview" else True
+
+    def action_overview(self) -> None:
+        if self._overviews is not None:
+            self.read_overview(self._overviews)
 
     def action_approve(self) -> None:
         self._send(ApproveOrder(order_id=self.order_id), "approved")

@@ -1,5 +1,7 @@
 """Services: each context, the process it runs in, its store's adapter and health, its outbox
-backlog; below, the selected service's documents (stock, accounts, shipments); `s` switches its store."""
+backlog; with a registry, every registered instance (address, lease TTL counting down, health and
+its last transition, requests per second through the gateway), `d` drains one and `x` stops it;
+below, the selected service's documents (stock, accounts, shipments); `s` switches its store."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from core.inventory.queries import ListStock
+from core.kernel.errors import DomainError, Unavailable
 from core.kernel.money import format_amount
 from core.payments.queries import ListAccounts
 from core.shipping.queries import ListShipments
 from ports.control import PortInfo, ServiceStatus
+from ports.instances import Instances, InstanceView
 from ports.inventory import Inventory
 from ports.payments import Payments
 from ports.shipping import Shipping
@@ -37,7 +41,21 @@ NONE = "—"
 HINT = "s on a service switches its store; the new one serves the next command."
 IN_PROCESS_ONLY = "stock, accounts and shipments are shown in-process only"
 
+INSTANCE_COLUMNS = (Column("instance", "Instance", 24, min_width=12), Column("address", "Address", 22, min_width=10),
+                    Column("ttl", "TTL", 5), Column("health", "Health", 8),
+                    Column("change", "Last change", 24, min_width=8), Column("rps", "req/s", 6))
+INSTANCES_EVERY = 1.0  # the lease's TTL counts down at this step
+INSTANCE_HINT = "d drains the selected instance (out of the registry), x stops it."
+
 Rows = dict[str, tuple[str, ...]]
+
+
+def instance_row(view: InstanceView) -> tuple[str, ...]:
+    ttl = NONE if view.lease_remaining is None else f"{view.lease_remaining:.0f} s"
+    last = view.transitions[-1] if view.transitions else None
+    change = NONE if last is None else f"{last.at:%H:%M:%S} {last.state}: {last.reason}"
+    rps = NONE if view.requests_per_second is None else f"{view.requests_per_second:.1f}"
+    return (view.key, view.record.address.removeprefix("http://"), ttl, view.health, change, rps)
 
 
 def service_row(status: ServiceStatus) -> tuple[str, ...]:
@@ -111,7 +129,16 @@ class ServicesPanel(Vertical):
     through the services' own ports, in a worker, whenever the rows are refreshed or the cursor
     moves, while the panel is shown. `s` opens the Ports panel's chooser for the service's store."""
 
-    BINDINGS = [Binding("s", "switch", "Switch store")]
+    BINDINGS = [Binding("s", "switch", "Switch store"), Binding("d", "drain", "Drain instance"),
+                Binding("x", "stop_instance", "Stop instance")]
+
+    class InstancesRead(Message):
+        """The registry's instances, read in a worker (`error` says why they could not be)."""
+
+        def __init__(self, views: tuple[InstanceView, ...], error: str | None = None) -> None:
+            super().__init__()
+            self.views = views
+            self.error = error
 
     class DocumentsRead(Message):
         """A service's documents, read in a worker (`error` says why they could not be)."""
@@ -123,9 +150,12 @@ class ServicesPanel(Vertical):
             self.more = more
             self.error = error
 
-    def __init__(self, documents: Mapping[str, Documents], *, id: str | None = None) -> None:
+    def __init__(self, documents: Mapping[str, Documents], *, instances: Instances | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.documents = dict(documents)
+        self.instances = instances
+        self.instance_views: dict[str, InstanceView] = {}
         self.services: dict[str, ServiceStatus] = {}
         self.ports: dict[str, PortInfo] = {}
         self.switching = False
@@ -133,6 +163,10 @@ class ServicesPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield FittedTable(COLUMNS, id="services-table", cursor_type="row")
         yield Static(HINT, id="services-status")
+        if self.instances is not None:
+            yield Static("instances in the registry", id="instances-title", classes="section-title")
+            yield FittedTable(INSTANCE_COLUMNS, id="instances-table", cursor_type="row")
+            yield Static(INSTANCE_HINT, id="instances-status")
         yield Static("", id="documents-title", classes="section-title")
         with ContentSwitcher(id="documents", initial="documents-note"):
             for service, documents in self.documents.items():
@@ -224,6 +258,69 @@ class ServicesPanel(Vertical):
 
     def on_show(self) -> None:
         self.read_documents()
+        self.read_instances()
+
+    # -- instances -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.instances is not None:
+            self.set_interval(INSTANCES_EVERY, self.read_instances)
+
+    def read_instances(self) -> None:
+        if self.instances is not None and shown(self):
+            self._read_instances(self.instances)
+
+    @work(thread=True, exclusive=True, group="instances", exit_on_error=False)
+    def _read_instances(self, instances: Instances) -> None:
+        try:
+            views = instances.list()
+        except Exception as exc:  # the registry unreachable: said under the table, the panel stays
+            self.post_message(self.InstancesRead((), error=str(exc) or type(exc).__name__))
+        else:
+            self.post_message(self.InstancesRead(views))
+
+    def on_services_panel_instances_read(self, message: ServicesPanel.InstancesRead) -> None:
+        message.stop()
+        if message.error is not None:
+            self.query_one("#instances-status", Static).update(Content(f"registry: {message.error}"))
+            return
+        self.instance_views = {v.key: v for v in message.views}
+        table = self.query_one("#instances-table", FittedTable)
+        table.sync({v.key: instance_row(v) for v in message.views})
+        count = len(message.views)
+        self.query_one("#instances-title", Static).update(
+            f"{count} instance{'s' if count != 1 else ''} in the registry")
+        self.refresh_bindings()
+
+    def selected_instance(self) -> InstanceView | None:
+        if self.instances is None:
+            return None
+        table = self.query_one("#instances-table", FittedTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return self.instance_views.get(row_key.value or "")
+
+    def action_drain(self) -> None:
+        if (view := self.selected_instance()) is not None:
+            self._act("drain", view.key)
+
+    def action_stop_instance(self) -> None:
+        if (view := self.selected_instance()) is not None:
+            self._act("stop", view.key)
+
+    @work(thread=True, group="instance-actions", exit_on_error=False)
+    def _act(self, action: str, key: str) -> None:
+        assert self.instances is not None
+        try:
+            getattr(self.instances, action)(key)
+        except (DomainError, Unavailable) as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), title=f"{action} {key}", severity="error",
+                                      markup=False)
+        else:
+            done = "drained: out of the registry" if action == "drain" else "asked to stop"
+            self.app.call_from_thread(self.app.notify, f"{key} {done}", title=action.capitalize(), markup=False)
+        self.app.call_from_thread(self.read_instances)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.primary:
@@ -240,6 +337,8 @@ class ServicesPanel(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "switch":
             return True if self._store() is not None and not self.switching else None
+        if action in ("drain", "stop_instance"):
+            return True if self.selected_instance() is not None else None
         return True
 
     def action_switch(self) -> None:

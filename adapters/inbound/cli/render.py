@@ -12,7 +12,10 @@ from ports.control import PortInfo
 def render_order(s: OrderSummary) -> tuple[dict[str, Any], str]:
     rows = [f"order     {s.order_id}", f"customer  {s.customer_id}", f"status    {s.status.value}"
             + (f" ({s.reason})" if s.reason else ""), f"total     {s.total} {s.currency}",
-            f"version   {s.version}", f"placed    {s.created_at.isoformat()}", "lines"]
+            f"version   {s.version}", f"placed    {s.created_at.isoformat()}"]
+    if s.saga is not None:
+        rows.append(f"saga      {s.saga.definition} {s.saga.state}: {s.saga.summary}")
+    rows.append("lines")
     rows += [f"  {ln.sku:<20} {ln.quantity:>5} x {ln.unit_price}" for ln in s.lines]
     return s.to_json(), "\n".join(rows)
 

@@ -6,8 +6,9 @@
     orderhex faults set SERVICE [--error-rate 0.5] [--latency 2s] [--timeout-rate R] [--drop-reply-rate R]
     orderhex faults clear SERVICE
 
-With `--url` (and the admin `--token` it printed at start) against a running `orderhex serve`;
-without, on this data directory (a forced state is kept there for the next start).
+With `--url` (and the admin `--token` it printed at start) against a running `orderhex serve`.
+Breakers without it act on this data directory (a forced state is kept there for the next start);
+faults always need it: they live in the serving process's memory.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from typing import Any, TextIO
 
 from core.kernel.errors import ValidationError
+from core.runtime.faults import FaultSettings
 from ports.resilience import Resilience
 
 BREAKER_ACTIONS = ("force-open", "force-closed", "metrics-only", "reset")
@@ -94,6 +96,10 @@ def run_breakers(args: argparse.Namespace, resilience: Resilience, out: TextIO) 
 
 
 def run_faults(args: argparse.Namespace, resilience: Resilience, out: TextIO) -> int:
+    if not args.url:
+        # Faults live in the memory of the process that serves: set here, they would change nothing.
+        raise ValidationError("--url", "faults act inside a running `orderhex serve` (started with faults.enabled "
+                                       "= true): give its --url and admin --token")
     if args.action == "list":
         faults = resilience.faults()
         if args.json:
@@ -133,5 +139,4 @@ def _percent(value: Any) -> str:
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
-    shown = [f"{key.replace('_', ' ')} {value}" for key, value in settings.items() if value not in (0, 0.0, None)]
-    return ", ".join(shown) or "no faults"
+    return FaultSettings.from_json(settings).describe()

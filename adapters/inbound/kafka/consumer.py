@@ -7,6 +7,12 @@ Per message, ack only after its effect (or its rejection) is durable:
   redelivery a no-op); the sender may ask for the outcome with a `reply_to` header;
 - an event from another context is decoded and handed to the context's reactions, each at most
   once for this message; events it has no reaction to are acked and counted as ignored;
+- a command a saga sent (its body carries `"saga"`: id, step, attempt, compensation, reply_to) is
+  handled the same way, with its message id (at most once), and answered on the saga's reply-to
+  topic, keyed by saga id: ok, or failed with the reason (a refused reservation or authorization,
+  or the DomainError that refused the command);
+- a saga's reply (on `replies_topic`, the orchestrator's consumer only) is handed to the saga
+  runner with its message id as the inbox id;
 - what is malformed or refused by the domain goes to the dead-letter topic with the reason in the
   `error` header; an error that is neither (a bug) is retried after a back-off, then dead-lettered.
 When the store or broker is down the subscription is dropped and reopened after a back-off: the
@@ -18,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -32,11 +39,15 @@ from adapters.inbound.kafka.wire import (
     reply,
     send_owed,
 )
+from core.inventory.commands import ReservationOutcome
 from core.kernel.envelope import Message
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, ValidationError
 from core.kernel.feed import FeedEvent, FeedKind
-from core.kernel.messages import event_from_dict
+from core.kernel.messages import Command, event_from_dict
+from core.payments.commands import AuthorizationOutcome
 from core.runtime.relay import Backoff
+from core.runtime.saga import Reply
+from core.runtime.sagas import SAGA_FIELD, SagaRunner, reply_from_json, reply_to_json
 from core.runtime.service import Service
 from ports.messaging import Messaging, Subscriber
 
@@ -54,10 +65,12 @@ class ConsumerSettings:
     max_attempts: int = 3
     # Commands larger than this are refused unread (events come from the services' own outboxes).
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # The saga orchestrator's consumer also takes its sagas' replies here.
+    replies_topic: str | None = None
 
     @property
     def topics(self) -> list[str]:
-        return [self.commands_topic, *self.event_topics]
+        return [self.commands_topic, *self.event_topics, *([self.replies_topic] if self.replies_topic else [])]
 
 
 @dataclass
@@ -67,13 +80,17 @@ class ConsumerCounts:
     rejected: int = 0
     reacted: int = 0
     ignored: int = 0
+    saga_replies: int = 0
 
 
 class ContextConsumer:
-    def __init__(self, *, service: Service, messaging: Messaging, settings: ConsumerSettings) -> None:
+    def __init__(self, *, service: Service, messaging: Messaging, settings: ConsumerSettings,
+                 sagas: SagaRunner | None = None) -> None:
+        """`sagas` drives the replies on `settings.replies_topic` (the orchestrator's consumer)."""
         self._service = service
         self._messaging = messaging
         self.settings = settings
+        self._sagas = sagas
         self.counts = ConsumerCounts()
         self._attempts: dict[str, int] = {}
 
@@ -101,6 +118,8 @@ class ContextConsumer:
         try:
             if message.topic == self.settings.commands_topic:
                 self._command(message)
+            elif message.topic == self.settings.replies_topic:
+                self._saga_reply(message)
             else:
                 self._event(message)
         except Unavailable:
@@ -123,11 +142,11 @@ class ContextConsumer:
         check_size(message, self.settings.max_message_bytes)
         body = json_object(message.payload)
         kind = body.pop("type", None) or message.headers.get("type")
-        read = self._service.context.reader(str(kind)) if kind else None
-        if read is None:
-            known = ", ".join(sorted(c.__name__ for c in self._service.context.readers))
-            raise ValidationError("type", f"must be one of {known}, got {kind!r}")
-        command = read(body)
+        saga = body.pop(SAGA_FIELD, None)
+        if saga is not None:
+            self._saga_command(message, _saga_fields(saga), lambda: self._read(kind, body))
+            return
+        command = self._read(kind, body)
         try:
             result = self._service.send(command, message.id)
         except AlreadyProcessed:
@@ -138,6 +157,55 @@ class ContextConsumer:
         self._reply(message, {"status": "accepted", "command": command.type_name, "result": _json(result)})
         self._report(FeedKind.COMMAND, f"{self.name}: {command.type_name} {message.id} accepted",
                      message_id=message.id, command=command.type_name)
+
+    def _read(self, kind: Any, body: dict[str, Any]) -> Command:
+        read = self._service.context.reader(str(kind)) if kind else None
+        if read is None:
+            known = ", ".join(sorted(c.__name__ for c in self._service.context.readers))
+            raise ValidationError("type", f"must be one of {known}, got {kind!r}")
+        return read(body)
+
+    def _saga_command(self, message: Message, saga: dict[str, Any], read: Callable[[], Command]) -> None:
+        """Handle a saga's command at most once and answer the saga. The answer is published after
+        the commit: a reply lost on the way (a crash in between, a broker outage) is recovered by
+        the step's deadline, whose retry gets the first outcome again (reserving and authorizing
+        return the first answer for an order), so nothing is decided twice."""
+        try:
+            command = read()
+            result = self._service.send(command, message.id)
+        except AlreadyProcessed:
+            # Handled and answered before; if that answer was lost, the deadline asks again.
+            self.counts.duplicates += 1
+            return
+        except DomainError as exc:
+            self.counts.rejected += 1
+            ok, reason = False, f"{type(exc).__name__}: {exc}"
+        else:
+            self.counts.accepted += 1
+            ok, reason = _saga_outcome(result)
+        reply = Reply(step=saga["step"], attempt=saga["attempt"], ok=ok, reason=reason,
+                      compensation=saga["compensation"])
+        self._report(FeedKind.SAGA, f"{self.name}: {message.id} {'ok' if ok else f'failed ({reason})'}",
+                     message_id=message.id, saga_id=saga["id"], step=reply.step, attempt=reply.attempt, ok=ok)
+        if saga["reply_to"]:
+            payload = json.dumps(reply_to_json(saga["id"], reply), separators=(",", ":"), sort_keys=True).encode()
+            answer = Message(id=f"{message.id}:reply", key=saga["id"], type="saga.Reply", payload=payload,
+                             headers={"type": "saga.Reply", "correlation_id": saga["id"], "causation_id": message.id})
+            send_owed(self._messaging.publisher, saga["reply_to"], answer, "the saga reply")
+
+    def _saga_reply(self, message: Message) -> None:
+        if self._sagas is None:
+            raise ValidationError("message", f"{self.name} drives no saga, so it takes no saga reply")
+        try:
+            saga_id, reply = reply_from_json(json_object(message.payload))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError("message", f"is not a saga reply ({exc})") from exc
+        try:
+            self._sagas.reply(self._service.unit_of_work(), saga_id, reply, message.id)
+        except AlreadyProcessed:
+            self.counts.duplicates += 1
+            return
+        self.counts.saga_replies += 1
 
     def _event(self, message: Message) -> None:
         try:
@@ -173,6 +241,29 @@ class ContextConsumer:
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._service.feed.publish(FeedEvent(kind=kind, text=text, at=self._service.clock.now(), data=dict(data)))
+
+
+def _saga_fields(value: Any) -> dict[str, Any]:
+    """A command's saga fields, checked: the reply must be correlatable or it is worth nothing."""
+    if not isinstance(value, dict):
+        raise ValidationError("saga", f"must be an object with id, step, attempt, compensation and reply_to, "
+                                      f"got {value!r}")
+    saga_id, step, attempt = value.get("id"), value.get("step"), value.get("attempt")
+    if not isinstance(saga_id, str) or not saga_id or not isinstance(step, str) or not step \
+            or isinstance(attempt, bool) or not isinstance(attempt, int):
+        raise ValidationError("saga", f"needs id and step (strings) and attempt (integer), got {value!r}")
+    reply_to = value.get("reply_to")
+    return {"id": saga_id, "step": step, "attempt": attempt, "compensation": bool(value.get("compensation")),
+            "reply_to": reply_to if isinstance(reply_to, str) and reply_to else None}
+
+
+def _saga_outcome(result: Any) -> tuple[bool, str | None]:
+    """A handler's result as a saga's answer: reserving and authorizing may refuse without an error."""
+    if isinstance(result, ReservationOutcome) and not result.reserved:
+        return False, "stock short: " + ("; ".join(result.shortages) or "not enough stock")
+    if isinstance(result, AuthorizationOutcome) and not result.authorized:
+        return False, "payment declined: " + (result.reason or "not authorized")
+    return True, None
 
 
 def _declared_type(message: Message, *, read_body: bool = True) -> str | None:

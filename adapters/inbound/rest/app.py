@@ -27,12 +27,14 @@ from adapters.inbound.rest.overview import overview_router
 from adapters.inbound.rest.parked import parked_router
 from adapters.inbound.rest.payments import payments_router
 from adapters.inbound.rest.resilience import resilience_router
+from adapters.inbound.rest.sagas import sagas_router
 from adapters.inbound.rest.security import UNSUPPORTED_MEDIA_TYPE_RESPONSE, BodyLimit, JsonBodiesOnly
 from adapters.inbound.rest.shipping import shipping_router
 from ports.control import Control
 from ports.inventory import Inventory
 from ports.orders import Ordering
 from ports.payments import Payments
+from ports.sagas import SagaOperations
 from ports.shipping import Shipping
 
 
@@ -113,7 +115,7 @@ def create_app(ordering: Ordering | None, control: Control, settings: RestSettin
                stopping: threading.Event | None = None, *, inventory: Inventory | None = None,
                payments: Payments | None = None, shipping: Shipping | None = None, overviews: Any = None,
                checkout: Any = None, resilience: Any = None, fault_door: Callable[[str], Any] | None = None,
-               fault_hold_seconds: float = 10.0, board: Any = None) -> FastAPI:
+               fault_hold_seconds: float = 10.0, board: Any = None, sagas: SagaOperations | None = None) -> FastAPI:
     """One app over the ports of the services this process runs (a service given None has no
     routes here). `stopping`, set by the server on SIGTERM, ends open event streams so shutdown is
     not held up."""
@@ -148,6 +150,8 @@ def create_app(ordering: Ordering | None, control: Control, settings: RestSettin
         api.include_router(checkout_router(checkout, settings.api_key))
     if resilience is not None:
         api.include_router(resilience_router(resilience, settings.admin_token))
+    if sagas is not None:
+        api.include_router(sagas_router(sagas, settings.admin_token))
     if board is not None:
         metrics.watch_breakers(lambda: [b.snapshot() for b in board.all()])
     api.include_router(operations_router(control, metrics, settings.retry_after_seconds))

@@ -20,6 +20,7 @@ from core.kernel.errors import (
     IllegalTransition,
     InvalidFields,
     NotFound,
+    SagaLocked,
     Unavailable,
     ValidationError,
 )
@@ -161,6 +162,12 @@ def install(api: FastAPI, retry_after_seconds: int) -> None:
     async def illegal(request: Request, exc: IllegalTransition) -> ProblemResponse:
         return problem(409, str(exc), kind="illegal-transition", request=request,
                        order_id=exc.aggregate_id, state=exc.state)
+
+    @api.exception_handler(SagaLocked)
+    async def locked(request: Request, exc: SagaLocked) -> ProblemResponse:
+        return problem(409, str(exc), kind="saga-locked", request=request,
+                       order_id=exc.aggregate_id if exc.kind == "order" else None, saga_id=exc.saga_id,
+                       saga=exc.definition, saga_summary=exc.summary)
 
     @api.exception_handler(ConcurrencyConflict)
     async def concurrent(request: Request, exc: ConcurrencyConflict) -> ProblemResponse:

@@ -30,6 +30,15 @@ class OrderLineOut(BaseModel):
     unit_price: str
 
 
+class SagaOut(BaseModel):
+    """The saga deciding the order's fate (orchestration mode), e.g. "pending: waiting for payments"."""
+
+    id: str
+    definition: str
+    state: str
+    summary: str
+
+
 class OrderOut(BaseModel):
     """An order as the read model holds it. Money is a decimal string in fixed point with the
     currency's decimals ("19.98" EUR, "500" JPY)."""
@@ -47,6 +56,7 @@ class OrderOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    saga: SagaOut | None = None
 
 
 class OrderPageOut(BaseModel):

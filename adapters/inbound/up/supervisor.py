@@ -64,7 +64,7 @@ class Supervisor:
 
     def start(self) -> None:
         for n, process in enumerate(self._processes):
-            popen = subprocess.Popen(process.argv(self._env), env=self._env, stdout=subprocess.PIPE,
+            popen = subprocess.Popen(process.argv(self._env), env=process.environ(self._env), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
             running = Running(process, popen, COLOURS[n % len(COLOURS)])
             running.reader = threading.Thread(target=self._pump, args=(running,), daemon=True)

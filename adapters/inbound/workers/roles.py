@@ -1,4 +1,5 @@
-"""What a process runs beside its doors: the outbox relay and the Kafka command intake, built
+"""What a process runs beside its doors: the outbox relay, the Kafka command intake, the services'
+consumers and, in orchestration mode, the orders saga's replies consumer and timer worker, built
 from a running application (the composition root's) and its configuration."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from adapters.inbound.kafka.intake import CommandIntake, IntakeSettings
 from adapters.inbound.workers.intake_trace import traced
 from adapters.inbound.workers.relay import RelayGroup, RelayWorker
 from adapters.inbound.workers.relay_lock import RelayLock
+from adapters.inbound.workers.saga_timers import SagaTimerWorker
 from adapters.inbound.workers.thread import ThreadWorker, WorkerGroup
 from core.runtime.context import Topics
 from core.runtime.operations import Operations
@@ -39,10 +41,13 @@ class Running(Protocol):
     ordering: Ordering
     operations: Operations
     switchboard: Any
+    saga_runner: Any  # a SagaRunner in orchestration mode when the process runs orders, else None
 
     def storage_slot(self, service: str) -> str: ...
 
     def topics(self, service: str) -> Topics: ...
+
+    def saga_topics(self) -> tuple[str, str]: ...
 
 
 def relay_worker(app: Running, service: str | None = None) -> RelayWorker:
@@ -123,6 +128,39 @@ def context_consumer(app: Running, service: str) -> ContextConsumer:
     return ContextConsumer(service=app.services[service], messaging=app.messaging, settings=settings)
 
 
+def saga_consumer(app: Running) -> ContextConsumer:
+    """The orders saga's consumer: the replies of its participants, and the commands its sagas send
+    orders itself (approve at the pivot, reject at the end), on their own topic."""
+    replies, commands = app.saga_topics()
+    orders = app.topics("orders")
+    settings = ConsumerSettings(commands_topic=commands, dead_letter_topic=orders.dead_letters, event_topics=(),
+                                replies_topic=replies, group=f"{app.config['messaging.topic_prefix']}.orders.sagas",
+                                max_message_bytes=app.config["messaging.max_message_bytes"])
+    return ContextConsumer(service=app.services["orders"], messaging=app.messaging, settings=settings,
+                           sagas=app.saga_runner)
+
+
+def saga_timer_worker(app: Running) -> SagaTimerWorker:
+    """The orders saga's timer worker (deadlines and retries), not started."""
+    orders = app.services["orders"]
+    adapter = app.switchboard.active(app.storage_slot("orders"))
+    lock = SagaTimerWorker.lock_beside(orders.storage) if adapter in SINGLE_RELAY_STORAGE else None
+    return SagaTimerWorker(runner=app.saga_runner, storage=orders.storage, unit_of_work=orders.unit_of_work,
+                           now=app.clock.now, batch=app.config["saga.timer_batch"],
+                           idle=app.config["saga.timer_idle_ms"] / 1000, lock=lock)
+
+
+def serve_sagas(app: Running) -> WorkerGroup | None:
+    """In orchestration mode, in the process that runs orders: the saga replies consumer and the
+    timer worker."""
+    if app.saga_runner is None:
+        return None
+    workers = [ThreadWorker(saga_consumer(app).run, "orders-saga-consumer",
+                            interrupt=partial(interrupt_publish, app.switchboard)),
+               ThreadWorker(saga_timer_worker(app).run, "orders-saga-timers")]
+    return WorkerGroup(workers, "orders-sagas")
+
+
 def serve_intake(app: Running) -> ThreadWorker | None:
     if "orders" not in app.services or app.config["messaging.adapter"] != "kafka" \
             or not app.config["api.kafka_intake"]:
@@ -141,4 +179,4 @@ def serve_consumers(app: Running) -> WorkerGroup | None:
 
 
 # Stopped in reverse: consumers stop taking messages before the relays publish their last batch.
-SERVE_WORKERS = (serve_relay, serve_consumers, serve_intake)
+SERVE_WORKERS = (serve_relay, serve_consumers, serve_sagas, serve_intake)

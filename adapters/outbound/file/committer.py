@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from adapters.outbound.file.ports import document_entry, numbered
+from adapters.outbound.file.saga_json import record_to_json, timer_to_json
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
 from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_due
@@ -16,6 +17,7 @@ from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import View
+from ports.sagas import SagaChanges, SagaRecord
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -49,8 +51,12 @@ class FileCommitter:
     def seen(self, message_id: str) -> bool:
         return self._store.read(lambda state: message_id in state.inbox)
 
+    def saga(self, saga_id: str) -> SagaRecord | None:
+        return self._store.read(lambda state: state.sagas.sagas.get(saga_id))
+
     def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
-              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]:
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str], *,
+              sagas: SagaChanges | None = None) -> list[int]:
         # Encoded before taking the writer lock: the codecs and views are the caller's code, and
         # their cost need not hold up other committers.
         entries = [document_entry(view, document) for view, document in documents]
@@ -59,6 +65,7 @@ class FileCommitter:
 
         def build(state: FileState) -> dict[str, Any] | None:
             _check(state, changes, inbox_ids)
+            state.sagas.check(sagas)
             # The writer holds the lock and its index is current, so the next seqs are free.
             seqs[:] = range(state.outbox_seq + 1, state.outbox_seq + 1 + len(records))
             record: dict[str, Any] = {}
@@ -80,6 +87,8 @@ class FileCommitter:
                 record["documents"] = entries
             if inbox_ids:
                 record["inbox"] = list(inbox_ids)
+            if sagas:
+                record.update(_saga_entries(state, sagas))
             return record or None
 
         self._store.write(build)
@@ -109,3 +118,19 @@ def _check(state: FileState, changes: Sequence[Staged], inbox_ids: Sequence[str]
     for message_id in inbox_ids:
         if message_id in state.inbox:
             raise AlreadyProcessed(message_id)
+
+
+def _saga_entries(state: FileState, sagas: SagaChanges) -> dict[str, Any]:
+    """A unit's saga changes as journal fields (see state.py); history rows numbered on from the
+    index, which is current while the writer holds the lock."""
+    entries: dict[str, Any] = {}
+    if sagas.saves:
+        entries["sagas"] = [record_to_json(saga) for saga, _ in sagas.saves]
+    if sagas.history:
+        entries["saga_history"] = [{"saga_id": row.saga_id, "seq": row.seq, "entry": row.entry}
+                                   for row in state.sagas.numbered(sagas.history)]
+    if sagas.cancelled:
+        entries["timers_cancelled"] = [list(key) for key in sagas.cancelled]
+    if sagas.timers:
+        entries["timers"] = [timer_to_json(timer) for timer in sagas.timers]
+    return entries

@@ -21,6 +21,12 @@ A format-2 record (a journal line; a snapshot's "state" is one record holding ev
 - "clear": [view name] (applied first); "documents": [{"view", "key", "sort", "tags", "doc"}];
   "position": the views' position rises to at least this.
 - "inbox": [message id].
+- "sagas": [saga record JSON, see saga_json.py], each replacing the saga with its id;
+  "saga_history": [{"saga_id", "seq", "entry"}], each seq following its saga's last one;
+  "timers_cancelled": [[saga_id, step, generation]]; "timers": [timer JSON, with
+  "claimed_until" only in snapshots]; "timers_claimed": {"until", "timers": [[saga_id, step,
+  generation]]}: a timer worker's claim (a lease, journaled so every process on the directory
+  sees it). Applied in this order.
 - "reset_position": only in records translated from format 1, whose clear also reset it.
 """
 
@@ -31,11 +37,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.outbound.file.saga_json import record_from_json, record_to_json, timer_from_json, timer_to_json
 from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent, event_from_dict
+from core.runtime.saga_tables import SagaTables
+from ports.sagas import HistoryRow
 
 FIELDS = frozenset({"txn", "at", "aggregates", "events", "outbox", "outbox_seq", "published", "purged", "clear",
-                    "documents", "position", "inbox", "reset_position", "parked", "unparked", "requeued"})
+                    "documents", "position", "inbox", "reset_position", "parked", "unparked", "requeued",
+                    "sagas", "saga_history", "timers_cancelled", "timers", "timers_claimed"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class FileState:
         self.documents: dict[str, dict[str, Document]] = {}
         self.position = 0
         self.inbox: set[str] = set()
+        self.sagas = SagaTables()
 
     def stream_version(self, stream_id: str) -> int:
         stream = self.streams.get(stream_id)
@@ -119,7 +130,28 @@ class FileState:
             self.documents.setdefault(str(item["view"]), {})[str(item["key"])] = document
         self.position = max(self.position, int(record.get("position", 0)))
         self.inbox.update(record.get("inbox", ()))
+        self._apply_sagas(record)
         self.txn = int(record["txn"])
+
+    def _apply_sagas(self, record: dict[str, Any]) -> None:
+        tables = self.sagas
+        for item in record.get("sagas", ()):
+            tables.save(record_from_json(item))
+        for item in record.get("saga_history", ()):
+            if not isinstance(item["entry"], dict):
+                raise TypeError(f"history row {item['seq']!r} of saga {item['saga_id']!r} is not a JSON object")
+            tables.append(HistoryRow(saga_id=str(item["saga_id"]), seq=int(item["seq"]), entry=item["entry"]))
+        for saga_id, step, generation in record.get("timers_cancelled", ()):
+            tables.cancel((str(saga_id), str(step), int(generation)))
+        for item in record.get("timers", ()):
+            tables.schedule(*timer_from_json(item))
+        if "timers_claimed" in record:
+            until = datetime.fromisoformat(record["timers_claimed"]["until"])
+            for saga_id, step, generation in record["timers_claimed"]["timers"]:
+                key = (str(saga_id), str(step), int(generation))
+                if key not in tables.timers:
+                    raise KeyError(f"claimed timer {list(key)} was never scheduled")
+                tables.claims[key] = until
 
     def dump(self) -> dict[str, Any]:
         """Everything, as one record that `apply` turns back into this state on an empty index."""
@@ -137,4 +169,8 @@ class FileState:
                           for view, documents in self.documents.items() for key, d in documents.items()],
             "position": self.position,
             "inbox": sorted(self.inbox),
+            "sagas": [record_to_json(r) for r in self.sagas.sagas.values()],
+            "saga_history": [{"saga_id": r.saga_id, "seq": r.seq, "entry": r.entry}
+                             for rows in self.sagas.history.values() for r in rows],
+            "timers": [timer_to_json(t, self.sagas.claims.get(key)) for key, t in self.sagas.timers.items()],
         }

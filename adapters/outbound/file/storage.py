@@ -8,6 +8,7 @@ from typing import Any
 
 from adapters.outbound.file.committer import FileCommitter
 from adapters.outbound.file.ports import FileEventStore, FileOutbox, FileReadModel
+from adapters.outbound.file.sagas import FileSagaStore, FileTimerStore
 from adapters.outbound.file.store import FileStore
 from core.kernel.aggregate import AggregateCodec
 from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
@@ -18,8 +19,8 @@ MODES = ("state", "events")
 
 
 class FileStorage:
-    """Any context's aggregates, outbox, views, inbox and event streams in one journal under
-    `directory`.
+    """Any context's aggregates, outbox, views, inbox, event streams and sagas in one journal
+    under `directory`.
 
     One process writes (it holds the directory's writer lock from its first write until
     `close()`); other processes may read at any time and see every committed transaction.
@@ -40,6 +41,8 @@ class FileStorage:
         self.read_model = FileReadModel(self._store)
         self.outbox = FileOutbox(self._store)
         self.event_store = FileEventStore(self._store)
+        self.sagas = FileSagaStore(self._store)
+        self.timers = FileTimerStore(self._store)
 
     def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]:
         return self._store.read(lambda state: sorted(i for name, i in state.versions if name == codec.name))

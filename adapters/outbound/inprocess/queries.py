@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from core.inventory.queries import GetReservation, GetStock, ReservationSummary, StockLevel
 from core.kernel.errors import NotFound
 from core.payments.queries import AccountBalance, GetAccount, GetPayment, PaymentSummary
+from core.runtime.fanout import DeadlineExceeded
 from core.shipping.queries import GetShipment, ShipmentSummary
 from ports.inventory import Inventory
 from ports.payments import Payments
@@ -47,6 +48,10 @@ class _Local:
         self._guard = guard
 
     def _call(self, within: float | None, call: Callable[[], T]) -> T:
+        # The port's contract, with or without a door: no time left means no call, not a late answer.
+        if within is not None and within <= 0:
+            raise DeadlineExceeded(self.service, within * 1000, "no time left to call it")
+
         def through_door() -> T:
             self._door(self.service, within)
             return call()

@@ -10,7 +10,9 @@ from adapters.outbound.memory.store import (
     MemoryEventStore,
     MemoryOutbox,
     MemoryReadModel,
+    MemorySagaStore,
     MemoryStore,
+    MemoryTimerStore,
 )
 from core.kernel.aggregate import AggregateCodec
 from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
@@ -24,6 +26,8 @@ class MemoryStorage:
         self.read_model = MemoryReadModel(self._store)
         self.outbox = MemoryOutbox(self._store)
         self.event_store = MemoryEventStore(self._store)
+        self.sagas = MemorySagaStore(self._store)
+        self.timers = MemoryTimerStore(self._store)
 
     def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]:
         with self._store.lock:

@@ -1,4 +1,4 @@
-"""One in-memory store for any context's aggregates, outbox, views, inbox and event streams.
+"""One in-memory store for any context's aggregates, outbox, views, inbox, event streams and sagas.
 
 A unit of work hands its changes to `MemoryCommitter.write`, which checks versions and applies
 them under the store's lock: the same atomicity and conflict behaviour as a database.
@@ -20,6 +20,8 @@ from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
 from core.runtime.relay import claimable
+from core.runtime.saga_tables import SagaTables
+from ports.sagas import HistoryRow, SagaChanges, SagaRecord, Timer
 from ports.storage import ParkedRow
 
 A = TypeVar("A", bound=Aggregate)
@@ -45,6 +47,7 @@ class MemoryStore:
         self.inbox: set[str] = set()
         self.streams: dict[str, list[DomainEvent]] = {}
         self.all_events: list[StoredEvent] = []
+        self.sagas = SagaTables()
 
 
 class MemoryCommitter:
@@ -76,8 +79,13 @@ class MemoryCommitter:
         with self._store.lock:
             return message_id in self._store.inbox
 
+    def saga(self, saga_id: str) -> SagaRecord | None:
+        with self._store.lock:
+            return self._store.sagas.sagas.get(saga_id)
+
     def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
-              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]:
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str], *,
+              sagas: SagaChanges | None = None) -> list[int]:
         store = self._store
         with store.lock:
             for staged in changes:
@@ -94,6 +102,7 @@ class MemoryCommitter:
             for message_id in inbox_ids:
                 if message_id in store.inbox:
                     raise AlreadyProcessed(message_id)
+            store.sagas.check(sagas)
             events = MemoryEventStore(store)
             for staged in changes:
                 aggregate, codec = staged.aggregate, staged.codec
@@ -117,6 +126,7 @@ class MemoryCommitter:
             if seqs:
                 store.position = max(store.position, seqs[-1])
             store.inbox.update(inbox_ids)
+            store.sagas.apply(sagas)
         return seqs
 
 
@@ -262,3 +272,45 @@ class MemoryEventStore:
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         with self._store.lock:
             return self._store.all_events[after_position:after_position + limit]
+
+
+class MemorySagaStore:
+    """The SagaStore port over a MemoryStore (committed sagas only)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def get(self, saga_id: str) -> SagaRecord | None:
+        with self._store.lock:
+            return self._store.sagas.sagas.get(saga_id)
+
+    def list(self, state: str | None = None, after: str | None = None, limit: int = 100) -> list[SagaRecord]:
+        with self._store.lock:
+            return self._store.sagas.list(state, after, limit)
+
+    def history(self, saga_id: str) -> list[HistoryRow]:
+        with self._store.lock:
+            return list(self._store.sagas.history.get(saga_id, ()))
+
+    def counts(self) -> dict[str, int]:
+        with self._store.lock:
+            return self._store.sagas.counts()
+
+
+class MemoryTimerStore:
+    """The TimerStore port over a MemoryStore: claims are leases kept under the store's lock."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[Timer]:
+        with self._store.lock:
+            return self._store.sagas.claim_due(now, limit, lease_seconds)
+
+    def pending(self, saga_id: str) -> list[Timer]:
+        with self._store.lock:
+            return self._store.sagas.pending(saga_id)
+
+    def next_due(self) -> datetime | None:
+        with self._store.lock:
+            return self._store.sagas.next_due()

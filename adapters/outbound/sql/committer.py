@@ -25,6 +25,7 @@ from adapters.outbound.sql.event_store import append_events, lock_appends, read_
 from adapters.outbound.sql.prepared import Driver, execute, scalar
 from adapters.outbound.sql.read_model import advance_position, load_document, write_document
 from adapters.outbound.sql.rows import dumps, outbox_values
+from adapters.outbound.sql.sagas import load_saga, write_sagas
 from adapters.outbound.sql.statements import (
     ID_BY_KEY,
     INBOX_HAS,
@@ -42,6 +43,7 @@ from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_du
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.views import View
+from ports.sagas import SagaChanges, SagaRecord
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -94,11 +96,15 @@ class SqlCommitter:
         with self._db.reading() as connection:
             return connection.execute(INBOX_HAS, {"message_id": message_id}).first() is not None
 
+    def saga(self, saga_id: str) -> SagaRecord | None:
+        return load_saga(self._db, saga_id)
+
     # -- the one write -----------------------------------------------------------------------
 
     def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
-              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str]) -> list[int]:
-        # Rows are written in one order by every writer (aggregates, then documents, by key), so
+              documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str], *,
+              sagas: SagaChanges | None = None) -> list[int]:
+        # Rows are written in one order by every writer (aggregates, sagas, then documents, by key), so
         # two units of work that touch the same rows on PostgreSQL queue rather than deadlock.
         ordered = sorted(changes, key=lambda staged: (staged.codec.name, staged.aggregate.id))
         with self._db.driving() as driver:
@@ -110,6 +116,8 @@ class SqlCommitter:
             else:
                 for staged in ordered:
                     self._save(driver, staged)
+            if sagas:
+                write_sagas(driver, sagas)
             for message_id in inbox_ids:
                 try:
                     execute(driver, INSERT_INBOX, {"message_id": message_id})

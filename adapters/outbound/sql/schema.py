@@ -136,3 +136,40 @@ snapshots = Table(
     Column("version", Integer, primary_key=True),
     Column("data", Text, nullable=False),
 )
+
+# Sagas: the engine's instance as JSON text, with the columns people filter and sort on. `version`
+# is the optimistic check, as for aggregates; `next_due` is the saga's next deadline, for people.
+sagas = Table(
+    "sagas", metadata,
+    Column("saga_id", OrderedText, primary_key=True),
+    Column("definition", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("instance", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("next_due", UtcDateTime),
+    # Listing newest first, all or of one state, and counting by state, are index ranges.
+    Index("ix_sagas_started", "started_at", "saga_id"),
+    Index("ix_sagas_state_started", "state", "started_at", "saga_id"),
+)
+
+# A saga's timeline, numbered per saga from 1.
+saga_history = Table(
+    "saga_history", metadata,
+    Column("saga_id", String, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("entry", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Durable timers. `claimed_until` hides a claimed timer from other workers until its lease ends.
+saga_timers = Table(
+    "saga_timers", metadata,
+    Column("saga_id", OrderedText, primary_key=True),
+    Column("step", OrderedText, primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime),
+    Index("ix_saga_timers_due", "due_at"),
+)

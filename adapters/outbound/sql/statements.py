@@ -4,7 +4,7 @@ statement's cache key."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Insert, bindparam, case, func, insert, select, update
+from sqlalchemy import BigInteger, Insert, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.outbound.sql.schema import (
@@ -15,6 +15,9 @@ from adapters.outbound.sql.schema import (
     inbox,
     outbox,
     projection_position,
+    saga_history,
+    saga_timers,
+    sagas,
     snapshots,
 )
 
@@ -74,3 +77,35 @@ DOCUMENT = select(documents.c.data).where(documents.c.view == bindparam("view"),
 INBOX_HAS = select(inbox.c.message_id).where(inbox.c.message_id == bindparam("message_id"))
 STATE_IDS = select(aggregates.c.id).where(aggregates.c.type == bindparam("type"))
 STREAM_IDS = select(events.c.stream_id).where(events.c.aggregate_type == bindparam("type")).distinct()
+
+# Sagas (written by the committer with the rest of a unit of work).
+INSERT_SAGA = insert(sagas)
+SAVE_SAGA = (update(sagas)
+             .where(sagas.c.saga_id == bindparam("where_saga_id"), sagas.c.version == bindparam("where_version"))
+             .values({column.name: bindparam(column.name) for column in sagas.c if column.name != "saga_id"}))
+LAST_HISTORY_SEQ = select(func.coalesce(func.max(saga_history.c.seq), 0)).where(
+    saga_history.c.saga_id == bindparam("saga_id"))
+INSERT_HISTORY = insert(saga_history)
+_TIMER = (saga_timers.c.saga_id == bindparam("saga_id"), saga_timers.c.step == bindparam("step"),
+          saga_timers.c.generation == bindparam("generation"))
+CANCEL_TIMER = delete(saga_timers).where(*_TIMER)
+CLAIM_TIMER = (update(saga_timers)
+               .where(saga_timers.c.saga_id == bindparam("where_saga_id"),
+                      saga_timers.c.step == bindparam("where_step"),
+                      saga_timers.c.generation == bindparam("where_generation"))
+               .values(claimed_until=bindparam("claimed_until")))
+
+
+def _upsert_timer(dialect_insert: Insert) -> Insert:
+    """Scheduling a timer again keeps one row: the new due time, and no claim."""
+    excluded = dialect_insert.excluded  # type: ignore[attr-defined]
+    return dialect_insert.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[saga_timers.c.saga_id, saga_timers.c.step, saga_timers.c.generation],
+        set_={"due_at": excluded.due_at, "claimed_until": None})
+
+
+UPSERT_TIMER = {
+    "sqlite": _upsert_timer(sqlite.insert(saga_timers)),
+    "postgresql": _upsert_timer(postgresql.insert(saga_timers)),
+}
+SAGA_BY_ID = select(sagas).where(sagas.c.saga_id == bindparam("saga_id"))

@@ -16,6 +16,7 @@ from adapters.outbound.sql.event_store import SqlEventStore
 from adapters.outbound.sql.migrate import ensure_current
 from adapters.outbound.sql.outbox import SqlOutbox
 from adapters.outbound.sql.read_model import SqlReadModel
+from adapters.outbound.sql.sagas import SqlSagaStore, SqlTimerStore
 from adapters.outbound.sql.statements import STATE_IDS, STREAM_IDS
 from core.kernel.aggregate import AggregateCodec
 from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
@@ -39,6 +40,8 @@ class SqlStorage:
         self.read_model = SqlReadModel(self._db)
         self.outbox = SqlOutbox(self._db)
         self.event_store = SqlEventStore(self._db)
+        self.sagas = SqlSagaStore(self._db)
+        self.timers = SqlTimerStore(self._db)
 
     def aggregate_ids(self, codec: AggregateCodec[Any]) -> list[str]:
         query = STREAM_IDS if self.mode == "events" else STATE_IDS

@@ -51,10 +51,12 @@ def test_threads_racing_through_the_bus_lose_no_update(tmp_path: Path, mode: str
         thread.join(60)
 
     assert not failures
-    assert all(len(w) == 1 for w in wins.values()), wins
+    # Approving an approved order is a harmless no-op (the saga retries its pivot), so several
+    # approvers may "win"; what must never happen is an approve and a reject both taking effect.
+    assert all(len(set(w)) == 1 for w in wins.values()), wins
     expected = {"approve": OrderStatus.APPROVED, "reject": OrderStatus.REJECTED}
     storage = app.storage
-    for order_id, (winner,) in wins.items():
+    for order_id, (winner, *_) in wins.items():
         summary = storage.read_model.get(SUMMARIES, order_id)
         assert summary is not None and summary.status == expected[winner] and summary.version == 2
         assert [r.aggregate_version for r in storage.outbox.history(order_id)] == [1, 2]

@@ -21,7 +21,7 @@ from adapters.outbound.file import journal
 from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
 from core.kernel.errors import IllegalTransition
-from core.orders.commands import ApproveOrder, ShipOrder
+from core.orders.commands import ApproveOrder, RejectOrder, ShipOrder
 from core.orders.events import OrderApproved, OrderPlaced, PlacedLine
 from core.orders.model import ORDER, OrderStatus
 from core.orders.queries import SUMMARIES, OrderSummary
@@ -236,7 +236,7 @@ def test_the_first_write_upgrades_a_format_1_store_and_goes_on_from_its_data(tmp
     orders = ordering(store)
 
     with pytest.raises(IllegalTransition):
-        orders.send(ApproveOrder(order_id="o-1"))  # the old state stands: o-1 is approved already
+        orders.send(RejectOrder(order_id="o-1", reason="late"))  # the old state stands: o-1 is approved already
     orders.send(ShipOrder(order_id="o-1"))
     orders.send(ApproveOrder(order_id="o-2"))
     store.close()

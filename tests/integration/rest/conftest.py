@@ -31,8 +31,11 @@ def anyio_backend() -> str:
 
 
 def make_application(data_dir: Path, **overrides: Any) -> bootstrap.Application:
+    # Choreography unless asked: these tests move orders by hand (cancel, approve, ship), which a
+    # running place-order saga would lock (tests/integration/test_saga_rest.py tests that lock).
     return bootstrap.Application(bootstrap.load_config(env={}, overrides={
-        "storage.adapter": "memory", "messaging.adapter": "memory", "data_dir": str(data_dir), **overrides,
+        "storage.adapter": "memory", "messaging.adapter": "memory", "data_dir": str(data_dir),
+        "saga.mode": "choreography", **overrides,
     }))
 
 
