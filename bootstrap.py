@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -246,6 +247,9 @@ SETTINGS: dict[str, Setting] = {
     "saga.mode": Setting("orchestration", ("orchestration", "choreography"),
                          help="orchestration: orders drives the place-order saga (commands, replies, deadlines); "
                               "choreography: the services react to each other's events"),
+    "saga.answer_deadline_ms": Setting(30_000, minimum=100,
+                                      help="how long a saga waits for stock, payment or approval before it retries "
+                                           "(orchestration) or gives up (choreography)"),
     "saga.timer_batch": Setting(100, minimum=1, help="due saga timers the timer worker fires per round"),
     "saga.timer_idle_ms": Setting(200, minimum=1, help="the timer worker's wait when no timer is due"),
     "registry.adapter": Setting("memory", ("memory", "static", "etcd"),
@@ -396,15 +400,21 @@ def participant_topic(config: Config, participant: str) -> str:
     return saga_topics(config)[1] if participant == "orders" else topics(config, participant).commands
 
 
+def saga_definitions(config: Config) -> dict[str, Any]:
+    """The orders sagas, with the configured answer deadline."""
+    from core.orders.sagas import definitions
+
+    return definitions(timedelta(milliseconds=config["saga.answer_deadline_ms"]))
+
+
 def _saga_runner(config: Config, feed: Any, clock: Any) -> Any:
     """The orders saga runner in orchestration mode; None in choreography (no coordinator)."""
     if config["saga.mode"] != "orchestration":
         return None
-    from core.orders.sagas import DEFINITIONS
     from core.runtime.sagas import SagaRunner
 
-    return SagaRunner(DEFINITIONS, topics=partial(participant_topic, config), replies_topic=saga_topics(config)[0],
-                      feed=feed, now=clock.now)
+    return SagaRunner(saga_definitions(config), topics=partial(participant_topic, config),
+                      replies_topic=saga_topics(config)[0], feed=feed, now=clock.now)
 
 
 def _mode_context(config: Config, context_for: Callable[[str], Context]) -> Context:
@@ -544,7 +554,6 @@ class Application:
         orchestration mode has."""
         if "orders" not in self.services:
             return None
-        from core.orders.sagas import DEFINITIONS
         from core.runtime.saga_operations import SagaOperationsService
 
         orders, runner = self.orders, self.saga_runner
@@ -555,7 +564,7 @@ class Application:
                                                    "orchestration mode only")
             runner.act(orders.unit_of_work(), saga_id, operator)
 
-        return SagaOperationsService(orders.storage, DEFINITIONS, act)
+        return SagaOperationsService(orders.storage, saga_definitions(self.config), act)
 
     def rest_extras(self) -> dict[str, Any]:
         """What `serve` adds to the REST app: the overview, the checkout, the breakers and faults."""

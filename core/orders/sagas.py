@@ -102,40 +102,56 @@ def _cancel_shipment(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"order_id": data["order_id"], "reason": _cut(data.get("reason") or "order cancelled")}
 
 
-PLACE_ORDER = SagaDefinition(
-    name="place-order",
-    steps=(
-        Branch((
-            Step(name="reserve-stock", participant="inventory", command=ReserveStock.type_name,
-                 payload=_reserve_stock, compensation=ReleaseStock.type_name, compensation_payload=_order,
-                 deadline=ANSWER_DEADLINE, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
-            Step(name="authorize-payment", participant="payments", command=AuthorizePayment.type_name,
-                 payload=_authorize_payment, compensation=VoidPayment.type_name, compensation_payload=_order,
-                 deadline=ANSWER_DEADLINE, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
-        )),
-        Step(name="approve-order", participant="orders", command=ApproveOrder.type_name, payload=_order,
-             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
-        Step(name="schedule-shipment", participant="shipping", command=ScheduleShipment.type_name,
-             payload=_schedule_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
-    ),
-    pivot="approve-order",
-    on_failure=OnFailure(participant="orders", command=RejectOrder.type_name, payload=_reject_order),
-)
+def place_order_saga(answer_deadline: timedelta = ANSWER_DEADLINE) -> SagaDefinition:
+    """The place-order saga; `answer_deadline` bounds reserving, authorizing and approving."""
+    return SagaDefinition(
+        name="place-order",
+        steps=(
+            Branch((
+                Step(name="reserve-stock", participant="inventory", command=ReserveStock.type_name,
+                     payload=_reserve_stock, compensation=ReleaseStock.type_name, compensation_payload=_order,
+                     deadline=answer_deadline, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
+                Step(name="authorize-payment", participant="payments", command=AuthorizePayment.type_name,
+                     payload=_authorize_payment, compensation=VoidPayment.type_name, compensation_payload=_order,
+                     deadline=answer_deadline, retry=BEFORE_PIVOT_RETRY, compensation_retry=UNDO_RETRY),
+            )),
+            Step(name="approve-order", participant="orders", command=ApproveOrder.type_name, payload=_order,
+                 deadline=answer_deadline, retry=FORWARD_RETRY),
+            Step(name="schedule-shipment", participant="shipping", command=ScheduleShipment.type_name,
+                 payload=_schedule_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
+        ),
+        pivot="approve-order",
+        on_failure=OnFailure(participant="orders", command=RejectOrder.type_name, payload=_reject_order),
+    )
+
+
+PLACE_ORDER = place_order_saga()
 
 # For an approved order being cancelled; its data is `place_order_data(order)` plus the
 # cancellation's "reason". There is no way back: each step gives back what the order held (in
 # the reverse order of placing it) and is retried until it succeeds.
-CANCEL_ORDER = SagaDefinition(
-    name="cancel-order",
-    steps=(
-        Step(name="cancel-shipment", participant="shipping", command=CancelShipment.type_name,
-             payload=_cancel_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
-        Step(name="void-payment", participant="payments", command=VoidPayment.type_name, payload=_order,
-             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
-        Step(name="release-stock", participant="inventory", command=ReleaseStock.type_name, payload=_order,
-             deadline=ANSWER_DEADLINE, retry=FORWARD_RETRY),
-    ),
-    pivot=None,
-)
+def cancel_order_saga(answer_deadline: timedelta = ANSWER_DEADLINE) -> SagaDefinition:
+    return SagaDefinition(
+        name="cancel-order",
+        steps=(
+            Step(name="cancel-shipment", participant="shipping", command=CancelShipment.type_name,
+                 payload=_cancel_shipment, deadline=SHIPMENT_DEADLINE, retry=FORWARD_RETRY),
+            Step(name="void-payment", participant="payments", command=VoidPayment.type_name, payload=_order,
+                 deadline=answer_deadline, retry=FORWARD_RETRY),
+            Step(name="release-stock", participant="inventory", command=ReleaseStock.type_name, payload=_order,
+                 deadline=answer_deadline, retry=FORWARD_RETRY),
+        ),
+        pivot=None,
+    )
 
+
+CANCEL_ORDER = cancel_order_saga()
 DEFINITIONS: dict[str, SagaDefinition] = {saga.name: saga for saga in (PLACE_ORDER, CANCEL_ORDER)}
+
+
+def definitions(answer_deadline: timedelta = ANSWER_DEADLINE) -> dict[str, SagaDefinition]:
+    """The orders sagas by name, with `answer_deadline` (the `saga.answer_deadline_ms` setting:
+    tests and demos that stop a participant shorten it)."""
+    if answer_deadline == ANSWER_DEADLINE:
+        return DEFINITIONS
+    return {saga.name: saga for saga in (place_order_saga(answer_deadline), cancel_order_saga(answer_deadline))}
