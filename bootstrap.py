@@ -38,6 +38,7 @@ from core.inventory.service import context_for as inventory_for
 from core.kernel.errors import DomainError, Unavailable, ValidationError
 from core.orders.service import CONTEXT as ORDERS
 from core.orders.service import OrderingService
+from core.orders.service import context_for as orders_for
 from core.payments.service import CONTEXT as PAYMENTS
 from core.payments.service import PaymentsService
 from core.payments.service import context_for as payments_for
@@ -47,6 +48,7 @@ from core.runtime.service import Service
 from core.runtime.switchboard import Slot, Switchboard
 from core.shipping.service import CONTEXT as SHIPPING
 from core.shipping.service import ShippingService
+from core.shipping.service import context_for as shipping_for
 from tui import command as dashboard_command
 
 if TYPE_CHECKING:
@@ -201,7 +203,8 @@ SETTINGS: dict[str, Setting] = {
     "storage.snapshot_every": Setting(50, minimum=1),
     "storage.file_dir": Setting("", help="the file store's directory; empty: <data_dir>/files"),
     "storage.file_compact_bytes": Setting(8 * 1024 * 1024, minimum=1024,
-                                          help="the file store snapshots and restarts its journal past this size"),
+                                          help="the file store snapshots and restarts its journal past this "
+                                               "size and the last snapshot's"),
     "messaging.adapter": Setting("memory", tuple(MESSAGING_ADAPTERS)),
     "messaging.bootstrap_servers": Setting("embedded", help='host:port,... or "embedded" (Tansu in data_dir)'),
     "messaging.topic_prefix": Setting("orderhex", help="a service's topics are <prefix>.<service>.events, "
@@ -244,9 +247,10 @@ SETTINGS: dict[str, Setting] = {
     "log.level": Setting("info", ("debug", "info", "warning", "error"), help="the least severe lines logged"),
     "feed.adapter": Setting("ring", tuple(FEED_ADAPTERS)),
     "feed.capacity": Setting(10_000, minimum=10),
-    "saga.mode": Setting("orchestration", ("orchestration", "choreography"),
+    "saga.mode": Setting("orchestration", ("orchestration", "choreography", "manual"),
                          help="orchestration: orders drives the place-order saga (commands, replies, deadlines); "
-                              "choreography: the services react to each other's events"),
+                              "choreography: the services react to each other's events; manual: inventory and "
+                              "payments hold on OrderPlaced and a person approves or rejects"),
     "saga.answer_deadline_ms": Setting(30_000, minimum=100,
                                       help="how long a saga waits for stock, payment or approval before it retries "
                                            "(orchestration) or gives up (choreography)"),
@@ -309,8 +313,8 @@ SETTINGS.update({
     "gateway.timeout_ms": Setting(5_000, minimum=1, help="how long one attempt at an upstream may take"),
     "gateway.connect_timeout_ms": Setting(500, minimum=1, help="how long connecting to an upstream may take"),
     "gateway.retries": Setting(2, minimum=0, maximum=10, help="extra attempts, on another instance, of a request "
-                                                              "never received or idempotent (GET, HEAD, "
-                                                              "Idempotency-Key)"),
+                                                              "never received, or safe (GET, HEAD, OPTIONS): "
+                                                              "a write that may have arrived is not resent"),
     "gateway.retry_budget_percent": Setting(20, minimum=0, maximum=100,
                                             help="retries add at most this share of requests over the window"),
     "gateway.retry_budget_window_s": Setting(10, minimum=1, help="the retry budget's window"),
@@ -408,7 +412,7 @@ def saga_definitions(config: Config) -> dict[str, Any]:
 
 
 def _saga_runner(config: Config, feed: Any, clock: Any) -> Any:
-    """The orders saga runner in orchestration mode; None in choreography (no coordinator)."""
+    """The orders saga runner in orchestration mode; None in choreography and manual (no coordinator)."""
     if config["saga.mode"] != "orchestration":
         return None
     from core.runtime.sagas import SagaRunner
@@ -417,11 +421,22 @@ def _saga_runner(config: Config, feed: Any, clock: Any) -> Any:
                       replies_topic=saga_topics(config)[0], feed=feed, now=clock.now)
 
 
+def _flow_tracker(config: Config, feed: Any, clock: Any, ids: Any) -> Any:
+    """The orders flow tracker in choreography mode; None otherwise (the runner drives, or people do)."""
+    if config["saga.mode"] != "choreography":
+        return None
+    from core.orders.handlers import do_flow_command
+    from core.runtime.flows import FlowTracker
+
+    return FlowTracker(saga_definitions(config), owner=ORDERS.name, feed=feed, now=clock.now,
+                       act=partial(do_flow_command, now=clock.now, new_id=ids.new_id))
+
+
 def _mode_context(config: Config, context_for: Callable[[str], Context]) -> Context:
     return context_for(config["saga.mode"])
 
 
-def _service_settings(config: Config, saga_runner: Any = None) -> dict[str, Any]:
+def _service_settings(config: Config, saga_runner: Any = None, flow_tracker: Any = None) -> dict[str, Any]:
     from core.kernel.money import parse_amount
 
     try:
@@ -430,7 +445,7 @@ def _service_settings(config: Config, saga_runner: Any = None) -> dict[str, Any]
         raise ConfigError("payments.default_credit_limit", config["payments.default_credit_limit"],
                           f'a decimal string like "1000.00" ({exc})',
                           config.sources["payments.default_credit_limit"]) from exc
-    return {"default_credit_limit": Decimal(limit), "saga_runner": saga_runner}
+    return {"default_credit_limit": Decimal(limit), "saga_runner": saga_runner, "flow_tracker": flow_tracker}
 
 
 def _running(config: Config, **services: Any) -> list[Service]:
@@ -475,8 +490,10 @@ class RootContainer(containers.DeclarativeContainer):
         on_switch=providers.Callable(partial, _record_switch, config))
     messaging = providers.Callable(lambda board: board.live("messaging"), switchboard)
     saga_runner = providers.ThreadSafeSingleton(_saga_runner, config, feed, clock)
-    settings = providers.Singleton(_service_settings, config, saga_runner)
-    orders = providers.Container(ContextContainer, context=ORDERS, config=config, switchboard=switchboard,
+    flow_tracker = providers.ThreadSafeSingleton(_flow_tracker, config, feed, clock, ids)
+    settings = providers.Singleton(_service_settings, config, saga_runner, flow_tracker)
+    orders = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, orders_for),
+                                 config=config, switchboard=switchboard,
                                  feed=feed, clock=clock, ids=ids, settings=settings)
     inventory = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, inventory_for),
                                     config=config, switchboard=switchboard,
@@ -484,7 +501,8 @@ class RootContainer(containers.DeclarativeContainer):
     payments = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, payments_for),
                                    config=config, switchboard=switchboard,
                                    feed=feed, clock=clock, ids=ids, settings=settings)
-    shipping = providers.Container(ContextContainer, context=SHIPPING, config=config, switchboard=switchboard,
+    shipping = providers.Container(ContextContainer, context=providers.Callable(_mode_context, config, shipping_for),
+                                   config=config, switchboard=switchboard,
                                    feed=feed, clock=clock, ids=ids, settings=settings)
     services = providers.Singleton(_running, config, orders=orders.service.provider,
                                    inventory=inventory.service.provider, payments=payments.service.provider,
@@ -526,6 +544,8 @@ class Application:
         self.services: dict[str, Service] = {s.name: s for s in self.container.services()}
         # The orders saga runner (orchestration mode, in a process that runs orders), else None.
         self.saga_runner: Any = self.container.saga_runner() if "orders" in self.services else None
+        # The orders flow tracker (choreography mode, in a process that runs orders), else None.
+        self.flow_tracker: Any = self.container.flow_tracker() if "orders" in self.services else None
         self.ordering: Any = self._port("orders", OrderingService)
         self.inventory: Any = self._port("inventory", InventoryService)
         self.payments: Any = self._port("payments", PaymentsService)
@@ -560,8 +580,8 @@ class Application:
 
         def act(saga_id: str, operator: Any) -> None:
             if runner is None:
-                raise ValidationError("saga.mode", "choreography has no coordinator: sagas are acted on in "
-                                                   "orchestration mode only")
+                raise ValidationError("saga.mode", f"{self.config['saga.mode']} has no coordinator: sagas are "
+                                                   f"acted on in orchestration mode only")
             runner.act(orders.unit_of_work(), saga_id, operator)
 
         return SagaOperationsService(orders.storage, saga_definitions(self.config), act)

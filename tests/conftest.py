@@ -1,5 +1,5 @@
 """Suite-wide rules: under CI=true a test that needs a real server may not skip; a test marked
-`choreography` runs its applications and `orderhex` processes with saga.mode = "choreography"."""
+`manual` runs its applications and `orderhex` processes with saga.mode = "manual"."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 
 
 @pytest.fixture(autouse=True)
-def _choreography_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _manual_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests of the relay, the intake and the order lifecycle count outbox rows and act on pending
-    orders by hand: the place-order saga's commands and its lock would change both, so they run
-    without a coordinator (the saga has tests of its own)."""
-    if request.node.get_closest_marker("choreography"):
+    orders by hand: a saga (orchestrated or choreographed) would send or react and decide the order
+    first, so they run with people deciding (the sagas have tests of their own)."""
+    if request.node.get_closest_marker("manual"):
         monkeypatch.setitem(bootstrap.SETTINGS, "saga.mode",
-                            dataclasses.replace(bootstrap.SETTINGS["saga.mode"], default="choreography"))
-        monkeypatch.setitem(SUBPROCESS_DEFAULTS, "saga.mode", "choreography")
+                            dataclasses.replace(bootstrap.SETTINGS["saga.mode"], default="manual"))
+        monkeypatch.setitem(SUBPROCESS_DEFAULTS, "saga.mode", "manual")
     yield

@@ -73,7 +73,7 @@ def kafka_config(tansu: TansuBroker) -> dict[str, Any]:
 
 
 # Settings every `orderhex` subprocess a test starts gets unless it says otherwise (tests/conftest.py
-# fills it for tests marked `choreography`).
+# fills it for tests marked `manual`).
 SUBPROCESS_DEFAULTS: dict[str, Any] = {}
 
 

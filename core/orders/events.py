@@ -44,9 +44,12 @@ class OrderPlaced(OrderEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderApproved(OrderEvent):
+    # Who to ship to, for shipping's reaction in choreography; "" in events written before it was carried.
+    customer_id: str = ""
+
     @classmethod
     def from_payload(cls, *, payload: dict[str, Any], **meta: Any) -> OrderApproved:
-        return cls(**meta)
+        return cls(**meta, customer_id=payload.get("customer_id", ""))
 
 
 @dataclass(frozen=True, kw_only=True)

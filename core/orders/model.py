@@ -216,7 +216,7 @@ class Order(Aggregate):
 
     def approve(self, *, now: datetime, event_id: str) -> None:
         self._check("approve")
-        self._record(OrderApproved(**self._meta(now, event_id)))
+        self._record(OrderApproved(**self._meta(now, event_id), customer_id=self.customer_id))
 
     def reject(self, reason: str, *, now: datetime, event_id: str) -> None:
         self._check("reject")

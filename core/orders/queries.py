@@ -46,6 +46,11 @@ class SagaStatus:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.saga_id, "definition": self.definition, "state": self.state, "summary": self.summary}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SagaStatus:
+        return cls(saga_id=str(data["id"]), definition=str(data["definition"]), state=str(data["state"]),
+                   summary=str(data["summary"]))
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderSummary:
@@ -86,6 +91,8 @@ class OrderSummary:
             updated_at=datetime.fromisoformat(data["updated_at"]), version=int(data["version"]),
             reason=data.get("reason"),
             lines=tuple(PlacedLine(ln["sku"], int(ln["quantity"]), Decimal(ln["unit_price"])) for ln in data["lines"]),
+            # What an order read over HTTP (attach mode) carries; never in a stored document.
+            saga=SagaStatus.from_json(data["saga"]) if data.get("saga") else None,
         )
 
 

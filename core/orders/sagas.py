@@ -16,13 +16,18 @@ from datetime import timedelta
 from typing import Any
 
 from core.inventory.commands import ReleaseStock, ReserveStock
+from core.inventory.events import StockReleased, StockReservationFailed, StockReserved
 from core.kernel.fields import MAX_TEXT_LENGTH
+from core.kernel.messages import DomainEvent
 from core.kernel.money import format_amount
 from core.orders.commands import ApproveOrder, RejectOrder
 from core.orders.model import Order
 from core.payments.commands import AuthorizePayment, VoidPayment
+from core.payments.events import PaymentAuthorized, PaymentDeclined, PaymentVoided
 from core.runtime.saga import Branch, OnFailure, RetryPolicy, SagaDefinition, Step
+from core.runtime.saga.tracking import Observed
 from core.shipping.commands import CancelShipment, ScheduleShipment
+from core.shipping.events import ShipmentScheduled
 
 # Reserving and authorizing are answered in milliseconds when their service is up; 30 s covers a
 # restart of that service (a few seconds) and a Kafka consumer-group rejoin (about 3 s with the
@@ -155,3 +160,33 @@ def definitions(answer_deadline: timedelta = ANSWER_DEADLINE) -> dict[str, SagaD
     if answer_deadline == ANSWER_DEADLINE:
         return DEFINITIONS
     return {saga.name: saga for saga in (place_order_saga(answer_deadline), cancel_order_saga(answer_deadline))}
+
+
+# Choreography: what each participant's event says about a step of placing an order. Each event's
+# aggregate is keyed by the order's id (a reservation, a payment, a shipment per order), so the
+# order's id is the flow's correlation id. Reasons read as the orchestrated saga's replies do.
+TRACKED_EVENTS: tuple[type[DomainEvent], ...] = (
+    StockReserved, StockReservationFailed, StockReleased, PaymentAuthorized, PaymentDeclined, PaymentVoided,
+    ShipmentScheduled)
+
+
+def observed(event: DomainEvent, message_id: str) -> Observed | None:
+    """What `event` (delivered as `message_id`) says about the place-order flow of its order."""
+    seen = {"message_id": message_id, "event": event.type_name}
+    match event:
+        case StockReserved():
+            return Observed(step="reserve-stock", ok=True, **seen)
+        case StockReservationFailed(shortages=shortages):
+            return Observed(step="reserve-stock", ok=False, reason=_cut(
+                "stock short: " + ("; ".join(str(s) for s in shortages) or "not enough stock")), **seen)
+        case StockReleased():
+            return Observed(step="reserve-stock", ok=True, compensation=True, **seen)
+        case PaymentAuthorized():
+            return Observed(step="authorize-payment", ok=True, **seen)
+        case PaymentDeclined(reason=reason):
+            return Observed(step="authorize-payment", ok=False, reason=_cut(f"payment declined: {reason}"), **seen)
+        case PaymentVoided():
+            return Observed(step="authorize-payment", ok=True, compensation=True, **seen)
+        case ShipmentScheduled():
+            return Observed(step="schedule-shipment", ok=True, **seen)
+    return None

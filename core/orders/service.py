@@ -14,7 +14,7 @@ from typing import Any
 from core.kernel.errors import NotFound, ValidationError
 from core.kernel.messages import DomainEvent
 from core.orders.commands import ApproveOrder, CancelOrder, OrderCommand, RejectOrder
-from core.orders.handlers import COMMAND_HANDLERS
+from core.orders.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.orders.model import ORDER, as_of
 from core.orders.projection import project, put_summary, summarise
 from core.orders.queries import MAX_PAGE, SUMMARIES, GetOrder, ListOrders, OrderPage, OrderSummary, SagaStatus
@@ -28,6 +28,7 @@ CONTEXT = Context(
     name="orders",
     aggregates=(ORDER,),
     command_handlers=COMMAND_HANDLERS,
+    event_handlers=EVENT_HANDLERS,
     views=(SUMMARIES,),
     project=project,
     summarise=put_summary,
@@ -35,6 +36,12 @@ CONTEXT = Context(
     readers={ApproveOrder: approve_order_from_json, RejectOrder: reject_order_from_json,
              CancelOrder: cancel_order_from_json},
 )
+
+
+def context_for(mode: str) -> Context:
+    """The orders context for a saga mode: it follows its participants' events in choreography
+    (tracking each order's flow, approving and rejecting), and their replies in orchestration."""
+    return CONTEXT if mode == "choreography" else CONTEXT.without_reactions(tuple(EVENT_HANDLERS))
 
 
 class OrderingService:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from core.kernel.errors import NotFound, ValidationError
@@ -50,12 +49,8 @@ CHOREOGRAPHY_ONLY = (OrderPlaced, OrderRejected, OrderCancelled)
 
 def context_for(mode: str) -> Context:
     """The payments context for a saga mode: with its reactions to orders' events in choreography
-    (it authorizes and voids payments as orders' events arrive), without them in orchestration."""
-    if mode == "choreography":
-        return CONTEXT
-    return dataclasses.replace(CONTEXT, event_handlers={event: handlers for event, handlers in
-                                                        CONTEXT.event_handlers.items()
-                                                        if event not in CHOREOGRAPHY_ONLY})
+    and manual mode (it authorizes and voids payments as orders' events arrive), without them in orchestration."""
+    return CONTEXT.without_reactions(CHOREOGRAPHY_ONLY) if mode == "orchestration" else CONTEXT
 
 
 class PaymentsService:

@@ -6,6 +6,7 @@ runtime or the stores names a context: they read this.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,11 @@ class Context:
     def subscriptions(self) -> tuple[str, ...]:
         """The other contexts whose events it reacts to (their event topics it consumes)."""
         return tuple(sorted({event.context for event in self.event_handlers if event.context != self.name}))
+
+    def without_reactions(self, events: tuple[type[DomainEvent], ...]) -> Context:
+        """This context not reacting to `events` (the reactions only choreography has, in orchestration)."""
+        return dataclasses.replace(self, event_handlers={event: handlers for event, handlers in
+                                                         self.event_handlers.items() if event not in events})
 
     def reader(self, type_name: str) -> Reader | None:
         """The reader of a command named by its qualified ("inventory.Restock") or bare name."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from core.kernel.envelope import OutboxRecord
-from core.kernel.errors import ConcurrencyConflict, NotFound
+from core.kernel.errors import ConcurrencyConflict, NotFound, ValidationError
 from core.runtime.saga import (
     Decision,
     Input,
@@ -99,7 +99,7 @@ class SagaRunner:
         """Stage the saga's start into `uow`, which the caller has open and commits (the order and
         its saga commit together). Publish the returned decision with `announce` after the commit."""
         record = uow.sagas.get(saga_id)
-        decision = decide(self.definition(definition), _instance(record), Start(saga_id, data), self.now())
+        decision = decide(self.definition(definition), instance_of(record), Start(saga_id, data), self.now())
         self._stage(uow, decision, record)
         return decision
 
@@ -125,7 +125,12 @@ class SagaRunner:
             return None
 
     def act(self, uow: UnitOfWork, saga_id: str, operator: Operator) -> Decision:
-        """An operator's action. Raises what `decide` raises for one the saga's state refuses."""
+        """An operator's action. Raises what `decide` raises for one the saga's state refuses, and
+        ValidationError for a flow tracked in choreography (nobody coordinates it to act on)."""
+        record = uow.sagas.get(saga_id)
+        if record is not None and record.instance.get("mode", "orchestration") != "orchestration":
+            raise ValidationError("saga", f"{saga_id} was choreographed: no coordinator sends its steps, so "
+                                          f"there is nothing to {operator.action.value}")
         return self._drive(uow, saga_id, operator, inbox_id=None)
 
     # -- making it durable ----------------------------------------------------------------------
@@ -139,7 +144,7 @@ class SagaRunner:
                 record = uow.sagas.get(saga_id)
                 if record is None:
                     raise NotFound("saga", saga_id)
-                decision = decide(self.definition(record.definition), _instance(record), given, self.now())
+                decision = decide(self.definition(record.definition), instance_of(record), given, self.now())
                 self._stage(uow, decision, record)
                 if fired is not None:
                     uow.sagas.cancel(fired.saga_id, fired.step, fired.generation)
@@ -154,24 +159,15 @@ class SagaRunner:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _stage(self, uow: UnitOfWork, decision: Decision, record: SagaRecord | None) -> None:
+        stage_decision(uow, decision, record)
         instance = decision.instance
         version = record.version if record is not None else 0
-        uow.sagas.save(SagaRecord(
-            saga_id=instance.saga_id, definition=instance.definition, state=instance.state.value,
-            instance=instance.to_json(), version=version, started_at=instance.started_at,
-            updated_at=instance.updated_at, next_due=instance.next_due))
-        if decision.history:
-            uow.sagas.record_history(instance.saga_id, [entry.to_json() for entry in decision.history])
-        now = instance.updated_at
         final = self.definition(instance.definition).on_failure
         for command in decision.commands:
             # The on_failure command ends a saga that already ended: nobody waits for its answer.
             awaited = final is None or command.step != final.name
-            uow.send(self._outbox_record(command, version + 1, now, self.replies_topic if awaited else None))
-        for cancel in decision.cancel_timers:
-            uow.sagas.cancel(cancel.saga_id, cancel.step, cancel.generation)
-        for timer in decision.timers:
-            uow.sagas.schedule(Timer(timer.saga_id, timer.step, timer.generation, timer.due_at))
+            uow.send(self._outbox_record(command, version + 1, instance.updated_at,
+                                         self.replies_topic if awaited else None))
 
     def _outbox_record(self, command: SendCommand, version: int, now: datetime,
                        reply_to: str | None) -> OutboxRecord:
@@ -181,7 +177,23 @@ class SagaRunner:
                             created_at=now, topic=self.topics(command.participant))
 
 
-def _instance(record: SagaRecord | None) -> SagaInstance | None:
+def stage_decision(uow: UnitOfWork, decision: Decision, record: SagaRecord | None) -> None:
+    """Stage a decision's instance (optimistic on `record`'s version), history and timers into `uow`
+    (its commands are the caller's: sent by the orchestrator, done in place by a choreography's owner)."""
+    instance = decision.instance
+    uow.sagas.save(SagaRecord(
+        saga_id=instance.saga_id, definition=instance.definition, state=instance.state.value,
+        instance=instance.to_json(), version=record.version if record is not None else 0,
+        started_at=instance.started_at, updated_at=instance.updated_at, next_due=instance.next_due))
+    if decision.history:
+        uow.sagas.record_history(instance.saga_id, [entry.to_json() for entry in decision.history])
+    for cancel in decision.cancel_timers:
+        uow.sagas.cancel(cancel.saga_id, cancel.step, cancel.generation)
+    for timer in decision.timers:
+        uow.sagas.schedule(Timer(timer.saga_id, timer.step, timer.generation, timer.due_at))
+
+
+def instance_of(record: SagaRecord | None) -> SagaInstance | None:
     return None if record is None else SagaInstance.from_json(record.instance, version=record.version)
 
 
@@ -190,5 +202,5 @@ def is_running(record: SagaRecord | None) -> bool:
     return record is not None and record.state not in ENDED_STATES
 
 
-__all__: Sequence[str] = ("SAGA_FIELD", "SagaRunner", "is_running", "reply_from_json",
-                          "reply_to_json", "saga_fields", "timer_inbox_id")
+__all__: Sequence[str] = ("SAGA_FIELD", "SagaRunner", "instance_of", "is_running", "reply_from_json",
+                          "reply_to_json", "saga_fields", "stage_decision", "timer_inbox_id")

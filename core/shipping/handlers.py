@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from core.kernel.errors import NotFound
+from core.orders.events import OrderApproved, OrderCancelled
 from core.shipping.commands import CancelShipment, DispatchShipment, ScheduleShipment
 from core.shipping.model import SHIPMENT, Shipment, ShipmentStatus
 from ports.storage import UnitOfWork
@@ -49,5 +50,16 @@ def dispatch_shipment(command: DispatchShipment, uow: UnitOfWork, now: Now, new_
     return changed
 
 
+def ship_approved_order(event: OrderApproved, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+    """Choreography: an approved order's shipment is scheduled here."""
+    schedule_shipment(ScheduleShipment(order_id=event.aggregate_id, customer_id=event.customer_id), uow, now, new_id)
+
+
+def cancel_for_cancelled_order(event: OrderCancelled, uow: UnitOfWork, now: Now, new_id: NewId) -> None:
+    """Choreography: a cancelled order's shipment, if it has one, is cancelled here."""
+    cancel_shipment(CancelShipment(order_id=event.aggregate_id, reason=event.reason), uow, now, new_id)
+
+
 COMMAND_HANDLERS = {ScheduleShipment: schedule_shipment, CancelShipment: cancel_shipment,
                     DispatchShipment: dispatch_shipment}
+EVENT_HANDLERS = {OrderApproved: [ship_approved_order], OrderCancelled: [cancel_for_cancelled_order]}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from core.kernel.errors import NotFound, ValidationError
+from core.orders.events import OrderApproved, OrderCancelled
 from core.runtime.context import Context
 from core.runtime.service import Service
 from core.shipping.commands import CancelShipment, DispatchShipment, ScheduleShipment, ShippingCommand
-from core.shipping.handlers import COMMAND_HANDLERS
+from core.shipping.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.shipping.model import SHIPMENT
 from core.shipping.projection import project, summarise
 from core.shipping.queries import MAX_PAGE, SHIPMENTS, GetShipment, ListShipments, ShipmentPage, ShipmentSummary
@@ -22,12 +23,21 @@ CONTEXT = Context(
     name="shipping",
     aggregates=(SHIPMENT,),
     command_handlers=COMMAND_HANDLERS,
+    event_handlers=EVENT_HANDLERS,
     views=(SHIPMENTS,),
     project=project,
     summarise=summarise,
     readers={ScheduleShipment: schedule_shipment_from_json, CancelShipment: cancel_shipment_from_json,
              DispatchShipment: dispatch_shipment_from_json},
 )
+
+# In orchestration mode the sagas schedule and cancel shipments: reacting as well would act twice.
+CHOREOGRAPHY_ONLY = (OrderApproved, OrderCancelled)
+
+
+def context_for(mode: str) -> Context:
+    """The shipping context for a saga mode: it ships approved orders itself in choreography only."""
+    return CONTEXT if mode == "choreography" else CONTEXT.without_reactions(CHOREOGRAPHY_ONLY)
 
 
 class ShippingService:

@@ -19,7 +19,7 @@ from tests.e2e.test_serve import ADMIN, TOKEN
 from tests.fixtures_kafka import SHORT_TIMINGS
 from tests.served import Serve
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.choreography]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.manual]
 
 ORDER = {"customer_id": "c-crash", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"}]}
 

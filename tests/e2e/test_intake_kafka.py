@@ -22,7 +22,7 @@ from core.orders.model import OrderStatus
 from core.orders.queries import GetOrder, ListOrders
 from tests.fixtures_kafka import orderhex_env, orders_group, orders_topics, read_topic
 
-pytestmark = [pytest.mark.kafka, pytest.mark.choreography]
+pytestmark = [pytest.mark.kafka, pytest.mark.manual]
 
 PLACE = {"type": "PlaceOrder", "customer_id": "c-k", "currency": "EUR",
          "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}

@@ -24,7 +24,7 @@ from core.orders.wire import place_order_from_json
 from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from ports.messaging import Publisher
 
-pytestmark = pytest.mark.choreography
+pytestmark = pytest.mark.manual
 
 TOPIC = "orderhex.orders.events"
 

@@ -25,7 +25,7 @@ from core.orders.wire import place_order_from_json
 from core.runtime.unit_of_work import UnitOfWork
 from tests.fixtures_kafka import kafka_overrides, orderhex_env, orders_topics, read_topic, receive, start_tansu
 
-pytestmark = [pytest.mark.kafka, pytest.mark.choreography]
+pytestmark = [pytest.mark.kafka, pytest.mark.manual]
 
 LOCAL_STORES = [name for name in ("sqlite", "file") if name in bootstrap.STORAGE_ADAPTERS]
 

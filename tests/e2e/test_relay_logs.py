@@ -21,7 +21,7 @@ from core.orders.wire import place_order_from_json
 from tests.e2e.jsonlogs import PipeLog, message
 from tests.fixtures_kafka import kafka_overrides, orderhex_env, orders_topics, start_tansu
 
-pytestmark = [pytest.mark.kafka, pytest.mark.choreography]
+pytestmark = [pytest.mark.kafka, pytest.mark.manual]
 EXIT_MARGIN = 10  # interpreter start-up and teardown around the stop bound
 
 

@@ -16,7 +16,7 @@ from core.orders.commands import ApproveOrder
 from core.orders.wire import place_order_from_json
 from tests.fixtures_kafka import orders_topics, read_topic
 
-pytestmark = [pytest.mark.postgres, pytest.mark.kafka, pytest.mark.choreography]
+pytestmark = [pytest.mark.postgres, pytest.mark.kafka, pytest.mark.manual]
 
 
 def test_two_relays_share_the_outbox_without_publishing_a_row_twice(

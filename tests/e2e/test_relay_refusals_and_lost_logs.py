@@ -21,7 +21,7 @@ from core.kernel.feed import FeedKind
 from core.orders.wire import place_order_from_json
 from core.runtime.relay import OutboxRelay
 
-pytestmark = pytest.mark.choreography
+pytestmark = pytest.mark.manual
 
 TOPIC = "orderhex.orders.events"
 LIMIT = 1000

@@ -27,7 +27,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     # Choreography: the client cancels a pending order, which the place-order saga's lock refuses.
-    server = Serve(tmp_path_factory.mktemp("serve"), {"api.admin_token": TOKEN, "saga.mode": "choreography"})
+    server = Serve(tmp_path_factory.mktemp("serve"), {"api.admin_token": TOKEN, "saga.mode": "manual"})
     yield server
     server.stop()
 

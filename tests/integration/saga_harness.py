@@ -44,14 +44,17 @@ class ManualClock:
 
 
 class Shop:
-    def __init__(self, data_dir: Path, clock: ManualClock, storage: str = "memory") -> None:
+    def __init__(self, data_dir: Path, clock: ManualClock, storage: str = "memory",
+                 mode: str = "orchestration") -> None:
         self.clock = clock
+        self.mode = mode
         self.app = bootstrap.build(None, {"data_dir": str(data_dir), "storage.adapter": storage,
-                                          "messaging.adapter": "memory", "clock": "stepping", "demo.seed": False})
-        assert self.app.saga_runner is not None, "orchestration is the default saga mode"
+                                          "messaging.adapter": "memory", "clock": "stepping", "demo.seed": False,
+                                          "saga.mode": mode})
+        assert (self.app.saga_runner if mode == "orchestration" else self.app.flow_tracker) is not None
         self.relays = [worker.loop.relay for worker in roles.relay_group(self.app).workers]
         consumers = {name: roles.context_consumer(self.app, name) for name in PARTICIPANTS}
-        consumers["orders"] = roles.saga_consumer(self.app)
+        consumers["orders"] = roles.saga_consumer(self.app) if mode == "orchestration" else roles.flow_consumer(self.app)
         self.consumers: dict[str, tuple[ContextConsumer, Subscriber]] = {}
         for name, consumer in consumers.items():
             consumer.settings = dataclasses.replace(consumer.settings, poll_timeout=0.0)

@@ -19,7 +19,7 @@ from tui.app import DashboardApp
 # by hand, which the place-order saga's semantic lock refuses while it runs (tests/tui/test_sagas_panel.py
 # runs orchestrated).
 DETERMINISTIC = {"storage.adapter": "memory", "messaging.adapter": "memory", "clock": "stepping",
-                 "ids": "sequential", "saga.mode": "choreography"}
+                 "ids": "sequential", "saga.mode": "manual"}
 
 
 def make_application(data_dir: Path, **overrides: Any) -> bootstrap.Application:

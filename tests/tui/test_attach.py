@@ -28,7 +28,7 @@ from tui.panels.services import IN_PROCESS_ONLY
 
 TOKEN = "attach-admin-token-0123456789"
 # Choreography: these tests cancel and ship pending orders, which the saga's lock refuses while it runs.
-SETTINGS = {"api.admin_token": TOKEN, "saga.mode": "choreography"}
+SETTINGS = {"api.admin_token": TOKEN, "saga.mode": "manual"}
 ORDER = {"customer_id": "c-1", "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
 
 pytestmark = pytest.mark.anyio
@@ -139,7 +139,7 @@ def test_a_wrong_token_is_refused_with_what_to_do(served: Serve):
 
 
 def test_the_feed_follows_again_once_a_refused_token_is_accepted(tmp_path: Path):
-    server = Serve(tmp_path, {"api.admin_token": "another-token-0123456789", "saga.mode": "choreography"})
+    server = Serve(tmp_path, {"api.admin_token": "another-token-0123456789", "saga.mode": "manual"})
     remote = RemoteService(server.url, TOKEN)
     try:
         seen: list[FeedEvent] = []

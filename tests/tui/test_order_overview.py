@@ -115,7 +115,7 @@ async def test_without_an_overviews_port_the_detail_says_there_is_no_overview_an
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     # Choreography: no saga holds the order, so its parts are only what the services answer.
-    server = Serve(tmp_path_factory.mktemp("served"), {"api.admin_token": TOKEN, "saga.mode": "choreography"})
+    server = Serve(tmp_path_factory.mktemp("served"), {"api.admin_token": TOKEN, "saga.mode": "manual"})
     yield server
     server.stop()
 

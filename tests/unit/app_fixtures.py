@@ -10,7 +10,7 @@ from core.orders.commands import LineItem, PlaceOrder
 # These apps drive the orders context by hand (approve, cancel, ship), with no saga locking the
 # order or adding commands to its outbox; the saga's own tests are tests/integration/test_saga_*.
 DETERMINISTIC = {"storage.adapter": "memory", "messaging.adapter": "memory", "clock": "stepping",
-                 "ids": "sequential", "saga.mode": "choreography"}
+                 "ids": "sequential", "saga.mode": "manual"}
 
 
 def memory_app(**overrides: Any) -> bootstrap.Application:

@@ -42,6 +42,7 @@ class Running(Protocol):
     operations: Operations
     switchboard: Any
     saga_runner: Any  # a SagaRunner in orchestration mode when the process runs orders, else None
+    flow_tracker: Any  # a FlowTracker in choreography mode when the process runs orders, else None
 
     def storage_slot(self, service: str) -> str: ...
 
@@ -140,23 +141,41 @@ def saga_consumer(app: Running) -> ContextConsumer:
                            sagas=app.saga_runner)
 
 
+def flow_consumer(app: Running) -> ContextConsumer:
+    """Choreography: orders following its participants' events (stock reserved, payment authorized,
+    shipment scheduled, and their failures and undos) to move each order's flow."""
+    commands = app.saga_topics()[1]
+    orders = app.topics("orders")
+    context = app.services["orders"].context
+    # Its commands topic is the saga one, which nothing writes in choreography: the orders
+    # commands topic belongs to the intake.
+    settings = ConsumerSettings(commands_topic=commands, dead_letter_topic=orders.dead_letters,
+                                event_topics=tuple(app.topics(other).events for other in context.subscriptions),
+                                group=f"{app.config['messaging.topic_prefix']}.orders.flows",
+                                max_message_bytes=app.config["messaging.max_message_bytes"])
+    return ContextConsumer(service=app.services["orders"], messaging=app.messaging, settings=settings)
+
+
 def saga_timer_worker(app: Running) -> SagaTimerWorker:
-    """The orders saga's timer worker (deadlines and retries), not started."""
+    """The orders saga's timer worker (deadlines and retries; in choreography the flows' sweeper), not started."""
     orders = app.services["orders"]
     adapter = app.switchboard.active(app.storage_slot("orders"))
     lock = SagaTimerWorker.lock_beside(orders.storage) if adapter in SINGLE_RELAY_STORAGE else None
-    return SagaTimerWorker(runner=app.saga_runner, storage=orders.storage, unit_of_work=orders.unit_of_work,
-                           now=app.clock.now, batch=app.config["saga.timer_batch"],
+    return SagaTimerWorker(runner=app.saga_runner or app.flow_tracker, storage=orders.storage,
+                           unit_of_work=orders.unit_of_work, now=app.clock.now, batch=app.config["saga.timer_batch"],
                            idle=app.config["saga.timer_idle_ms"] / 1000, lock=lock)
 
 
 def serve_sagas(app: Running) -> WorkerGroup | None:
-    """In orchestration mode, in the process that runs orders: the saga replies consumer and the
-    timer worker."""
-    if app.saga_runner is None:
+    """In the process that runs orders: the saga replies consumer (orchestration) or the flow
+    consumer (choreography), and the timer worker."""
+    if app.saga_runner is not None:
+        consumer, name = saga_consumer(app), "orders-saga-consumer"
+    elif app.flow_tracker is not None:
+        consumer, name = flow_consumer(app), "orders-flow-consumer"
+    else:
         return None
-    workers = [ThreadWorker(saga_consumer(app).run, "orders-saga-consumer",
-                            interrupt=partial(interrupt_publish, app.switchboard)),
+    workers = [ThreadWorker(consumer.run, name, interrupt=partial(interrupt_publish, app.switchboard)),
                ThreadWorker(saga_timer_worker(app).run, "orders-saga-timers")]
     return WorkerGroup(workers, "orders-sagas")
 

@@ -1,5 +1,6 @@
 """The saga timer worker: claims due timers (deadlines, retry backoffs) and fires them through the
-saga runner, each in its own unit of work, at most once (inbox id `timer:<saga>:<step>:<gen>`).
+saga runner (orchestration) or the flow tracker (choreography: the sweeper of flows with no word
+past their patience), each in its own unit of work, at most once (inbox id `timer:<saga>:<step>:<gen>`).
 
 On SQLite and file stores one worker runs per store (a lock file beside it, like the relay's);
 on PostgreSQL several may share the timers (the store claims with FOR UPDATE SKIP LOCKED).
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from adapters.inbound.workers.relay_lock import RelayLock
 from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable
+from core.runtime.flows import FlowTracker
 from core.runtime.sagas import SagaRunner
 from ports.storage import Storage, UnitOfWork
 
@@ -23,7 +25,7 @@ log = logging.getLogger("orderhex.sagas")
 
 
 class SagaTimerWorker:
-    def __init__(self, *, runner: SagaRunner, storage: Storage, unit_of_work: Callable[[], UnitOfWork],
+    def __init__(self, *, runner: SagaRunner | FlowTracker, storage: Storage, unit_of_work: Callable[[], UnitOfWork],
                  now: Callable[[], datetime], batch: int = 100, lease_seconds: float = 30.0, idle: float = 0.2,
                  backoff_max: float = 10.0, lock: RelayLock | None = None) -> None:
         self.runner = runner

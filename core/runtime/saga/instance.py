@@ -111,6 +111,8 @@ class SagaInstance:
     generation: int = 0
     stale_timers: int = 0
     participants: dict[str, str] = field(default_factory=dict)
+    # orchestration: the engine drives it; choreography: a tracker follows the participants' events
+    mode: str = "orchestration"
     version: int = 0
 
     def step(self, name: str) -> StepRun:
@@ -181,6 +183,7 @@ class SagaInstance:
             "updated_at": self.updated_at.isoformat(), "reason": self.reason, "paused": self.paused,
             "held": [item.to_json() for item in self.held], "generation": self.generation,
             "stale_timers": self.stale_timers, "participants": self.participants, "state": self.state.value,
+            "mode": self.mode,
         }
 
     @classmethod
@@ -192,5 +195,5 @@ class SagaInstance:
             updated_at=datetime.fromisoformat(data["updated_at"]), reason=data["reason"],
             paused=bool(data["paused"]), held=tuple(held_from_json(item) for item in data["held"]),
             generation=int(data["generation"]), stale_timers=int(data["stale_timers"]),
-            participants=dict(data["participants"]), version=version,
+            participants=dict(data["participants"]), mode=str(data.get("mode", "orchestration")), version=version,
         )

@@ -35,7 +35,7 @@ def make_application(data_dir: Path, **overrides: Any) -> bootstrap.Application:
     # running place-order saga would lock (tests/integration/test_saga_rest.py tests that lock).
     return bootstrap.Application(bootstrap.load_config(env={}, overrides={
         "storage.adapter": "memory", "messaging.adapter": "memory", "data_dir": str(data_dir),
-        "saga.mode": "choreography", **overrides,
+        "saga.mode": "manual", **overrides,
     }))
 
 
