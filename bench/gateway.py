@@ -17,83 +17,19 @@ ratio is a floor. Results go to bench/results/gateway.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-import httpx
+from _http_load import free_port, run_load, start, stop
 
-ORDERHEX = Path(sys.executable).with_name("orderhex")
 RESULTS = Path(__file__).with_name("results") / "gateway.json"
 KEY = "bench-key"
 PATH = "/inventory/stock/SKU-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(args: list[str], settings: dict[str, Any], url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-    env.update({"ORDERHEX_" + k.upper().replace(".", "__"): str(v) for k, v in settings.items()})
-    with log.open("ab") as out:
-        process = subprocess.Popen([str(ORDERHEX), *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"orderhex {args[0]} exited {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"orderhex {args[0]} did not answer /health within 30 s")
-
-
-async def load(url: str, requests: int, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
-    remaining = iter(range(requests))
-    errors = 0
-
-    async def client(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        for _ in remaining:
-            began = time.perf_counter()
-            async with session.get(url + PATH, headers={"X-API-Key": KEY}) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-            latencies.append(time.perf_counter() - began)
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(50):  # warm the connections and both processes
-            async with session.get(url + PATH, headers={"X-API-Key": KEY}) as response:
-                await response.read()
-        began = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(concurrency)))
-        took = time.perf_counter() - began
-    if errors:
-        raise SystemExit(f"{errors} of {requests} requests to {url} did not answer 200")
-    cuts = statistics.quantiles(latencies, n=100)
-    return {"per_s": round(requests / took, 1), "p50_ms": round(cuts[49] * 1000, 3),
-            "p90_ms": round(cuts[89] * 1000, 3), "p99_ms": round(cuts[98] * 1000, 3)}
+HEADERS = {"X-API-Key": KEY}
 
 
 def main() -> None:
@@ -115,14 +51,11 @@ def main() -> None:
             "gateway.rate_limit": "1000000/second", "gateway.access_log": False, "log.level": "warning"},
             gateway_url, data / "gateway.log")
         load_average = round(os.getloadavg()[0], 2)
-        first = asyncio.run(load(service_url, args.requests, args.concurrency))
-        through = asyncio.run(load(gateway_url, args.requests, args.concurrency))
-        second = asyncio.run(load(service_url, args.requests, args.concurrency))
+        first = run_load(service_url, PATH, HEADERS, args.requests, args.concurrency)
+        through = run_load(gateway_url, PATH, HEADERS, args.requests, args.concurrency)
+        second = run_load(service_url, PATH, HEADERS, args.requests, args.concurrency)
     finally:
-        for process in (gateway, service):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(20)
+        stop(gateway, service)
     direct = max(first, second, key=lambda r: r["per_s"])
     added = {q: round(through[f"{q}_ms"] - direct[f"{q}_ms"], 3) for q in ("p50", "p90", "p99")}
     ratio = round(through["per_s"] / direct["per_s"], 3)

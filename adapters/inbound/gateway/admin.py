@@ -28,10 +28,11 @@ from ports.registry import InstanceRecord
 
 log = logging.getLogger("orderhex.gateway")
 ADMIN_SERVICE = "orders"
+SERVED_BY = "X-Served-By"  # as on every proxied answer (proxy.py)
 HEARTBEAT_SECONDS = 15.0
 RETRY_SECONDS = 1.0  # a lost upstream stream is opened again after this
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length",
-                        "content-encoding", "authorization", "x-api-key"})
+                        "content-encoding", "authorization", "x-api-key", "x-gateway-error"})
 
 
 class Admin:
@@ -44,7 +45,8 @@ class Admin:
         self._streams: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=self._timeout))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=self._timeout),
+                                              skip_auto_headers=("Content-Type",))
 
     def end_streams(self) -> None:
         """At shutdown: an event stream never ends by itself, so the server would wait its whole
@@ -151,7 +153,7 @@ class Admin:
                                              timeout=aiohttp.ClientTimeout(total=self._timeout)) as upstream:
                 content = await upstream.read()
                 kept = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
-                return web.Response(status=upstream.status, body=content, headers=kept)
+                return web.Response(status=upstream.status, body=content, headers={**kept, SERVED_BY: record.key})
         except (aiohttp.ClientError, TimeoutError) as exc:
             return problem(502, "bad-gateway", f"{record.key} did not answer: {exc or type(exc).__name__}",
                            request.path)

@@ -1,6 +1,8 @@
 """The gateway's HTTP server (aiohttp.web, the same event loop as its aiohttp client): its own
-/health, /ready, /metrics and /gateway/upstreams (admin scope); with an Admin, the whole system's
-admin API under /admin (adapters/inbound/gateway/admin.py); every other path proxied.
+/health, /ready, /metrics, /openapi.json and /gateway/upstreams (admin scope); with an Admin, the
+whole system's admin API under /admin (adapters/inbound/gateway/admin.py); every other path proxied.
+Whatever fails in the server itself (a method a route does not take, a handler's bug) is answered
+as problem+json too, so every error the gateway makes is one.
 
 aiohttp.web rather than Starlette on uvicorn: one library and one loop for both sides of the
 proxy, and a request body read once and resent on a retry. (A side-by-side measurement of the
@@ -10,40 +12,70 @@ two servers under this proxy is still to be done; bench/gateway.py measures this
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from adapters.inbound.gateway.admin import Admin
 from adapters.inbound.gateway.auth import API_KEY_HEADER, AuthFailed
 from adapters.inbound.gateway.metrics import HEALTH_VALUES
-from adapters.inbound.gateway.problems import problem
+from adapters.inbound.gateway.openapi import GatewayDocument
+from adapters.inbound.gateway.problems import TITLES, problem
 from adapters.inbound.gateway.proxy import Proxy
 from adapters.inbound.gateway.routes import ADMIN_SCOPE
 from core.runtime.breaker import BreakerState
 
 PROXY_KEY: web.AppKey[Proxy] = web.AppKey("proxy", Proxy)
+DOCUMENT_KEY: web.AppKey[GatewayDocument] = web.AppKey("document", GatewayDocument)
+log = logging.getLogger("orderhex.gateway")
+# Any rest of a path, a newline (%0A) included: `.*` stops at one, and the request got aiohttp's 404.
+ANY_PATH = r"[\s\S]*"
+
+
+@web.middleware
+async def errors_as_problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kind = TITLES.get(exc.status, exc.reason).lower().replace(" ", "-")
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return problem(exc.status, kind, f"{exc.reason}: {request.method} {request.path}", request.path, kept)
+    except Exception:
+        log.exception("the gateway failed on %s %s", request.method, request.path)
+        return problem(500, "internal", "the gateway failed on this request; its log has the details",
+                       request.path)
 
 
 def make_app(proxy: Proxy, admin: Admin | None = None) -> web.Application:
-    app = web.Application(client_max_size=proxy.settings.max_body_bytes, handler_args={"max_field_size": 16_384})
+    app = web.Application(client_max_size=proxy.settings.max_body_bytes, handler_args={"max_field_size": 16_384},
+                          middlewares=[errors_as_problems])
     app[PROXY_KEY] = proxy
-    app.router.add_get("/health", health, allow_head=True)
-    app.router.add_get("/ready", ready, allow_head=True)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/gateway/upstreams", upstreams)
+    document = GatewayDocument(proxy.routes, proxy.upstreams, proxy.auth, admin=admin is not None,
+                               upstream_api_key=proxy.settings.upstream_api_key, fetch_timeout=proxy.settings.timeout)
+    app[DOCUMENT_KEY] = document
+    for path, handler in (("/health", health), ("/ready", ready), ("/metrics", metrics), ("/openapi.json", openapi),
+                          ("/gateway/upstreams", upstreams)):
+        app.router.add_get(path, handler)
+        # Else another method would fall through to the proxy and get a 404 for a path that exists.
+        app.router.add_route("*", path, _only_get)
     if admin is not None:
         app.router.add_get("/admin/events", admin.events)
-        app.router.add_route("*", "/admin/{tail:.*}", admin.forward)
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+        app.router.add_route("*", "/admin/{tail:" + ANY_PATH + "}", admin.forward)
+    app.router.add_route("*", "/{tail:" + ANY_PATH + "}", proxy.handle)
 
     async def started(_: web.Application) -> None:
         await proxy.start()
+        await document.start()
         if admin is not None:
             await admin.start()
 
     async def stopped(_: web.Application) -> None:
         await proxy.close()
+        await document.close()
         if admin is not None:
             await admin.close()
 
@@ -55,6 +87,10 @@ def make_app(proxy: Proxy, admin: Admin | None = None) -> web.Application:
     app.on_shutdown.append(shutting_down)
     app.on_cleanup.append(stopped)
     return app
+
+
+async def _only_get(request: web.Request) -> web.Response:
+    raise web.HTTPMethodNotAllowed(request.method, ("GET", "HEAD"))
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -97,6 +133,10 @@ async def metrics(request: web.Request) -> web.Response:
             m.breaker_state.labels(breaker.name, str(state)).set(int(state == current))
     m.partition_hold.set(int(proxy.upstreams.view().holding))
     return web.Response(body=m.exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(await request.app[DOCUMENT_KEY].document())
 
 
 async def upstreams(request: web.Request) -> web.Response:

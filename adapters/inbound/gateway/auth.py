@@ -76,6 +76,14 @@ class Authenticator:
         self._jwt_key = jwt_key
         self.enabled = bool(api_keys or jwt_key)
 
+    @property
+    def takes_api_keys(self) -> bool:
+        return bool(self._keys)
+
+    @property
+    def takes_jwts(self) -> bool:
+        return bool(self._jwt_key)
+
     def authenticate(self, api_key: str | None, authorization: str | None, anonymous: str) -> Principal:
         if not self.enabled:
             return Principal(anonymous, frozenset((ADMIN_SCOPE,)), "none")

@@ -3,9 +3,15 @@ instance of the owning service with an aiohttp client (FIELD-NOTES: 7x httpx as 
 client here), retried when that is safe and the budget allows, and answered.
 
 Retries: a request the upstream never received (the connection was refused) is retried
-whatever its method; after it may have been received, only an idempotent one (GET, HEAD,
-OPTIONS, or any request with an Idempotency-Key, which the services deduplicate) is. A retry
-goes to another instance when there is one, and every retry is taken from the retry budget.
+whatever its method; after it may have been received, only a safe one (GET, HEAD, OPTIONS) is.
+A write that may have arrived is never sent again, Idempotency-Key or not: after a timeout or a
+reset the first attempt may still be running on its instance, and a copy sent to another one
+would race it on the service's store; the client gets the failure (502 or 504) and retries with
+the same key once it chooses, which the services deduplicate. A retry goes to another instance
+when there is one, and every retry is taken from the retry budget.
+
+Every error the gateway answers itself carries `X-Gateway-Error` (problems.py); an upstream's
+answer, 5xx included, carries `X-Served-By` instead, so a client can tell the two apart.
 
 Everything here runs on the gateway's one event loop; the breakers and the health board are
 thread-safe and shared with the prober's thread.
@@ -26,7 +32,7 @@ from adapters.inbound.gateway.balancer import Balancer
 from adapters.inbound.gateway.ejection import Ejector
 from adapters.inbound.gateway.ids import REQUEST_ID, TRACEPARENT, Ids, ids_for
 from adapters.inbound.gateway.metrics import GatewayMetrics
-from adapters.inbound.gateway.problems import problem
+from adapters.inbound.gateway.problems import GATEWAY_ERROR, problem
 from adapters.inbound.gateway.ratelimit import RateLimiter, Verdict
 from adapters.inbound.gateway.retry_budget import RetryBudget
 from adapters.inbound.gateway.routes import Route, RouteTable
@@ -42,6 +48,8 @@ SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 HOP_BY_HOP = frozenset(h.lower() for h in (
     "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
     "Upgrade", "Host", "Content-Length"))
+# An upstream's answer never passes for one of this gateway's own errors.
+NOT_RETURNED = HOP_BY_HOP | {GATEWAY_ERROR.lower()}
 # The client's credentials stay at the gateway: upstreams get the gateway's own key, if any.
 NOT_FORWARDED = HOP_BY_HOP | {API_KEY_HEADER.lower(), "authorization", REQUEST_ID.lower(), TRACEPARENT}
 CLIENT_HEADER = "X-Orderhex-Client"
@@ -76,6 +84,7 @@ class Answer:
     upstream: str = "-"
     instance: str = "-"
     attempts: int = 0
+    delivered: int = 0  # attempts an upstream may have received
 
 
 class Proxy:
@@ -98,7 +107,10 @@ class Proxy:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None, keepalive_timeout=30)
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            # The request goes on as the client sent it: no Content-Type it did not send (aiohttp would
+            # add application/octet-stream to a bodyless PUT, which a service rightly refuses with 415).
+            connector=connector, auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout, connect=self.settings.connect_timeout))
 
     async def close(self) -> None:
@@ -146,6 +158,7 @@ class Proxy:
             access.info("%s %s %d", request.method, request.path, response.status, extra={
                 "method": request.method, "path": request.path, "route": label, "status": response.status,
                 "upstream": answer.upstream, "instance": answer.instance, "attempts": answer.attempts,
+                "delivered": answer.delivered,
                 "ms": round(took * 1000, 2), "client": principal.client if principal else request.remote,
                 "request_id": ids.request_id, "correlation_id": ids.trace_id})
         return response
@@ -165,13 +178,13 @@ class Proxy:
         except web.HTTPRequestEntityTooLarge:
             return Answer(problem(413, "body-too-large", f"request body is larger than "
                                                          f"{self.settings.max_body_bytes} bytes", request.path))
-        idempotent = request.method in SAFE_METHODS or "Idempotency-Key" in request.headers
+        safe = request.method in SAFE_METHODS
         headers = self._upstream_headers(request, principal, ids)
         self.budget.request()
         tried: set[str] = set()
         failure: UpstreamFailed | None = None
         last_5xx: Answer | None = None
-        attempts = 0
+        attempts = delivered = 0
         while True:
             picked = self._pick(service, tried)
             if isinstance(picked, str):
@@ -188,16 +201,18 @@ class Proxy:
                 response = await self._attempt(record, permit, request, headers, body)
             except UpstreamFailed as exc:
                 failure, last_5xx = exc, None
-                if attempts > self.settings.retries or (exc.sent and not idempotent):
+                delivered += exc.sent
+                if attempts > self.settings.retries or (exc.sent and not safe):
                     break
                 if not self.budget.try_retry():
                     self.metrics.retries.labels(service, "budget_exhausted").inc()
                     break
                 self.metrics.retries.labels(service, "retried").inc()
                 continue
+            delivered += 1
             response.headers[SERVED_BY] = record.key
-            answer = Answer(response, service, record.instance_id, attempts)
-            if response.status >= 500 and idempotent and attempts <= self.settings.retries \
+            answer = Answer(response, service, record.instance_id, attempts, delivered)
+            if response.status >= 500 and safe and attempts <= self.settings.retries \
                     and self.budget.try_retry():
                 self.metrics.retries.labels(service, "retried").inc()
                 last_5xx, failure = answer, None
@@ -207,7 +222,7 @@ class Proxy:
         kind = "upstream-timeout" if failure.status == 504 else "upstream-failed"
         return Answer(problem(failure.status, kind, f"{service}: {failure.detail} (after {attempts} "
                                                     f"attempt{'s' if attempts > 1 else ''})", request.path,
-                              service=service), service, "-", attempts)
+                              service=service), service, "-", attempts, delivered)
 
     def _pick(self, service: str, tried: set[str]) -> tuple[InstanceRecord, Permit] | str:
         """The next instance to try with its breaker's permit: healthy, not ejected, its breaker
@@ -241,7 +256,7 @@ class Proxy:
                                              allow_redirects=False) as upstream:
                 content = await upstream.read()
                 status = upstream.status
-                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in NOT_RETURNED}
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # No connection was made: the request never left, so any method may be retried.
             raise self._failed(permit, record, UpstreamFailed("connect", f"{record.address}: {exc}", 502,
