@@ -253,4 +253,8 @@ def as_problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if status[:1] in ("4", "5") and "application/json" in content:
                     content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                body = content.get(PROBLEM_MEDIA_TYPE, {})
+                if body.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    # FastAPI documents its own 422 body where no other was declared; a problem is sent.
+                    body["schema"] = {"$ref": "#/components/schemas/Problem"}
     return schema
