@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from adapters.outbound.file.ports import document_entry, numbered
+from adapters.outbound.file.ports import document_entry, numbered, stored_document
 from adapters.outbound.file.saga_json import record_to_json, timer_to_json
 from adapters.outbound.file.state import FileState
 from adapters.outbound.file.store import FileStore
@@ -45,8 +45,8 @@ class FileCommitter:
         return self.load(codec, aggregate_id) if aggregate_id is not None else None
 
     def document(self, view: View[T], key: str) -> T | None:
-        found = self._store.read(lambda state: state.documents.get(view.name, {}).get(key))
-        return view.from_json(found.doc) if found is not None else None
+        found = self._store.read(lambda state: stored_document(state, view.name, key))
+        return view.from_json(found) if found is not None else None
 
     def seen(self, message_id: str) -> bool:
         return self._store.read(lambda state: message_id in state.inbox)

@@ -3,7 +3,8 @@ read model, outbox, event store. Every write is one journal line (see store.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,7 +14,6 @@ from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
-from core.runtime.relay import claimable
 from ports.storage import ParkedRow
 
 T = TypeVar("T")
@@ -24,6 +24,12 @@ def document_entry(view: View[T], document: T) -> dict[str, Any]:
     gives it, so the store can list and filter it without knowing its type."""
     return {"view": view.name, "key": view.key(document), "sort": view.sort(document),
             "tags": list(view.tags(document)), "doc": view.to_json(document)}
+
+
+def stored_document(state: FileState, view_name: str, key: str) -> dict[str, Any] | None:
+    """A document's JSON as the store keeps it, or None."""
+    documents = state.documents.get(view_name)
+    return documents.get(key) if documents is not None else None
 
 
 def numbered(state: FileState, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
@@ -43,22 +49,19 @@ class FileReadModel:
         self._store.write(lambda state: {"documents": [entry], "position": position})
 
     def get(self, view: View[T], key: str) -> T | None:
-        found = self._store.read(lambda state: state.documents.get(view.name, {}).get(key))
-        return view.from_json(found.doc) if found is not None else None
+        found = self._store.read(lambda state: stored_document(state, view.name, key))
+        return view.from_json(found) if found is not None else None
 
     def list(self, view: View[T], where: tuple[str | None, ...] = (), cursor: str | None = None,
              limit: int = 50) -> Page[T]:
         after = decode_cursor(cursor) if cursor else None
-        wanted = [(i, value) for i, value in enumerate(where) if value is not None]
 
-        def matching(state: FileState) -> list[tuple[str, str, dict[str, Any]]]:
-            return [(d.sort, key, d.doc) for key, d in state.documents.get(view.name, {}).items()
-                    if all(d.tags[i] == value for i, value in wanted) and (after is None or (d.sort, key) < after)]
+        def matching(state: FileState) -> list[dict[str, Any]]:
+            documents = state.documents.get(view.name)
+            return documents.page(where, after, limit + 1) if documents is not None else []
 
-        rows = self._store.read(matching)
-        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
         # Only the rows of the page (and the one that says there is more) are decoded.
-        return page_of([view.from_json(doc) for _, _, doc in rows[:limit + 1]], view, limit)
+        return page_of([view.from_json(doc) for doc in self._store.read(matching)], view, limit)
 
     def position(self) -> int:
         return self._store.read(lambda state: state.position)
@@ -74,21 +77,21 @@ class FileOutbox:
         self._store = store
 
     def claim(self, limit: int) -> list[OutboxRecord]:
-        return self._store.read(
-            lambda state: claimable((r for r in state.outbox.values() if r.published_at is None), state.parked, limit))
+        return self._store.read(lambda state: state.pending.claim(state.parked, limit))
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         def build(state: FileState) -> dict[str, Any] | None:
-            fresh = sorted({s for s in seqs if s in state.outbox and state.outbox[s].published_at is None})
+            fresh = sorted({s for s in seqs if s in state.pending})
             return {"published": {"seqs": fresh, "at": at.isoformat()}} if fresh else None
 
         self._store.write(build)
 
     def pending_count(self) -> int:
-        return self._store.read(lambda state: sum(1 for _ in _pending(state)))
+        return self._store.read(lambda state: state.pending.waiting(state.parked))
 
     def oldest_pending_at(self) -> datetime | None:
-        return self._store.read(lambda state: min((r.created_at for r in _pending(state)), default=None))
+        oldest = self._store.read(lambda state: state.pending.oldest(state.parked))
+        return oldest.created_at if oldest is not None else None
 
     def purge_published(self, before: datetime) -> int:
         purged: list[int] = []
@@ -102,7 +105,7 @@ class FileOutbox:
         return len(purged)
 
     def recent(self, limit: int) -> list[OutboxRecord]:
-        return self._store.read(lambda state: sorted(state.outbox.values(), key=lambda r: r.seq, reverse=True))[:limit]
+        return self._store.read(lambda state: list(itertools.islice(reversed(state.outbox.values()), max(limit, 0))))
 
     def history(self, aggregate_id: str) -> list[OutboxRecord]:
         rows = self._store.read(lambda state: [r for r in state.outbox.values() if r.aggregate_id == aggregate_id])
@@ -112,8 +115,7 @@ class FileOutbox:
         done: list[bool] = []
 
         def build(state: FileState) -> dict[str, Any] | None:
-            record = state.outbox.get(seq)
-            if record is None or record.published_at is not None or seq in state.parked:
+            if seq not in state.pending or seq in state.parked:
                 return None
             done.append(True)
             return {"parked": [{"seq": seq, "reason": reason, "at": at.isoformat()}]}
@@ -163,10 +165,6 @@ class FileOutbox:
     def relay_lock(self) -> str | None:
         """In the store's directory: every process on this directory sees the one relay's lock."""
         return str(self._store.directory / "relay.lock")
-
-
-def _pending(state: FileState) -> Iterator[OutboxRecord]:
-    return (r for r in state.outbox.values() if r.published_at is None and r.seq not in state.parked)
 
 
 class FileEventStore:

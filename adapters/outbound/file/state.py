@@ -33,11 +33,11 @@ A format-2 record (a journal line; a snapshot's "state" is one record holding ev
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from adapters.outbound.file.saga_json import record_from_json, record_to_json, timer_from_json, timer_to_json
+from adapters.outbound.indexes import PendingRows, ViewDocuments
 from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent, event_from_dict
 from core.runtime.saga_tables import SagaTables
@@ -46,15 +46,6 @@ from ports.sagas import HistoryRow
 FIELDS = frozenset({"txn", "at", "aggregates", "events", "outbox", "outbox_seq", "published", "purged", "clear",
                     "documents", "position", "inbox", "reset_position", "parked", "unparked", "requeued",
                     "sagas", "saga_history", "timers_cancelled", "timers", "timers_claimed"})
-
-
-@dataclass(frozen=True)
-class Document:
-    """One stored view document: its JSON with the sort text and tags its view gave it."""
-
-    sort: str
-    tags: tuple[str | None, ...]
-    doc: dict[str, Any]
 
 
 class FileState:
@@ -70,12 +61,15 @@ class FileState:
         self.keys: dict[tuple[str, str], str] = {}
         self.streams: dict[str, list[DomainEvent]] = {}
         self.all_events: list[StoredEvent] = []
+        # Every retained row, in seq order (records only ever add higher seqs); the unpublished
+        # ones apart as well, so a claim reads only its batch.
         self.outbox: dict[int, OutboxRecord] = {}
+        self.pending = PendingRows()
         self.outbox_seq = 0
         # seq -> (reason, parked at): rows the broker refused for good
         self.parked: dict[int, tuple[str, datetime]] = {}
-        # view name -> document key -> document
-        self.documents: dict[str, dict[str, Document]] = {}
+        # view name -> its documents' JSON, with the sort text and tags their view gave them
+        self.documents: dict[str, ViewDocuments[dict[str, Any]]] = {}
         self.position = 0
         self.inbox: set[str] = set()
         self.sagas = SagaTables()
@@ -109,13 +103,17 @@ class FileState:
         for row in record.get("outbox", ()):
             outbox_record = OutboxRecord.from_json(row)
             self.outbox[outbox_record.seq] = outbox_record
+            if outbox_record.published_at is None:
+                self.pending.add(outbox_record)
         self.outbox_seq = max(self.outbox_seq, int(record.get("outbox_seq", 0)))
         if "published" in record:
             at = datetime.fromisoformat(record["published"]["at"])
             for seq in record["published"]["seqs"]:
                 self.outbox[seq] = dataclasses.replace(self.outbox[seq], published_at=at)
+                self.pending.discard(seq)
         for seq in record.get("purged", ()):
             del self.outbox[seq]
+            self.pending.discard(seq)
             self.parked.pop(seq, None)
         for item in record.get("parked", ()):
             self.parked[int(item["seq"])] = (str(item["reason"]), datetime.fromisoformat(item["at"]))
@@ -123,11 +121,15 @@ class FileState:
             del self.parked[seq]
         for seq in record.get("requeued", ()):
             self.outbox[seq] = dataclasses.replace(self.outbox[seq], published_at=None)
+            self.pending.add(self.outbox[seq])
         for item in record.get("documents", ()):
             if not isinstance(item["doc"], dict):
                 raise TypeError(f"document {item['key']!r} of view {item['view']!r} is not a JSON object")
-            document = Document(sort=str(item["sort"]), tags=tuple(item["tags"]), doc=item["doc"])
-            self.documents.setdefault(str(item["view"]), {})[str(item["key"])] = document
+            name = str(item["view"])
+            documents = self.documents.get(name)
+            if documents is None:
+                documents = self.documents[name] = ViewDocuments()
+            documents.put(str(item["key"]), str(item["sort"]), tuple(item["tags"]), item["doc"])
         self.position = max(self.position, int(record.get("position", 0)))
         self.inbox.update(record.get("inbox", ()))
         self._apply_sagas(record)
@@ -165,8 +167,9 @@ class FileState:
             "outbox_seq": self.outbox_seq,
             "parked": [{"seq": seq, "reason": reason, "at": at.isoformat()}
                        for seq, (reason, at) in self.parked.items()],
-            "documents": [{"view": view, "key": key, "sort": d.sort, "tags": list(d.tags), "doc": d.doc}
-                          for view, documents in self.documents.items() for key, d in documents.items()],
+            "documents": [{"view": view, "key": key, "sort": sort, "tags": list(tags), "doc": doc}
+                          for view, documents in self.documents.items()
+                          for key, sort, tags, doc in documents.entries()],
             "position": self.position,
             "inbox": sorted(self.inbox),
             "sagas": [record_to_json(r) for r in self.sagas.sagas.values()],

@@ -26,7 +26,7 @@ class FileStorage:
     `close()`); other processes may read at any time and see every committed transaction.
     `mode` is "state" (each commit stores the aggregates' states) or "events" (each commit
     appends their events, with a snapshot every `snapshot_every` events). The journal is
-    compacted into a snapshot once it outgrows `compact_bytes`.
+    compacted into a snapshot once it outgrows both `compact_bytes` and the last snapshot.
     """
 
     def __init__(

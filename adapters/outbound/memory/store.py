@@ -9,17 +9,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from adapters.outbound.indexes import PendingRows, ViewDocuments
 from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_due
 from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
-from core.runtime.relay import claimable
 from core.runtime.saga_tables import SagaTables
 from ports.sagas import HistoryRow, SagaChanges, SagaRecord, Timer
 from ports.storage import ParkedRow
@@ -37,12 +37,14 @@ class MemoryStore:
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
         self.versions: dict[tuple[str, str], int] = {}
         self.keys: dict[tuple[str, str], str] = {}
+        # Every retained row in seq order (rows are only ever added with a higher seq), and the
+        # unpublished ones apart, so a claim does not walk the published ones.
         self.outbox: dict[int, OutboxRecord] = {}
+        self.pending = PendingRows()
         self.outbox_seq = itertools.count(1)
         # seq -> (reason, parked at): rows the broker refused for good
         self.parked: dict[int, tuple[str, datetime]] = {}
-        # view name -> key -> (sort, tags, document)
-        self.documents: dict[str, dict[str, tuple[str, tuple[str | None, ...], Any]]] = {}
+        self.documents: dict[str, ViewDocuments[Any]] = {}
         self.position = 0
         self.inbox: set[str] = set()
         self.streams: dict[str, list[DomainEvent]] = {}
@@ -72,8 +74,8 @@ class MemoryCommitter:
 
     def document(self, view: View[T], key: str) -> T | None:
         with self._store.lock:
-            found = self._store.documents.get(view.name, {}).get(key)
-        return found[2] if found is not None else None
+            found = self._store.documents.get(view.name)
+            return found.get(key) if found is not None else None
 
     def seen(self, message_id: str) -> bool:
         with self._store.lock:
@@ -119,7 +121,9 @@ class MemoryCommitter:
             seqs = []
             for record in records:
                 seq = next(store.outbox_seq)
-                store.outbox[seq] = dataclasses.replace(record, seq=seq)
+                row = store.outbox[seq] = dataclasses.replace(record, seq=seq)
+                if row.published_at is None:
+                    store.pending.add(row)
                 seqs.append(seq)
             for view, document in documents:
                 _put(store, view, document)
@@ -131,8 +135,10 @@ class MemoryCommitter:
 
 
 def _put(store: MemoryStore, view: View[T], document: T) -> None:
-    store.documents.setdefault(view.name, {})[view.key(document)] = (view.sort(document), view.tags(document),
-                                                                     document)
+    documents = store.documents.get(view.name)
+    if documents is None:
+        documents = store.documents[view.name] = ViewDocuments()
+    documents.put(view.key(document), view.sort(document), view.tags(document), document)
 
 
 class MemoryReadModel:
@@ -148,18 +154,16 @@ class MemoryReadModel:
 
     def get(self, view: View[T], key: str) -> T | None:
         with self._store.lock:
-            found = self._store.documents.get(view.name, {}).get(key)
-        return found[2] if found is not None else None
+            found = self._store.documents.get(view.name)
+            return found.get(key) if found is not None else None
 
     def list(self, view: View[T], where: tuple[str | None, ...] = (), cursor: str | None = None,
              limit: int = 50) -> Page[T]:
         after = decode_cursor(cursor) if cursor else None
-        wanted = [(i, value) for i, value in enumerate(where) if value is not None]
         with self._store.lock:
-            rows = [(sort, key, doc) for key, (sort, tags, doc) in self._store.documents.get(view.name, {}).items()
-                    if all(tags[i] == value for i, value in wanted) and (after is None or (sort, key) < after)]
-        rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
-        return page_of([doc for _, _, doc in rows[:limit + 1]], view, limit)
+            documents = self._store.documents.get(view.name)
+            rows = documents.page(where, after, limit + 1) if documents is not None else []
+        return page_of(rows, view, limit)
 
     def position(self) -> int:
         with self._store.lock:
@@ -178,27 +182,25 @@ class MemoryOutbox:
 
     def claim(self, limit: int) -> list[OutboxRecord]:
         with self._store.lock:
-            pending = (r for r in self._store.outbox.values() if r.published_at is None)
-            return claimable(pending, self._store.parked, limit)
+            return self._store.pending.claim(self._store.parked, limit)
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
-        with self._store.lock:
+        store = self._store
+        with store.lock:
             for seq in seqs:
-                record = self._store.outbox.get(seq)
+                record = store.outbox.get(seq)
                 if record is not None and record.published_at is None:
-                    self._store.outbox[seq] = dataclasses.replace(record, published_at=at)
+                    store.outbox[seq] = dataclasses.replace(record, published_at=at)
+                    store.pending.discard(seq)
 
     def pending_count(self) -> int:
         with self._store.lock:
-            return sum(1 for _ in self._pending())
+            return self._store.pending.waiting(self._store.parked)
 
     def oldest_pending_at(self) -> datetime | None:
         with self._store.lock:
-            return min((r.created_at for r in self._pending()), default=None)
-
-    def _pending(self) -> Iterator[OutboxRecord]:
-        parked = self._store.parked
-        return (r for r in self._store.outbox.values() if r.published_at is None and r.seq not in parked)
+            oldest = self._store.pending.oldest(self._store.parked)
+        return oldest.created_at if oldest is not None else None
 
     def purge_published(self, before: datetime) -> int:
         with self._store.lock:
@@ -209,7 +211,7 @@ class MemoryOutbox:
 
     def recent(self, limit: int) -> list[OutboxRecord]:
         with self._store.lock:
-            return sorted(self._store.outbox.values(), key=lambda r: r.seq, reverse=True)[:limit]
+            return list(itertools.islice(reversed(self._store.outbox.values()), max(limit, 0)))
 
     def history(self, aggregate_id: str) -> list[OutboxRecord]:
         with self._store.lock:
@@ -237,13 +239,15 @@ class MemoryOutbox:
         with self._store.lock:
             if self._store.parked.pop(seq, None) is None:
                 return None
+            self._store.pending.discard(seq)
             return self._store.outbox.pop(seq)
 
     def requeue_published(self) -> int:
         with self._store.lock:
             published = [r for r in self._store.outbox.values() if r.published_at is not None]
             for record in published:
-                self._store.outbox[record.seq] = dataclasses.replace(record, published_at=None)
+                row = self._store.outbox[record.seq] = dataclasses.replace(record, published_at=None)
+                self._store.pending.add(row)
             return len(published)
 
     def relay_lock(self) -> str | None:

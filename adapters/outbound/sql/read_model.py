@@ -1,22 +1,63 @@
 """The ReadModel port on SQL: any view's documents in one `documents` table, and the projection's
 position. The committer writes documents inside units of work with the same two statements
-(`write_document`, `advance_position`); `put` here commits on its own (view rebuilds)."""
+(`write_document`, `advance_position`); `put` here commits on its own (view rebuilds).
+
+Lists run on the pooled DBAPI connection with statements compiled once per dialect (prepared.py).
+Measured at 1M orders (bench/growth.py): a page of 50 is about 0.04 ms of SQL; building a Core
+select per call and running it through `Connection` (a Row per document) cost 0.3 ms more than
+this; what remains (about 0.45 ms) is decoding the JSON and the view's `from_json`."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, Dialect, delete
 
 from adapters.outbound.sql.database import Database
-from adapters.outbound.sql.prepared import Driver, execute
+from adapters.outbound.sql.engine import translated
+from adapters.outbound.sql.prepared import Driver, Prepared, execute
 from adapters.outbound.sql.rows import document_from_data, document_values
 from adapters.outbound.sql.schema import TAGS, documents
-from adapters.outbound.sql.statements import ADVANCE_POSITION, DOCUMENT, SELECT_POSITION, UPSERT_DOCUMENT
+from adapters.outbound.sql.statements import (
+    ADVANCE_POSITION,
+    DOCUMENT,
+    LIST_DOCUMENTS,
+    SELECT_POSITION,
+    UPSERT_DOCUMENT,
+)
 from core.kernel.views import Page, View, decode_cursor, page_of
 
 T = TypeVar("T")
-_TAG_COLUMNS = tuple(documents.c[f"tag{n}"] for n in range(1, TAGS + 1))
+_TAG_NAMES = tuple(f"tag{n}" for n in range(1, TAGS + 1))
+_lists: dict[tuple[str, tuple[int, ...], bool], Prepared] = {}
+_lists_lock = threading.Lock()
+# Documents are written compact (rows.dumps), so the decoder's whitespace skipping is not needed.
+_decode = json.JSONDecoder().raw_decode
+
+
+def _list_statement(dialect: Dialect, tags: tuple[int, ...], after: bool) -> Prepared:
+    key = (dialect.name, tags, after)
+    prepared = _lists.get(key)
+    if prepared is None:
+        with _lists_lock:
+            prepared = _lists.setdefault(key, Prepared(LIST_DOCUMENTS[(tags, after)], dialect, ()))
+    return prepared
+
+
+@contextmanager
+def _querying(db: Database) -> Iterator[Driver]:
+    """A pooled DBAPI connection for one read. SQLite's runs in autocommit mode, so a SELECT is
+    its own read transaction; PostgreSQL's is rolled back as the pool takes it back."""
+    with translated(db.target):
+        connection = db.engine.raw_connection()
+        try:
+            yield Driver(connection, db.engine.dialect)
+        finally:
+            connection.close()
 
 
 def load_document(connection: Connection, view: View[T], key: str) -> T | None:
@@ -51,20 +92,21 @@ class SqlReadModel:
              limit: int = 50) -> Page[T]:
         if len(where) > TAGS:
             raise ValueError(f"view {view.name}: {len(where)} filters, documents carry {TAGS} tags")
-        table = documents.c
-        query = select(table.data).where(table.view == view.name)
-        for column, value in zip(_TAG_COLUMNS, where, strict=False):
+        params: dict[str, Any] = {"view": view.name, "limit": limit + 1}
+        tags = []
+        for number, value in enumerate(where, start=1):
             if value is not None:
-                query = query.where(column == value)
+                tags.append(number)
+                params[_TAG_NAMES[number - 1]] = value
         if cursor:
-            sort, key = decode_cursor(cursor)
-            # (sort, key) < (:sort, :key), spelled so that both dialects see a range on `sort`
-            # they can seek the (view, [tag,] sort, key) index to; the OR only trims the edge.
-            query = query.where(table.sort <= sort, or_(table.sort < sort, and_(table.sort == sort, table.key < key)))
-        query = query.order_by(table.sort.desc(), table.key.desc()).limit(limit + 1)
-        with self._db.reading() as connection:
-            rows = connection.execute(query).scalars().all()
-        return page_of([document_from_data(view, data) for data in rows], view, limit)
+            params["after_sort"], params["after_key"] = decode_cursor(cursor)
+        with _querying(self._db) as driver:
+            prepared = _list_statement(driver.dialect, tuple(tags), bool(cursor))
+            found = driver.run(prepared.sql, prepared.driver_params(params))
+            rows = found.fetchall()
+            found.close()
+        from_json = view.from_json
+        return page_of([from_json(_decode(data)[0]) for data, in rows], view, limit)
 
     def position(self) -> int:
         with self._db.reading() as connection:

@@ -1,13 +1,16 @@
-"""Statements built once: the writes run through prepared.py (compiled once per dialect, so they
-must live at module level), the reads through `Connection.execute`, which memoizes a prebuilt
-statement's cache key."""
+"""Statements built once: the writes and the document lists run through prepared.py (compiled
+once per dialect, so they must live at module level), the other reads through
+`Connection.execute`, which memoizes a prebuilt statement's cache key."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Insert, bindparam, case, delete, func, insert, select, update
+from itertools import combinations
+
+from sqlalchemy import BigInteger, Insert, Select, bindparam, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.outbound.sql.schema import (
+    TAGS,
     aggregate_keys,
     aggregates,
     documents,
@@ -73,6 +76,30 @@ LATEST_SNAPSHOT = (select(snapshots.c.data).where(snapshots.c.stream_id == bindp
 STREAM = (select(events.c.payload)
           .where(events.c.stream_id == bindparam("stream_id"), events.c.version >= bindparam("from_version"))
           .order_by(events.c.version))
+
+
+def _list_documents(tags: tuple[int, ...], after: bool) -> Select[tuple[str]]:
+    """A page of a view's documents, newest first by (sort, key), whose `tag<n>` equals `:tag<n>`
+    for each n in `tags`, after the cursor `(:after_sort, :after_key)` when `after`.
+
+    The cursor is a row value: both SQLite (3.15+) and PostgreSQL seek the index to it and read
+    just the page, at any depth and through any run of equal sort texts. Spelled with OR
+    (`sort < :s OR (sort = :s AND key < :k)`) neither sees a range, and a deep page walks the
+    index from the newest row.
+    """
+    column = documents.c
+    query = select(column.data).where(column.view == bindparam("view"))
+    for number in tags:
+        query = query.where(column[f"tag{number}"] == bindparam(f"tag{number}"))
+    if after:
+        query = query.where(tuple_(column.sort, column.key) < tuple_(bindparam("after_sort"), bindparam("after_key")))
+    return query.order_by(column.sort.desc(), column.key.desc()).limit(bindparam("limit"))
+
+
+# (tag numbers filtered on, whether a cursor is given) -> the list statement.
+LIST_DOCUMENTS = {(tags, after): _list_documents(tags, after)
+                  for size in range(TAGS + 1) for tags in combinations(range(1, TAGS + 1), size)
+                  for after in (False, True)}
 DOCUMENT = select(documents.c.data).where(documents.c.view == bindparam("view"), documents.c.key == bindparam("key"))
 INBOX_HAS = select(inbox.c.message_id).where(inbox.c.message_id == bindparam("message_id"))
 STATE_IDS = select(aggregates.c.id).where(aggregates.c.type == bindparam("type"))
