@@ -7,9 +7,10 @@ PYTHON ?= $(shell for p in $$(IFS=:; for d in $$PATH; do ls "$$d" 2>/dev/null; d
                   done)
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The app alone (make dashboard), and the app with the dev extras (make test, lint, bench).
+# The app alone (make dashboard), with the dev extras (make test, lint), and with dev and bench (make bench).
 STAMP     := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: install dashboard test lint bench clean
 
@@ -27,6 +28,10 @@ $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP) $(DEV_STAMP)
 
+$(BENCH_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP) $(DEV_STAMP) $(BENCH_STAMP)
+
 install: $(STAMP)
 
 dashboard: $(STAMP)
@@ -39,8 +44,8 @@ lint: $(DEV_STAMP)
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-bench: $(DEV_STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: $(BENCH_STAMP)
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
