@@ -5,6 +5,7 @@ below, the selected service's documents (stock, accounts, shipments); `s` switch
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -63,6 +64,13 @@ def service_row(status: ServiceStatus) -> tuple[str, ...]:
     lag = NONE if status.outbox_lag_seconds is None else f"{status.outbox_lag_seconds:.1f} s"
     consumer = NONE if status.consumer_lag is None else str(status.consumer_lag)
     return (status.name, str(status.pid), status.slot, status.adapter, status.health, pending, lag, consumer)
+
+
+def row_keys(services: tuple[ServiceStatus, ...]) -> dict[str, ServiceStatus]:
+    """Each service by its name; a service listed more than once (its instances, as the gateway
+    lists them) by its name and process, so that every instance keeps its row."""
+    names = Counter(s.name for s in services)
+    return {s.name if names[s.name] == 1 else f"{s.name} {s.pid}": s for s in services}
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,8 @@ class ServicesPanel(Vertical):
         return self.query_one("#services-table", FittedTable)
 
     def show(self, services: tuple[ServiceStatus, ...]) -> None:
-        self.services = {s.name: s for s in services}
-        self.primary.sync({s.name: service_row(s) for s in services})
+        self.services = row_keys(services)
+        self.primary.sync({key: service_row(s) for key, s in self.services.items()})
         self.read_documents()
         self.refresh_bindings()
 

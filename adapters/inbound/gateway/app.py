@@ -63,8 +63,7 @@ def make_app(proxy: Proxy, admin: Admin | None = None) -> web.Application:
         # Else another method would fall through to the proxy and get a 404 for a path that exists.
         app.router.add_route("*", path, _only_get)
     if admin is not None:
-        app.router.add_get("/admin/events", admin.events)
-        app.router.add_route("*", "/admin/{tail:" + ANY_PATH + "}", admin.forward)
+        admin.add_routes(app.router, ANY_PATH)
     app.router.add_route("*", "/{tail:" + ANY_PATH + "}", proxy.handle)
 
     async def started(_: web.Application) -> None:

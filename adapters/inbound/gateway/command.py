@@ -105,7 +105,8 @@ def _serve(proxy: Any, host: str, port: int, registry: str, admin_token: str) ->
     from adapters.inbound.gateway.admin import Admin
     from adapters.inbound.gateway.app import make_app
 
-    admin = Admin(proxy.upstreams, admin_token, proxy.settings.upstream_api_key, proxy.settings.timeout)
+    admin = Admin(proxy.upstreams, admin_token, proxy.settings.upstream_api_key, proxy.settings.timeout,
+                  proxy.breakers)
 
     async def main() -> None:
         runner = web.AppRunner(make_app(proxy, admin), access_log=None, shutdown_timeout=10)

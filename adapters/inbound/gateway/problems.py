@@ -15,8 +15,8 @@ from aiohttp import web
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 GATEWAY_ERROR = "X-Gateway-Error"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          413: "Request body too large", 429: "Too many requests", 500: "Internal error", 502: "Bad gateway",
-          503: "Service unavailable", 504: "Gateway timeout"}
+          413: "Request body too large", 422: "Invalid input", 429: "Too many requests", 500: "Internal error",
+          502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
 
 
 def problem(status: int, kind: str, detail: str, path: str, headers: dict[str, str] | None = None,
