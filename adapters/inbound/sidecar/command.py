@@ -1,10 +1,11 @@
 """`orderhex sidecar --for SERVICE --upstream URL [--port P]`: its arguments, and the process: the
-keeper's thread (health checks, registration) and the proxy under uvicorn, until SIGTERM/SIGINT,
+keeper's thread (health checks, registration) and the proxy on aiohttp.web, until SIGTERM/SIGINT,
 which deregisters the instance before the process ends."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
@@ -57,7 +58,6 @@ class Wiring:
 
 def run(args: argparse.Namespace, wiring: Wiring) -> int:
     import httpx
-    import uvicorn
 
     from adapters.inbound import logs
     from adapters.inbound.sidecar.keeper import Keeper, probe_ready
@@ -72,7 +72,8 @@ def run(args: argparse.Namespace, wiring: Wiring) -> int:
     keys = tuple(k for k in (config["sidecar.api_key"] or config["api.api_key"]).split(",") if k)
     settings = SidecarSettings(args.service, args.upstream, keys, upstream_key=config["api.api_key"],
                                admin_token=config["api.admin_token"],
-                               jwt_key=config["sidecar.jwt_key"] or config["gateway.jwt_key"])
+                               jwt_key=config["sidecar.jwt_key"] or config["gateway.jwt_key"],
+                               keepalive_seconds=max(0.5, config["api.keep_alive_s"] - 1))
     interval = config["health.interval_ms"] / 1000
     probe_client = httpx.Client(timeout=httpx.Timeout(config["health.timeout_ms"] / 1000))
     board = HealthBoard(wiring.clock, HealthSettings(fall=config["health.fall"], rise=config["health.rise"]))
@@ -80,12 +81,10 @@ def run(args: argparse.Namespace, wiring: Wiring) -> int:
                     lambda: probe_ready(probe_client, args.upstream), board, interval=interval)
 
     def stop_process() -> None:
-        # From a request handler: let uvicorn finish this response, then shut down as on SIGTERM.
+        # From a request handler: let the server finish this response, then shut down as on SIGTERM.
         threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
 
     app = Sidecar(settings, keeper, wiring.config_rows, on_stop=stop_process).app()
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=port, log_config=None, access_log=False,
-                                           lifespan="on", timeout_graceful_shutdown=10))
     if not (keys or settings.jwt_key):
         log.warning("no API key or JWT secret is set (sidecar.api_key, api.api_key, sidecar.jwt_key, "
                     "gateway.jwt_key): requests to %s pass unchecked",
@@ -95,17 +94,44 @@ def run(args: argparse.Namespace, wiring: Wiring) -> int:
              extra={"service": args.service, "instance_id": record.instance_id})
     keeper.start()
     try:
-        try:
-            server.run()
-        except SystemExit as exc:  # uvicorn exits when it cannot bind
-            raise Unavailable(f"the sidecar address {args.host}:{port}", "uvicorn could not start there "
-                              "(its log says why)", "choose another --port") from exc
+        _serve(app, args.host, port)
     finally:
         keeper.stop()
         probe_client.close()
         wiring.registry.close()
     log.info("sidecar for %s stopped; %s deregistered", args.service, record.key)
     return 0
+
+
+def _serve(app: Any, host: str, port: int) -> None:
+    """Serves `app` until SIGTERM or SIGINT, then finishes the requests in flight (up to 10 s)."""
+    from aiohttp import web
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise Unavailable(f"the sidecar address {host}:{port}", exc.strerror or str(exc),
+                              "choose another --port") from exc
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("sidecar stopping: finishing requests in flight")
+        await runner.cleanup()
+
+    try:
+        import uvloop
+
+        loop_runner: Any = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        loop_runner = asyncio.Runner()
+    with loop_runner:
+        loop_runner.run(main())
 
 
 def _version() -> str:
