@@ -586,6 +586,12 @@ class Application:
 
         return SagaOperationsService(orders.storage, saga_definitions(self.config), act)
 
+    def saga_faults(self) -> Callable[[str], Any] | None:
+        """The faults injected into saga participants' commands (faults.enabled), else None."""
+        if not self.config["faults.enabled"]:
+            return None
+        return self.resilience_kit.injector.decide
+
     def rest_extras(self) -> dict[str, Any]:
         """What `serve` adds to the REST app: the overview, the checkout, the breakers and faults."""
         kit = self.resilience_kit

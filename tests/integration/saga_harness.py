@@ -45,12 +45,12 @@ class ManualClock:
 
 class Shop:
     def __init__(self, data_dir: Path, clock: ManualClock, storage: str = "memory",
-                 mode: str = "orchestration") -> None:
+                 mode: str = "orchestration", **settings: Any) -> None:
         self.clock = clock
         self.mode = mode
         self.app = bootstrap.build(None, {"data_dir": str(data_dir), "storage.adapter": storage,
                                           "messaging.adapter": "memory", "clock": "stepping", "demo.seed": False,
-                                          "saga.mode": mode})
+                                          "saga.mode": mode, **settings})
         assert (self.app.saga_runner if mode == "orchestration" else self.app.flow_tracker) is not None
         self.relays = [worker.loop.relay for worker in roles.relay_group(self.app).workers]
         consumers = {name: roles.context_consumer(self.app, name) for name in PARTICIPANTS}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +46,7 @@ from core.kernel.errors import AlreadyProcessed, DomainError, Unavailable, Valid
 from core.kernel.feed import FeedEvent, FeedKind
 from core.kernel.messages import Command, event_from_dict
 from core.payments.commands import AuthorizationOutcome
+from core.runtime.faults import NO_FAULT, FaultDecision
 from core.runtime.relay import Backoff
 from core.runtime.saga import Reply
 from core.runtime.sagas import SAGA_FIELD, SagaRunner, reply_from_json, reply_to_json
@@ -85,12 +87,17 @@ class ConsumerCounts:
 
 class ContextConsumer:
     def __init__(self, *, service: Service, messaging: Messaging, settings: ConsumerSettings,
-                 sagas: SagaRunner | None = None) -> None:
-        """`sagas` drives the replies on `settings.replies_topic` (the orchestrator's consumer)."""
+                 sagas: SagaRunner | None = None, faults: Callable[[str], FaultDecision] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """`sagas` drives the replies on `settings.replies_topic` (the orchestrator's consumer).
+        `faults` decides, per saga command, the fault injected into this participant (the
+        dashboard's faults dialog, `orderhex faults`): every path of a saga reachable by hand."""
         self._service = service
         self._messaging = messaging
         self.settings = settings
         self._sagas = sagas
+        self._faults = faults
+        self._sleep = sleep
         self.counts = ConsumerCounts()
         self._attempts: dict[str, int] = {}
 
@@ -170,28 +177,50 @@ class ContextConsumer:
         the commit: a reply lost on the way (a crash in between, a broker outage) is recovered by
         the step's deadline, whose retry gets the first outcome again (reserving and authorizing
         return the first answer for an order), so nothing is decided twice."""
-        try:
-            command = read()
-            result = self._service.send(command, message.id)
-        except AlreadyProcessed:
-            # Handled and answered before; if that answer was lost, the deadline asks again.
-            self.counts.duplicates += 1
+        fault = self._faults(self._service.name) if self._faults is not None else NO_FAULT
+        if fault.delay > 0:
+            self._sleep(fault.delay)
+        if fault.timeout:
+            # A participant that hangs: nothing done, nothing said; the saga's deadline asks again.
+            self._report(FeedKind.FAULT, f"{self.name}: {message.id} left unanswered (an injected timeout)",
+                         message_id=message.id, saga_id=saga["id"])
             return
-        except DomainError as exc:
+        if fault.fail:
+            # Refused without being done, as a participant failing for its own reasons would.
             self.counts.rejected += 1
-            ok, reason = False, f"{type(exc).__name__}: {exc}"
+            ok, reason = False, "an injected fault"
         else:
-            self.counts.accepted += 1
-            ok, reason = _saga_outcome(result)
+            try:
+                command = read()
+                result = self._service.send(command, message.id)
+            except AlreadyProcessed:
+                # Handled and answered before; if that answer was lost, the deadline asks again.
+                self.counts.duplicates += 1
+                return
+            except DomainError as exc:
+                self.counts.rejected += 1
+                ok, reason = False, f"{type(exc).__name__}: {exc}"
+            else:
+                self.counts.accepted += 1
+                ok, reason = _saga_outcome(result)
         reply = Reply(step=saga["step"], attempt=saga["attempt"], ok=ok, reason=reason,
                       compensation=saga["compensation"])
         self._report(FeedKind.SAGA, f"{self.name}: {message.id} {'ok' if ok else f'failed ({reason})'}",
                      message_id=message.id, saga_id=saga["id"], step=reply.step, attempt=reply.attempt, ok=ok)
-        if saga["reply_to"]:
-            payload = json.dumps(reply_to_json(saga["id"], reply), separators=(",", ":"), sort_keys=True).encode()
-            answer = Message(id=f"{message.id}:reply", key=saga["id"], type="saga.Reply", payload=payload,
-                             headers={"type": "saga.Reply", "correlation_id": saga["id"], "causation_id": message.id})
-            send_owed(self._messaging.publisher, saga["reply_to"], answer, "the saga reply")
+        if not saga["reply_to"]:
+            return
+        if fault.drop_reply:
+            self._report(FeedKind.FAULT, f"{self.name}: the reply to {message.id} dropped (an injected fault)",
+                         message_id=message.id, saga_id=saga["id"])
+            return
+        payload = json.dumps(reply_to_json(saga["id"], reply), separators=(",", ":"), sort_keys=True).encode()
+        answer = Message(id=f"{message.id}:reply", key=saga["id"], type="saga.Reply", payload=payload,
+                         headers={"type": "saga.Reply", "correlation_id": saga["id"], "causation_id": message.id})
+        send_owed(self._messaging.publisher, saga["reply_to"], answer, "the saga reply")
+        if fault.duplicate_reply:
+            # A copy under its own id, as a producer's retry would make: the saga records it and moves not.
+            copy = dataclasses.replace(answer, id=f"{message.id}:reply:again")
+            send_owed(self._messaging.publisher, saga["reply_to"], copy, "the saga reply's injected copy")
 
     def _saga_reply(self, message: Message) -> None:
         if self._sagas is None:

@@ -5,6 +5,7 @@ from a running application (the composition root's) and its configuration."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from adapters.inbound.workers.relay_lock import RelayLock
 from adapters.inbound.workers.saga_timers import SagaTimerWorker
 from adapters.inbound.workers.thread import ThreadWorker, WorkerGroup
 from core.runtime.context import Topics
+from core.runtime.faults import FaultDecision
 from core.runtime.operations import Operations
 from core.runtime.relay import OutboxRelay, RelayLoop, RelaySettings
 from core.runtime.service import Service
@@ -49,6 +51,8 @@ class Running(Protocol):
     def topics(self, service: str) -> Topics: ...
 
     def saga_topics(self) -> tuple[str, str]: ...
+
+    def saga_faults(self) -> Callable[[str], FaultDecision] | None: ...
 
 
 def relay_worker(app: Running, service: str | None = None) -> RelayWorker:
@@ -126,7 +130,8 @@ def context_consumer(app: Running, service: str) -> ContextConsumer:
                                 event_topics=tuple(app.topics(other).events for other in context.subscriptions),
                                 group=f"{app.config['messaging.topic_prefix']}.{service}",
                                 max_message_bytes=app.config["messaging.max_message_bytes"])
-    return ContextConsumer(service=app.services[service], messaging=app.messaging, settings=settings)
+    return ContextConsumer(service=app.services[service], messaging=app.messaging, settings=settings,
+                           faults=app.saga_faults())
 
 
 def saga_consumer(app: Running) -> ContextConsumer:
