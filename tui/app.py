@@ -75,7 +75,8 @@ PANELS: list[PanelSpec] = [
                                                                 id="services-panel")),
     PanelSpec("breakers", "Breakers", lambda app: BreakersPanel(app.resilience, poll_interval=app.poll_interval,
                                                                 id="breakers-panel")),
-    PanelSpec("sagas", "Sagas", lambda app: SagasPanel(app.sagas, app.resilience, id="sagas-panel")),
+    PanelSpec("sagas", "Sagas", lambda app: SagasPanel(app.sagas, app.resilience, poll_interval=app.poll_interval,
+                                                       id="sagas-panel")),
 ]
 
 

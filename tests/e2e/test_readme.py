@@ -178,3 +178,26 @@ def test_cancel_waits_for_the_saga_and_acts_at_once_in_choreography(tmp_path: Pa
     assert said in (done.stderr if code else done.stdout)
     if code:
         assert done.stderr.count("\n") == 1 and "place-order" in done.stderr
+
+
+def test_the_saga_examples_run_as_written(tmp_path: Path) -> None:
+    """"Watch a saga"'s `orderhex sagas` lines, on an order placed with the CLI (no relay runs, so its
+    saga waits for its participants), with what the README says each shows."""
+    lines = [shlex.split(line, comments=True) for block in _blocks(_section("Watch a saga"), "sh")
+             for line in block.splitlines() if line.startswith(WRITTEN)]
+    assert [argv[1:3] for argv in lines] == [["sagas", "list"], ["sagas", "show"], ["sagas", "pause"],
+                                              ["sagas", "resume"], ["sagas", "graph"]]
+    env = _env(tmp_path / "data")
+    placed = subprocess.run([str(ORDERHEX), "place", "--customer", "c-1", "--item", "SKU-1:2:9.99"],
+                            capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path, env=env)
+    order_id = placed.stdout.split()[1]
+    promised = {"list": [order_id, "place-order", "waiting", "……··", "waiting for inventory and payments"],
+                "show": [f"saga:{order_id}:reserve-stock:command:1", "still to run: approve-order"],
+                "pause": ["paused", "operator: paused"], "resume": ["waiting", "operator: resumed"],
+                "graph": ["flowchart TD", "approve-order (pivot)"]}
+    for argv in lines:
+        done = subprocess.run(_as_run(argv, order_id), capture_output=True, text=True, timeout=60, check=False,
+                              cwd=tmp_path, env=env)
+        assert done.returncode == 0, f"{shlex.join(argv)}: {done.stderr}"
+        for needle in promised[argv[2]]:
+            assert needle in done.stdout, f"{shlex.join(argv)} printed {done.stdout!r}"
