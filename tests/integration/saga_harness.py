@@ -54,7 +54,8 @@ class Shop:
         assert (self.app.saga_runner if mode == "orchestration" else self.app.flow_tracker) is not None
         self.relays = [worker.loop.relay for worker in roles.relay_group(self.app).workers]
         consumers = {name: roles.context_consumer(self.app, name) for name in PARTICIPANTS}
-        consumers["orders"] = roles.saga_consumer(self.app) if mode == "orchestration" else roles.flow_consumer(self.app)
+        orders = roles.saga_consumer if mode == "orchestration" else roles.flow_consumer
+        consumers["orders"] = orders(self.app)
         self.consumers: dict[str, tuple[ContextConsumer, Subscriber]] = {}
         for name, consumer in consumers.items():
             consumer.settings = dataclasses.replace(consumer.settings, poll_timeout=0.0)

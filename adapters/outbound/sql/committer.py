@@ -7,6 +7,9 @@ checks: state rows are updated only `WHERE version = :expected`, streams appende
 their current version, and new aggregates and idempotency keys are inserted, so the unique keys
 turn a race into an IntegrityError, which is a ConcurrencyConflict here.
 
+`write_batch` writes many units of work in one transaction, a savepoint around each, for the
+commit queue (core/runtime/commit_queue.py) that the storage puts in front of this committer.
+
 On PostgreSQL (READ COMMITTED) a writer that meets a row another transaction holds waits for it
 to end, then re-checks: the loser of a race finds the version moved, or the key taken.
 """
@@ -43,6 +46,7 @@ from core.kernel.aggregate import Aggregate, AggregateCodec, Staged, snapshot_du
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import AlreadyProcessed, ConcurrencyConflict
 from core.kernel.views import View
+from core.runtime.commit_queue import Outcome, PendingWrite
 from ports.sagas import SagaChanges, SagaRecord
 
 A = TypeVar("A", bound=Aggregate)
@@ -104,30 +108,52 @@ class SqlCommitter:
     def write(self, changes: Sequence[Staged], records: Sequence[OutboxRecord],
               documents: Sequence[tuple[View[Any], Any]], inbox_ids: Sequence[str], *,
               sagas: SagaChanges | None = None) -> list[int]:
+        with self._db.driving() as driver:
+            return self._write_on(driver, PendingWrite(changes, records, documents, inbox_ids, sagas))
+
+    def write_batch(self, writes: Sequence[PendingWrite]) -> list[Outcome]:
+        """Many units of work in one transaction (see CommitQueue), each inside a savepoint: a unit
+        refused, or failing on a statement, is rolled back to its savepoint and fails alone."""
+        outcomes: list[Outcome] = []
+        with self._db.driving() as driver:
+            for write in writes:
+                driver.run("SAVEPOINT unit").close()
+                try:
+                    seqs = self._write_on(driver, write)
+                except Exception as exc:  # the unit's own outcome, handed to its caller
+                    driver.run("ROLLBACK TO SAVEPOINT unit").close()
+                    outcomes.append(exc)
+                    continue
+                driver.run("RELEASE SAVEPOINT unit").close()
+                outcomes.append(seqs)
+        return outcomes
+
+    def _write_on(self, driver: Driver, write: PendingWrite) -> list[int]:
+        changes, records, documents, inbox_ids, sagas = (write.changes, write.records, write.documents,
+                                                         write.inbox_ids, write.sagas)
         # Rows are written in one order by every writer (aggregates, sagas, then documents, by key), so
         # two units of work that touch the same rows on PostgreSQL queue rather than deadlock.
         ordered = sorted(changes, key=lambda staged: (staged.codec.name, staged.aggregate.id))
-        with self._db.driving() as driver:
-            if self._events and ordered:
-                lock_appends(driver)
-                payloads = {record.event_id: record.payload for record in records}
-                for staged in ordered:
-                    self._append(driver, staged, payloads)
-            else:
-                for staged in ordered:
-                    self._save(driver, staged)
-            if sagas:
-                write_sagas(driver, sagas)
-            for message_id in inbox_ids:
-                try:
-                    execute(driver, INSERT_INBOX, {"message_id": message_id})
-                except IntegrityError as exc:
-                    raise AlreadyProcessed(message_id) from exc
-            seqs = [int(scalar(driver, INSERT_OUTBOX, outbox_values(record))) for record in records]
-            for view, document in sorted(documents, key=lambda item: (item[0].name, item[0].key(item[1]))):
-                write_document(driver, view, document)
-            if seqs:
-                advance_position(driver, seqs[-1])
+        if self._events and ordered:
+            lock_appends(driver)
+            payloads = {record.event_id: record.payload for record in records}
+            for staged in ordered:
+                self._append(driver, staged, payloads)
+        else:
+            for staged in ordered:
+                self._save(driver, staged)
+        if sagas:
+            write_sagas(driver, sagas)
+        for message_id in inbox_ids:
+            try:
+                execute(driver, INSERT_INBOX, {"message_id": message_id})
+            except IntegrityError as exc:
+                raise AlreadyProcessed(message_id) from exc
+        seqs = [int(scalar(driver, INSERT_OUTBOX, outbox_values(record))) for record in records]
+        for view, document in sorted(documents, key=lambda item: (item[0].name, item[0].key(item[1]))):
+            write_document(driver, view, document)
+        if seqs:
+            advance_position(driver, seqs[-1])
         return seqs
 
     def _save(self, driver: Driver, staged: Staged) -> None:

@@ -20,6 +20,7 @@ from adapters.outbound.sql.sagas import SqlSagaStore, SqlTimerStore
 from adapters.outbound.sql.statements import STATE_IDS, STREAM_IDS
 from core.kernel.aggregate import AggregateCodec
 from core.kernel.messages import DomainEvent, event_from_dict, is_event_type
+from core.runtime.commit_queue import CommitQueue
 
 
 class SqlStorage:
@@ -32,7 +33,8 @@ class SqlStorage:
         self.mode = mode
         self._db = Database(target)
         try:
-            self.committer = SqlCommitter(self._db, mode, snapshot_every)
+            # One queue per store: this process's concurrent writers share its transactions.
+            self.committer = CommitQueue(SqlCommitter(self._db, mode, snapshot_every))
             ensure_current(self._db.engine, target)
         except BaseException:
             self._db.close()
