@@ -128,39 +128,39 @@ def test_pausing_a_relay_this_process_does_not_run_is_refused(http: httpx.Client
 
 
 def test_the_event_stream_replays_the_feed_then_follows_it_live(http: httpx.Client) -> None:
-    http.post("/orders", json=ORDER)  # feed: 1 saga (its flow started), 2 command, 3 domain_event
+    http.post("/orders", json=ORDER)  # feed: 1 command, 2 domain_event
     events: list[dict[str, Any]] = []
     with httpx.Client(base_url=str(http.base_url), timeout=5) as other:
-        reader = threading.Thread(target=lambda: events.extend(read_events(http, 5)))
+        reader = threading.Thread(target=lambda: events.extend(read_events(http, 4)))
         reader.start()
         time.sleep(0.3)  # let the stream catch up with the backlog and wait for news
-        # 4 adapter_switched
+        # 3 adapter_switched
         other.post("/admin/ports/orders.storage/switch", json={"adapter": "memory"}, headers=ADMIN)
-        other.post("/orders/none/cancel", json={"reason": "x"})  # 5 command (failed)
+        other.post("/orders/none/cancel", json={"reason": "x"})  # 4 command (failed)
         reader.join(10)
     assert [(seq(e), e["event"]) for e in events] == [
-        ("1", "saga"), ("2", "command"), ("3", "domain_event"), ("4", "adapter_switched"), ("5", "command")]
-    assert events[3]["data"]["data"] == {"port": "orders.storage", "from": "memory", "to": "memory"}
+        ("1", "command"), ("2", "domain_event"), ("3", "adapter_switched"), ("4", "command")]
+    assert events[2]["data"]["data"] == {"port": "orders.storage", "from": "memory", "to": "memory"}
 
 
 def test_the_event_stream_resumes_after_last_event_id(http: httpx.Client) -> None:
     for _ in range(3):
-        http.post("/orders", json=ORDER)  # seq 1..9
-    resumed = read_events(http, 2, headers={"Last-Event-ID": "7"})
-    assert [seq(e) for e in resumed] == ["8", "9"]
-    from_query = read_events(http, 1, params={"after": 8})
-    assert [seq(e) for e in from_query] == ["9"]
+        http.post("/orders", json=ORDER)  # seq 1..6
+    resumed = read_events(http, 2, headers={"Last-Event-ID": "4"})
+    assert [seq(e) for e in resumed] == ["5", "6"]
+    from_query = read_events(http, 1, params={"after": 5})
+    assert [seq(e) for e in from_query] == ["6"]
 
 
 def test_a_resume_past_what_the_feed_still_holds_reports_the_gap(tmp_path: Path) -> None:
     application = make_application(tmp_path, **{"feed.capacity": 10})
     with LiveServer(make_api(application)) as live, httpx.Client(base_url=live.url, timeout=5) as http:
         for _ in range(10):
-            http.post("/orders", json=ORDER)  # seq 1..30 (saga, command, domain_event); the feed keeps 21..30
+            http.post("/orders", json=ORDER)  # seq 1..20; the feed keeps 11..20
         gap, first = read_events(http, 2, headers={"Last-Event-ID": "3"})
     assert gap["event"] == "gap"
-    assert gap["data"] == {"missed_from": 4, "missed_to": 20}
-    assert seq(first) == "21"
+    assert gap["data"] == {"missed_from": 4, "missed_to": 10}
+    assert seq(first) == "11"
 
 
 def test_a_malformed_last_event_id_is_422(http: httpx.Client) -> None:
