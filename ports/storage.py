@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from core.kernel.aggregate import Aggregate, AggregateCodec, Staged
 from core.kernel.envelope import OutboxRecord, StoredEvent
@@ -142,6 +142,24 @@ class ParkedRow:
     parked_at: datetime
 
 
+class OutboxRow(NamedTuple):
+    """An outbox row as the relay publishes it: only what goes on the wire and what it reports,
+    as cheap to make as a tuple (a claim makes one per row). `topic` is "" for the default."""
+
+    seq: int
+    event_id: str
+    aggregate_id: str
+    aggregate_version: int
+    type: str
+    payload: str
+    topic: str
+
+    @classmethod
+    def of(cls, record: OutboxRecord) -> OutboxRow:
+        return cls(record.seq, record.event_id, record.aggregate_id, record.aggregate_version, record.type,
+                   record.payload, record.topic)
+
+
 class Outbox(Protocol):
     """The outbox as the relay reads it.
 
@@ -149,6 +167,10 @@ class Outbox(Protocol):
     - `claim(limit)` returns up to `limit` unpublished, unparked rows in ascending `seq`; rows of
       one aggregate come in version order, and none that comes after a parked row of its
       aggregate (they wait behind it). A row stays claimable until `mark_published`.
+      `claim(limit, after)` hands out only rows with a seq above `after` (the relay's rows in
+      flight are at or below it), with the same rules: a parked row at or below `after` still
+      holds its aggregate's later rows. `claim_rows(limit, after)` is the same claim as OutboxRows
+      (the relay's hot path: no record, no timestamps).
     - `mark_published(seqs, at)` sets `published_at`; marking twice is harmless.
     - `pending_count()` counts unpublished rows that are not parked (rows waiting behind a parked
       row count: they wait); `oldest_pending_at()` is the `created_at` of the oldest of them, or None.
@@ -167,7 +189,9 @@ class Outbox(Protocol):
       directory), or None when several relays may run (PostgreSQL) or none other can (memory).
     """
 
-    def claim(self, limit: int) -> list[OutboxRecord]: ...
+    def claim(self, limit: int, after: int = 0) -> list[OutboxRecord]: ...
+
+    def claim_rows(self, limit: int, after: int = 0) -> list[OutboxRow]: ...
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None: ...
 

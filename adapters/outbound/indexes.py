@@ -74,18 +74,29 @@ class PendingRows:
             if record is not None:
                 yield record
 
-    def claim(self, parked: Collection[int], limit: int) -> list[OutboxRecord]:
-        """What `Outbox.claim` hands out: pending rows in seq order, without the parked ones and
-        without those after a parked row of their aggregate (as core.runtime.relay.claimable,
-        reading only as far as the batch needs)."""
-        blocked: set[str] = set()
+    def claim(self, parked: Collection[int], limit: int, after: int = 0) -> list[OutboxRecord]:
+        """What `Outbox.claim` hands out: pending rows with a seq above `after` in seq order,
+        without the parked ones and without those after a parked row of their aggregate (as
+        core.runtime.relay.claimable, reading only as far as the batch needs)."""
         claimed: list[OutboxRecord] = []
         if limit <= 0:
             return claimed
+        rows = self._rows
+        # A parked row at or below `after` still holds its aggregate's later rows: find each
+        # aggregate's first parked seq up front (parked rows are few).
+        first_parked: dict[str, int] = {}
+        for seq in parked:
+            parked_row = rows.get(seq)
+            if parked_row is not None and seq < first_parked.get(parked_row.aggregate_id, seq + 1):
+                first_parked[parked_row.aggregate_id] = seq
         for record in self.in_order():
-            if record.seq in parked or record.aggregate_id in blocked:
-                blocked.add(record.aggregate_id)
+            seq = record.seq
+            if seq <= after:
                 continue
+            if first_parked:
+                held_at = first_parked.get(record.aggregate_id)
+                if held_at is not None and seq >= held_at:
+                    continue
             claimed.append(record)
             if len(claimed) == limit:
                 break

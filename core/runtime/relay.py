@@ -4,6 +4,15 @@ Order of effects per batch: claim rows (ascending seq) -> publish them and wait 
 broker's confirmation -> mark them published. A crash between the last two publishes the batch
 again on restart (duplicates, which consumers drop by message id), never zero times.
 
+With a StreamingPublisher (Kafka, memory) the batches are pipelined: the relay claims the
+store's raw rows (OutboxRow, no record per row) above the highest seq it has handed over, hands
+them to the producer without waiting, keeps up to `in_flight` batches with the broker, and marks
+confirmed batches in order, `mark_every` rows per write (a range per run of seqs, not a bind per
+row). That high-water mark lives only within one round: each round starts again from the lowest
+unpublished row, so a row committed late with a lower seq (PostgreSQL, where sequence order is
+not commit order; its claims stay per-row, FOR UPDATE SKIP LOCKED) goes out next round, never
+skipped. On SQLite and files commit order is seq order (one writer), so nothing falls behind it.
+
 A row the broker refuses for good (too large, invalid) is parked: set aside with the reason,
 reported, and left to an operator to retry or drop, while the rest goes on. When the broker lost
 its log (its incarnation changed: an embedded broker restarted with nothing), the retained
@@ -17,7 +26,10 @@ goes to the topic it names; rows written before rows named one go to `settings.t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -25,8 +37,8 @@ from itertools import groupby
 from core.kernel.envelope import OutboxRecord
 from core.kernel.errors import Refused, Unavailable
 from core.kernel.feed import FeedEvent, FeedKind
-from ports.messaging import Messaging
-from ports.storage import Storage
+from ports.messaging import Messaging, Sending, StreamingPublisher
+from ports.storage import Outbox, OutboxRow, Storage
 from ports.system import EventFeed
 
 
@@ -40,6 +52,12 @@ class RelaySettings:
     retention: timedelta = timedelta(days=7)
     report_every: timedelta = timedelta(seconds=1)
     purge_every: timedelta = timedelta(minutes=1)
+    # With a streaming publisher: batches with the broker at once, and batches per round (the
+    # round's end waits for all of them, then the lag report and the purge get their turn).
+    in_flight: int = 8
+    window: int = 64
+    # Confirmed rows marked together (one write transaction): fewer commits, same guarantee.
+    mark_every: int = 4000
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,59 @@ def claimable(unpublished: Iterable[OutboxRecord], parked: Iterable[int], limit:
     return rows
 
 
+class _Marking:
+    """Marks confirmed batches on a thread of its own, in order, while the relay goes on
+    producing: the store's write (a commit, an fsync) overlaps the next claims and sends.
+    `wait()` returns how many rows it marked since the last wait, or raises what a mark raised."""
+
+    def __init__(self, mark: Callable[[list[list[OutboxRow]]], int]) -> None:
+        self._mark = mark
+        self._work: queue.SimpleQueue[list[list[OutboxRow]] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, batches: list[list[OutboxRow]]) -> None:
+        if not any(batches):
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="outbox-relay-marks", daemon=True)
+            self._thread.start()
+        self._pending += 1
+        self._work.put(batches)
+
+    def wait(self, *, raising: bool = True) -> int:
+        marked = 0
+        error: BaseException | None = None
+        while self._pending:
+            result = self._done.get()
+            self._pending -= 1
+            if isinstance(result, BaseException):
+                error = error or result
+            else:
+                marked += result
+        if self._thread is not None:
+            self._work.put(None)
+            self._thread.join()
+            self._thread = None
+        if error is not None and raising:
+            raise error
+        return marked
+
+    def _run(self) -> None:
+        failed = False
+        while (batches := self._work.get()) is not None:
+            if failed:
+                # A later batch must not be marked once an earlier mark failed: marks keep seq order.
+                self._done.put(Unavailable("outbox", "an earlier mark failed", "it is tried again"))
+                continue
+            try:
+                self._done.put(self._mark(batches))
+            except BaseException as exc:  # handed to the relay thread, which raises it
+                failed = True
+                self._done.put(exc)
+
+
 class OutboxRelay:
     """One relay round's pieces: publish a batch, report the backlog, purge old rows."""
 
@@ -118,6 +189,14 @@ class OutboxRelay:
         outbox = self._storage.outbox
         if self._engaged:
             self._requeue_if_the_broker_lost_its_log()
+        # Claimed before the broker is asked for: a relay with nothing to send must not open
+        # (nor wait on) a broker that does not answer.
+        first = outbox.claim_rows(self.settings.batch_size)
+        if not first:
+            return 0
+        publisher = self._messaging.publisher
+        if isinstance(publisher, StreamingPublisher):
+            return self._stream(outbox, publisher, first)
         published = 0
         # Each pass either ends the batch or parks one row: at most a batch's worth of passes.
         for _ in range(self.settings.batch_size):
@@ -136,6 +215,92 @@ class OutboxRelay:
                 return published
             self._park(*refused)
         return published
+
+    def _stream(self, outbox: Outbox, publisher: StreamingPublisher, first: list[OutboxRow]) -> int:
+        """`publish_batch` pipelined: up to `in_flight` batches are with the broker while the
+        oldest confirms; confirmed batches are marked in order, `mark_every` rows at a time, on a
+        thread of their own. The claims go on above the highest
+        seq handed over (a high-water mark, within this call); the next call starts again from
+        the lowest unpublished row, so a row that committed late with a lower seq (PostgreSQL:
+        sequence order is not commit order there) goes out then, not never.
+
+        A refusal: the rows before the refused one that the broker confirmed are marked, the
+        refused row is parked, the batches behind it are left unmarked (sent again, they are
+        duplicates consumers drop) and the claims start again from the lowest unpublished row.
+        A row refused before it left (too large for the producer) stops its sending there, so no
+        later row is handed over after it. Unavailable leaves every unmarked row as it was.
+        """
+        unmarked: list[list[OutboxRow]] = []
+        marking = _Marking(lambda batches: self._mark(outbox, batches))
+        try:
+            return self._pipeline(outbox, publisher, first, marking, unmarked)
+        finally:
+            marking.wait(raising=False)
+
+    def _pipeline(self, outbox: Outbox, publisher: StreamingPublisher, first: list[OutboxRow],
+                  marking: _Marking, unmarked: list[list[OutboxRow]]) -> int:
+        settings = self.settings
+        in_flight: deque[tuple[list[OutboxRow], Sending]] = deque()
+        after = claims = published = parks = 0
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < settings.in_flight and claims < settings.window:
+                rows, first = first or outbox.claim_rows(settings.batch_size, after), []
+                if not rows:
+                    exhausted = True
+                    break
+                if not self._engaged:
+                    self._engaged = True
+                    self._requeue_if_the_broker_lost_its_log()  # the first look: remembers the incarnation
+                claims += 1
+                after = rows[-1].seq
+                sending = publisher.send(rows, settings.topic)
+                in_flight.append((rows, sending))
+                # A row refused before it left stopped the sending: nothing may follow it now.
+                exhausted = exhausted or sending.halted
+            if not in_flight:
+                marking.submit(unmarked)
+                return published + marking.wait()
+            rows, sending = in_flight.popleft()
+            try:
+                sending.wait()
+            except Unavailable:
+                marking.submit(unmarked)  # what the broker confirmed before the outage
+                marking.wait()
+                raise
+            except Refused as exc:
+                refused = next((row for row in rows if row.event_id == exc.message_id), None)
+                if refused is None:
+                    raise  # the publisher named a message it was not given: a bug, not a refusal
+                confirmed = sending.confirmed()
+                sent = [row for row in rows if row.seq < refused.seq and row.event_id in confirmed]
+                marking.submit([*unmarked, sent])
+                published += marking.wait()
+                unmarked = []
+                self._park(refused, exc.reason)
+                parks += 1
+                if parks == settings.batch_size:
+                    return published
+                # Claimed again from the lowest unpublished row: the rows behind the refused one
+                # (its own aggregate's excepted) go on; those already sent go again as duplicates.
+                in_flight.clear()
+                after, exhausted = 0, False
+                continue
+            # Marked a few batches at a time (one write), and the rest when the pipeline runs dry.
+            unmarked.append(rows)
+            if sum(map(len, unmarked)) >= settings.mark_every:
+                marking.submit(unmarked)
+                unmarked = []
+
+    def _mark(self, outbox: Outbox, batches: list[list[OutboxRow]]) -> int:
+        """Mark confirmed batches in one write; each is reported as the batch it was."""
+        batches = [rows for rows in batches if rows]
+        if not batches:
+            return 0
+        outbox.mark_published([row.seq for rows in batches for row in rows], self._now())
+        for rows in batches:
+            self._report_published(rows)
+        return sum(map(len, batches))
 
     def _publish(self, rows: list[OutboxRecord]) -> tuple[list[OutboxRecord], tuple[OutboxRecord, str] | None]:
         """Publish `rows` by consecutive runs per topic, which keeps each aggregate's rows in seq
@@ -157,7 +322,7 @@ class OutboxRelay:
             sent.extend(row for row, _ in pairs)
         return sent, None
 
-    def _park(self, row: OutboxRecord, reason: str) -> None:
+    def _park(self, row: OutboxRecord | OutboxRow, reason: str) -> None:
         if not self._storage.outbox.park(row.seq, reason, self._now()):
             return  # parked (or dropped) by someone else meanwhile
         self._report(FeedKind.OUTBOX_PARKED,
@@ -182,7 +347,7 @@ class OutboxRelay:
         # Remembered only once the rows are requeued: a store that failed to requeue is tried again.
         self._incarnation = incarnation
 
-    def _report_published(self, rows: list[OutboxRecord]) -> None:
+    def _report_published(self, rows: Sequence[OutboxRecord] | Sequence[OutboxRow]) -> None:
         topics = ", ".join(dict.fromkeys(row.topic or self.settings.topic for row in rows))
         self._report(FeedKind.OUTBOX_PUBLISHED,
                      f"{len(rows)} published to {topics} (seq {rows[0].seq}..{rows[-1].seq})",

@@ -20,6 +20,7 @@ SUITES = {
     "Committer": "test_unit_of_work", "ViewWriter": "test_second_context", "Storage": "test_projection_rebuild",
     "Outbox": "test_outbox", "ReadModel": "test_read_model", "EventStore": "test_event_store",
     "Publisher": "test_messaging", "Subscriber": "test_messaging", "Messaging": "test_messaging",
+    "StreamingPublisher": "test_messaging", "Sending": "test_messaging",
     "Clock": "test_clock_and_ids", "IdGenerator": "test_clock_and_ids", "EventFeed": "test_feed",
     "StockLevels": "test_service_queries", "Credit": "test_service_queries", "ShipmentStatus": "test_service_queries",
     "ForcedStates": "test_forced_states",

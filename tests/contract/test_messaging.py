@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,10 @@ import bootstrap
 from adapters.outbound.kafka.embedded import embedded_status, stop_embedded
 from adapters.outbound.memory.feed import RingBufferFeed
 from adapters.outbound.memory.messaging import MemoryMessaging
-from core.kernel.envelope import Message
+from core.kernel.envelope import Message, OutboxRecord
 from core.kernel.errors import Unavailable
-from ports.messaging import Messaging, Subscriber
+from ports.messaging import Messaging, StreamingPublisher, Subscriber
+from ports.storage import OutboxRow
 from tests.fixtures_kafka import SHORT_TIMINGS
 
 PORT = "messaging"
@@ -144,3 +147,47 @@ def test_the_incarnation_changes_when_the_broker_loses_its_log(losing: tuple[Mes
     messaging.publisher.publish(topic, [_message(1)])
     assert [m.id for m in _receive(subscriber, 1)] == ["m-1"]
     subscriber.close()
+
+
+def _rows(count: int, topic: str = "") -> list[OutboxRow]:
+    return [OutboxRow(seq=n, event_id=f"e-{time.time_ns()}-{n}", aggregate_id=f"order-{n % 3}", aggregate_version=n,
+                      type="OrderPlaced", payload=f'{{"n":{n}}}', topic=topic) for n in range(1, count + 1)]
+
+
+def _as_the_relay_published_it(message: Message) -> tuple[object, ...]:
+    return message.id, message.key, message.type, message.payload, message.topic, sorted(message.headers.items())
+
+
+def test_rows_sent_streaming_arrive_as_their_messages_would_published(messaging: Messaging) -> None:
+    """The relay's pipelined path builds the wire records straight from outbox rows: a consumer
+    must get exactly what `OutboxRecord.to_message` + `publish` gives, in order per key."""
+    publisher = messaging.publisher
+    assert isinstance(publisher, StreamingPublisher)
+    streamed, published = _topic(), _topic()
+    rows = _rows(12)
+    first, second = publisher.send(rows[:5], streamed), publisher.send(rows[5:], streamed)
+    first.wait()
+    second.wait()
+    assert first.confirmed() == {row.event_id for row in rows[:5]} and not first.halted
+    records = [OutboxRecord(seq=r.seq, event_id=r.event_id, aggregate_id=r.aggregate_id,
+                            aggregate_version=r.aggregate_version, type=r.type, payload=r.payload,
+                            created_at=datetime.now(UTC)) for r in rows]
+    publisher.publish(published, [record.to_message(topic=published) for record in records])
+    got_streamed = _receive(messaging.subscriber([streamed], group=f"g-{streamed}"), 12)
+    got_published = _receive(messaging.subscriber([published], group=f"g-{published}"), 12)
+    by_id = {m.id: m for m in got_published}
+    assert len(got_streamed) == 12 and len(by_id) == 12
+    for message in got_streamed:
+        expected = dataclasses.replace(by_id[message.id], topic=streamed)
+        assert _as_the_relay_published_it(message) == _as_the_relay_published_it(expected)
+    for key in {row.aggregate_id for row in rows}:
+        assert [m.id for m in got_streamed if m.key == key] == [r.event_id for r in rows if r.aggregate_id == key]
+
+
+def test_a_row_sent_to_a_topic_of_its_own_goes_there(messaging: Messaging) -> None:
+    own, default = _topic(), _topic()
+    rows = _rows(2, topic=own)
+    sending = messaging.publisher.send(rows, default)  # type: ignore[attr-defined]
+    sending.wait()
+    got = _receive(messaging.subscriber([own], group=f"g-{own}"), 2)
+    assert [m.id for m in got] == [r.event_id for r in rows]

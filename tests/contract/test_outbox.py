@@ -6,7 +6,7 @@ import json
 
 from core.kernel.envelope import OutboxRecord
 from core.kernel.messages import event_from_dict
-from ports.storage import Storage
+from ports.storage import OutboxRow, Storage
 from tests.contract.orders_fixtures import TOPIC, approve, at, new_order, orders, place, unit_of_work
 
 PORT = "storage"
@@ -169,3 +169,22 @@ def test_a_claimed_row_is_parked_and_the_next_claim_hands_out_the_others(storage
     assert storage.outbox.park(rows[0].seq, "too large", at(20))
     assert [r.aggregate_id for r in storage.outbox.claim(10)] == [other.id]
     assert [p.record.aggregate_id for p in storage.outbox.parked()] == [refused.id]
+
+
+def test_claim_rows_above_a_seq_hands_out_the_rows_after_it_as_claim_does(storage: Storage) -> None:
+    orders = [place(storage, when=i) for i in range(4)]
+    # As a pipelining relay claims: the next batch above the last row it has in flight.
+    first = storage.outbox.claim_rows(2)
+    more = storage.outbox.claim_rows(10, after=first[-1].seq)
+    assert [r.aggregate_id for r in first + more] == [o.id for o in orders]
+    assert storage.outbox.claim_rows(10, after=more[-1].seq) == []
+    assert first + more == [OutboxRow.of(record) for record in storage.outbox.claim(10)]
+
+
+def test_a_parked_row_below_the_claims_mark_still_holds_its_aggregates_later_rows(storage: Storage) -> None:
+    refused, other = place(storage, when=1), place(storage, when=2)
+    approve(storage, refused.id, when=3)  # rows: refused v1, other v1, refused v2
+    parked = _seq_of(storage, refused.id)
+    assert storage.outbox.park(parked, "too large", at(20))
+    assert [(r.aggregate_id, r.aggregate_version) for r in storage.outbox.claim_rows(10, after=parked)] == [
+        (other.id, 1)]

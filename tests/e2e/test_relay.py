@@ -95,8 +95,11 @@ def test_relay_publishes_in_batches_of_the_configured_size(tmp_path: Path) -> No
     for i in range(5):
         place(app, f"c-{i}")
     worker = bootstrap.relay_worker(app)
-    assert [worker.loop.relay.publish_batch() for _ in range(4)] == [2, 2, 1, 0]
+    # One round pipelines several batches (RelaySettings.window); each is claimed, sent and marked alone.
+    assert [worker.loop.relay.publish_batch() for _ in range(2)] == [5, 0]
     assert [m.offset for m in published(app)] == [0, 1, 2, 3, 4]
+    batches = [e.data for e in app.feed.recent() if e.kind == FeedKind.OUTBOX_PUBLISHED and "count" in e.data]
+    assert [(b["count"], b["first_seq"], b["last_seq"]) for b in batches] == [(2, 1, 2), (2, 3, 4), (1, 5, 5)]
 
 
 class SwappableBroker:

@@ -14,7 +14,7 @@ from core.kernel.envelope import OutboxRecord, StoredEvent
 from core.kernel.messages import DomainEvent
 from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
-from ports.storage import ParkedRow
+from ports.storage import OutboxRow, ParkedRow
 
 T = TypeVar("T")
 
@@ -76,8 +76,11 @@ class FileOutbox:
     def __init__(self, store: FileStore) -> None:
         self._store = store
 
-    def claim(self, limit: int) -> list[OutboxRecord]:
-        return self._store.read(lambda state: state.pending.claim(state.parked, limit))
+    def claim(self, limit: int, after: int = 0) -> list[OutboxRecord]:
+        return self._store.read(lambda state: state.pending.claim(state.parked, limit, after))
+
+    def claim_rows(self, limit: int, after: int = 0) -> list[OutboxRow]:
+        return [OutboxRow.of(record) for record in self.claim(limit, after)]
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         def build(state: FileState) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ from adapters.outbound.kafka.embedded import EmbeddedAddress
 from adapters.outbound.kafka.logs import LIBRDKAFKA, BrokerState, broker_state
 from core.kernel.envelope import Message
 from core.kernel.errors import Refused, Unavailable
+from ports.storage import OutboxRow
 
 log = logging.getLogger("orderhex.kafka")
 
@@ -245,6 +246,8 @@ class KafkaPublisher:
         self._producer: Producer | None = None
         # Set while a publish is in flight; interrupt() sets the event of the one under way.
         self._in_flight: threading.Event | None = None
+        # Sendings not yet waited for: interrupt() makes their wait give up too.
+        self._sendings: weakref.WeakSet[KafkaSending] = weakref.WeakSet()
 
     @property
     def producer(self) -> Producer:
@@ -304,6 +307,58 @@ class KafkaPublisher:
         in_flight = self._in_flight
         if in_flight is not None:
             in_flight.set()
+        for sending in list(self._sendings):
+            sending.interrupted.set()
+
+    def send(self, rows: Sequence[OutboxRow], default_topic: str) -> KafkaSending:
+        """Produce `rows` and return without waiting (StreamingPublisher): librdkafka pipelines
+        them with those sent before, and `KafkaSending.wait()` collects the delivery reports.
+        Headers are built straight from the rows, as `OutboxRecord.to_message` and `_send` would."""
+        if self._before is not None:
+            self._before()
+        sending = KafkaSending(self, len(rows))
+        self._sendings.add(sending)
+        with self._lock:
+            try:
+                for topic in dict.fromkeys(row.topic or default_topic for row in rows):
+                    self._admin.ensure([topic], interrupted=sending.interrupted)
+            except TopicRefused as exc:
+                sending.halt(rows, 0, exc)
+                return sending
+            except Unavailable:
+                self._discard()
+                self._admin.forget()
+                self._sendings.discard(sending)
+                if self._on_outage is not None:
+                    self._on_outage()
+                raise
+            producer = self.producer
+            produce = producer.produce
+            report = sending.report
+            for index, (_seq, event_id, aggregate_id, version, type_, payload, row_topic) in enumerate(rows):
+                wire_id = event_id.encode()
+                wire_type = type_.encode()
+                key = aggregate_id.encode()
+                headers = [("event_id", wire_id), ("type", wire_type), ("aggregate_version", str(version).encode()),
+                           ("correlation_id", key), ("causation_id", wire_id), (ID_HEADER, wire_id),
+                           (TYPE_HEADER, wire_type)]
+                while True:
+                    try:
+                        produce(row_topic or default_topic, value=payload.encode(), key=key, headers=headers,
+                                on_delivery=report)
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                        if sending.interrupted.is_set():
+                            sending.halt(rows, index, None)
+                            return sending
+                    except KafkaException as exc:
+                        # Refused before it left (permanent), or the producer failed: either way
+                        # the rows after it must not overtake it.
+                        sending.halt(rows, index, exc.args[0] if permanent(exc.args[0]) else None)
+                        return sending
+        sending.handed(rows)
+        return sending
 
     def _send(self, topic: str, messages: Sequence[Message], interrupted: threading.Event) -> None:
         producer = self.producer
@@ -380,6 +435,110 @@ class KafkaPublisher:
                 # purges): this only serves the last log lines and callbacks.
                 self._producer.flush(min(5.0, self._settings.delivery_timeout_ms / 1000))
                 self._producer = None
+
+
+class KafkaSending:
+    """Rows handed to the producer by `KafkaPublisher.send`, their delivery reports coming in.
+
+    Reports are served by whichever thread polls the producer; they are only appended here
+    (atomic), and the waiting thread counts them. A report carries no row: the id of a refused
+    one is read off its record's headers (rare), and `confirmed()` is only known for a sending
+    whose every report is a success (all of it) or that stopped before a row (those before it).
+    """
+
+    def __init__(self, publisher: KafkaPublisher, count: int) -> None:
+        self._publisher = publisher
+        self._expected = count
+        # One entry per delivery report; the failed ones also in `_errors`.
+        self._reports: list[KafkaError | None] = []
+        self._errors: list[tuple[KafkaError, KafkaRecord]] = []
+        self._rows: Sequence[OutboxRow] = ()
+        self.interrupted = threading.Event()
+        self.halted = False
+        # The row that stopped the sending before it left, and the broker's refusal (None: it
+        # stopped on an outage or an interrupt, not a refusal).
+        self._stopped_at: tuple[str, KafkaError | TopicRefused | None] | None = None
+
+    def report(self, error: KafkaError | None, record: KafkaRecord) -> None:
+        if error is not None:
+            self._errors.append((error, record))
+        self._reports.append(error)
+
+    def handed(self, rows: Sequence[OutboxRow]) -> None:
+        self._rows = rows
+
+    def halt(self, rows: Sequence[OutboxRow], index: int, refusal: KafkaError | TopicRefused | None) -> None:
+        self.halted = True
+        self._stopped_at = (rows[index].event_id, refusal)
+        self._rows = rows[:index]
+        self._expected = index
+
+    def confirmed(self) -> set[str]:
+        if self._errors or len(self._reports) < self._expected:
+            return set()
+        return {row.event_id for row in self._rows}
+
+    def wait(self) -> None:
+        publisher = self._publisher
+        settings = publisher._settings
+        producer = publisher._producer
+        state = publisher._state
+        deadline = time.monotonic() + settings.delivery_timeout_ms / 1000 + 5
+        reported = state.failures
+        expected = self._expected
+        try:
+            while len(self._reports) < expected and producer is not None and time.monotonic() < deadline \
+                    and not self.interrupted.is_set() and not self._errors:
+                producer.poll(0.05)
+                if len(self._reports) < expected and state.failures != reported:
+                    break
+            self._raise(settings, state, reported, expected)
+        finally:
+            publisher._sendings.discard(self)
+
+    def _raise(self, settings: KafkaSettings, state: BrokerState, reported: int, expected: int) -> None:
+        publisher = self._publisher
+        refused = [(_id_of(record), error) for error, record in list(self._errors) if permanent(error)]
+        stopped = self._stopped_at
+        if stopped is not None and isinstance(stopped[1], TopicRefused):
+            raise Refused(stopped[0], str(stopped[1]))
+        if stopped is not None and stopped[1] is not None:
+            refused.insert(0, (stopped[0], stopped[1]))
+        if refused:
+            message_id, error = refused[0]
+            log.warning("broker refused message %s for good: %s", message_id, error.str(),
+                        extra={"message_id": message_id, "error": error.name()})
+            with publisher._lock:
+                publisher._discard()
+            raise Refused(message_id, f"{error.str()} ({error.name()})")
+        failures = list(self._errors)
+        missing = expected - len(self._reports)
+        if not failures and not missing and stopped is None:
+            state.answered()
+            return
+        if failures:
+            reason = str(failures[0][0])
+        elif self.interrupted.is_set():
+            reason = "interrupted with message(s) not confirmed"
+        elif state.failures != reported:
+            reason = "the broker went down with message(s) not confirmed"
+        else:
+            reason = f"{missing} message(s) not confirmed in time"
+        if not self.interrupted.is_set():
+            state.failed(reason)
+        with publisher._lock:
+            publisher._discard()
+        publisher._admin.forget()
+        if publisher._on_outage is not None:
+            publisher._on_outage()
+        raise Unavailable(settings.what(), f"publishing failed: {reason}", settings.hint())
+
+
+def _id_of(record: KafkaRecord) -> str:
+    for name, value in record.headers() or []:
+        if name == ID_HEADER:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return ""
 
 
 MOVED_EVERY = 1.0  # seconds between two looks at whether the embedded broker restarted

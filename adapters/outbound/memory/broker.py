@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Sequence
+from itertools import groupby
 
 from core.kernel.envelope import Message
 from core.kernel.errors import Refused
+from ports.storage import OutboxRow
 
 
 class MemoryBroker:
@@ -56,8 +58,48 @@ class MemoryPublisher:
                 log.append(dataclasses.replace(message, topic=topic, partition=0, offset=len(log)))
             self._broker.cond.notify_all()
 
+    def send(self, rows: Sequence[OutboxRow], default_topic: str) -> MemorySending:
+        """StreamingPublisher: published at once (appending is the confirmation); a refusal
+        halts the sending at the refused row, which `wait()` then raises."""
+        sending = MemorySending()
+        for topic, run in groupby(rows, key=lambda row: row.topic or default_topic):
+            messages = [_message_of(row, topic) for row in run]
+            try:
+                self.publish(topic, messages)
+            except Refused as exc:
+                for message in messages:
+                    if message.id == exc.message_id:
+                        break
+                    sending.confirmed_ids.add(message.id)
+                sending.halted, sending.refusal = True, exc
+                return sending
+            sending.confirmed_ids.update(m.id for m in messages)
+        return sending
+
     def close(self) -> None:
         return None
+
+
+class MemorySending:
+    """A memory publish, done when handed over: `wait()` only tells a refusal."""
+
+    def __init__(self) -> None:
+        self.halted = False
+        self.refusal: Refused | None = None
+        self.confirmed_ids: set[str] = set()
+
+    def wait(self) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+
+    def confirmed(self) -> set[str]:
+        return set(self.confirmed_ids)
+
+
+def _message_of(row: OutboxRow, topic: str) -> Message:
+    return Message(id=row.event_id, key=row.aggregate_id, type=row.type, payload=row.payload.encode(), topic=topic,
+                   headers={"event_id": row.event_id, "type": row.type, "aggregate_version": str(row.aggregate_version),
+                            "correlation_id": row.aggregate_id, "causation_id": row.event_id})
 
 
 class MemorySubscriber:

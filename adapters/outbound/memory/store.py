@@ -22,7 +22,7 @@ from core.kernel.streams import check_append
 from core.kernel.views import Page, View, decode_cursor, page_of
 from core.runtime.saga_tables import SagaTables
 from ports.sagas import HistoryRow, SagaChanges, SagaRecord, Timer
-from ports.storage import ParkedRow
+from ports.storage import OutboxRow, ParkedRow
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -180,9 +180,12 @@ class MemoryOutbox:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
-    def claim(self, limit: int) -> list[OutboxRecord]:
+    def claim(self, limit: int, after: int = 0) -> list[OutboxRecord]:
         with self._store.lock:
-            return self._store.pending.claim(self._store.parked, limit)
+            return self._store.pending.claim(self._store.parked, limit, after)
+
+    def claim_rows(self, limit: int, after: int = 0) -> list[OutboxRow]:
+        return [OutboxRow.of(record) for record in self.claim(limit, after)]
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         store = self._store

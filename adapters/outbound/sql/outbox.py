@@ -5,16 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, exists, func, select, update
 
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
+from adapters.outbound.sql.prepared import Driver
 from adapters.outbound.sql.rows import outbox_from_row
 from adapters.outbound.sql.schema import outbox
 from core.kernel.envelope import OutboxRecord
-from ports.storage import ParkedRow
+from ports.storage import OutboxRow, ParkedRow
 
 _UNPUBLISHED = outbox.c.published_at.is_(None)
 _PARKED = outbox.c.parked_at.is_not(None)
@@ -24,9 +25,21 @@ _earlier = outbox.alias("earlier")
 _BEHIND_PARKED = exists().where(_earlier.c.parked_at.is_not(None), _earlier.c.aggregate_id == outbox.c.aggregate_id,
                                 _earlier.c.seq < outbox.c.seq)
 _CLAIMABLE = (_UNPUBLISHED, _NOT_PARKED, ~_BEHIND_PARKED)
+# The same claim as text for the raw driver (SQLite): ix_outbox_unpublished serves `seq > ?`.
+_CLAIM_SQLITE = (
+    "SELECT seq, event_id, aggregate_id, aggregate_version, type, payload, topic FROM outbox AS o"
+    " WHERE published_at IS NULL AND parked_at IS NULL AND seq > ? AND NOT EXISTS (SELECT 1 FROM outbox AS e"
+    " WHERE e.parked_at IS NOT NULL AND e.aggregate_id = o.aggregate_id AND e.seq < o.seq)"
+    " ORDER BY seq LIMIT ?")
+# Without a parked row (nearly always) the claim needs no look-up per row; only the relay parks.
+_ANY_PARKED_SQLITE = "SELECT EXISTS (SELECT 1 FROM outbox WHERE parked_at IS NOT NULL)"
+_CLAIM_UNPARKED_SQLITE = (
+    "SELECT seq, event_id, aggregate_id, aggregate_version, type, payload, topic FROM outbox"
+    " WHERE published_at IS NULL AND parked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?")
+_MARK_RANGE_SQLITE = "UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Claim:
     connection: Connection
     seqs: set[int] = field(default_factory=set)
@@ -40,7 +53,9 @@ class SqlOutbox:
     Claimed rows left unmarked become claimable again when the claim ends: at the claiming
     thread's next `claim`, at `release()`, at `close()`, or when a crashed relay's connection drops.
     A row is only handed out while no earlier unpublished row of its aggregate is held by
-    another relay, so each aggregate's events still go out in version order.
+    another relay, so each aggregate's events still go out in version order. A pipelining relay
+    claims again above the rows it has in flight (`claim(limit, after)`): each such claim is a
+    transaction of its own, so marking one batch commits it without unlocking the others.
 
     On SQLite the claim is a plain read (FOR UPDATE does not exist there): run one relay, which
     `relay_lock()` lets the relay enforce.
@@ -49,19 +64,26 @@ class SqlOutbox:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = threading.Lock()
-        self._claims: dict[int, _Claim] = {}
+        self._claims: dict[int, list[_Claim]] = {}
 
-    def claim(self, limit: int) -> list[OutboxRecord]:
-        self.release()
-        query = select(outbox).where(*_CLAIMABLE).order_by(outbox.c.seq).limit(limit)
+    def claim(self, limit: int, after: int = 0) -> list[OutboxRecord]:
         if self._db.dialect != "postgresql":
+            query = select(outbox).where(*_CLAIMABLE, outbox.c.seq > after).order_by(outbox.c.seq).limit(limit)
             with self._db.reading() as connection:
                 return [outbox_from_row(row) for row in connection.execute(query)]
+        # A claim above `after` is one more of this thread's claims (a pipelining relay: the
+        # rows it has in flight stay locked, each batch in its own transaction, so marking one
+        # commits it alone); a claim from the start ends them first, as the contract says.
+        if not after:
+            self.release()
+        with self._lock:
+            in_flight = set().union(*(claim.seqs for claim in self._claims.get(threading.get_ident(), [])))
+        query = select(outbox).where(*_CLAIMABLE, outbox.c.seq > after).order_by(outbox.c.seq).limit(limit)
         connection = self._db.writer()
         try:
             with translated(self._db.target):
                 rows = [outbox_from_row(row) for row in connection.execute(query.with_for_update(skip_locked=True))]
-                rows = _heads_of_their_aggregates(connection, rows)
+                rows = _heads_of_their_aggregates(connection, rows, in_flight)
         except BaseException:
             connection.rollback()
             connection.close()
@@ -71,37 +93,75 @@ class SqlOutbox:
             connection.close()
             return []
         with self._lock:
-            self._claims[threading.get_ident()] = _Claim(connection, {r.seq for r in rows})
+            self._claims.setdefault(threading.get_ident(), []).append(_Claim(connection, {r.seq for r in rows}))
         return rows
+
+    def claim_rows(self, limit: int, after: int = 0) -> list[OutboxRow]:
+        if self._db.dialect == "postgresql":
+            return [OutboxRow.of(record) for record in self.claim(limit, after)]
+        # A plain read on the raw driver (one writer: rows commit in seq order, so nothing commits
+        # later below a seq already seen); the driver's tuples are the rows, no type processing.
+        with translated(self._db.target):
+            driver = Driver(self._db.engine.raw_connection(), self._db.engine.dialect)
+            try:
+                cursor = driver.run(_ANY_PARKED_SQLITE)
+                (parked,) = cursor.fetchone()
+                cursor.close()
+                cursor = driver.run(_CLAIM_SQLITE if parked else _CLAIM_UNPARKED_SQLITE, (after, limit))
+                fetched = cursor.fetchall()
+                cursor.close()
+            finally:
+                driver.connection.close()
+        return list(map(OutboxRow._make, fetched))
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> None:
         wanted = set(seqs)
+        if not wanted:
+            return
         with self._lock:
-            holding = [(key, claim) for key, claim in self._claims.items() if claim.seqs & wanted]
-            for key, _ in holding:
-                del self._claims[key]
-        for _, claim in holding:
+            holding = [claim for claims in self._claims.values() for claim in claims if claim.seqs & wanted]
+            for claims in self._claims.values():
+                claims[:] = [claim for claim in claims if claim not in holding]
+        for claim in holding:
+            # Marked in the claim's own transaction: its row locks would block any other.
             try:
                 with translated(self._db.target):
                     _mark(claim.connection, claim.seqs & wanted, at)
                     claim.connection.commit()
             finally:
                 claim.connection.close()
-        rest = wanted.difference(*(claim.seqs for _, claim in holding))
+        rest = wanted.difference(*(claim.seqs for claim in holding))
         if rest:
+            self._mark_elsewhere(rest, at)
+
+    def _mark_elsewhere(self, seqs: set[int], at: datetime) -> None:
+        if self._db.dialect != "sqlite":
             with self._db.writing() as connection:
-                _mark(connection, rest, at)
+                _mark(connection, seqs, at)
+            return
+        # SQLite stores naive UTC text (types.UtcDateTime): bound here in the same format.
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        driver = self._db.driver()
+        try:
+            with translated(self._db.target):
+                driver.run(_MARK_RANGE_SQLITE, [(stamp, first, last) for first, last in _runs(seqs)],
+                           many=True).close()
+        except BaseException:
+            driver.end(commit=False)
+            raise
+        with translated(self._db.target):
+            driver.end(commit=True)
 
     def release(self) -> None:
-        """End this thread's claim without publishing: its rows become claimable again."""
+        """End this thread's claims without publishing: their rows become claimable again."""
         with self._lock:
-            claim = self._claims.pop(threading.get_ident(), None)
-        if claim is not None:
+            claims = self._claims.pop(threading.get_ident(), [])
+        for claim in claims:
             _end(claim)
 
     def release_all(self) -> None:
         with self._lock:
-            claims, self._claims = list(self._claims.values()), {}
+            claims, self._claims = [c for cs in self._claims.values() for c in cs], {}
         for claim in claims:
             _end(claim)
 
@@ -167,9 +227,11 @@ class SqlOutbox:
         return None if path is None else f"{path}.relay.lock"
 
 
-def _heads_of_their_aggregates(connection: Connection, rows: list[OutboxRecord]) -> list[OutboxRecord]:
+def _heads_of_their_aggregates(connection: Connection, rows: list[OutboxRecord],
+                               in_flight: set[int]) -> list[OutboxRecord]:
     """Keep, per aggregate, only the held rows that come before any unpublished row this claim
-    does not hold (another relay holds it, or it committed late): the rest would overtake it."""
+    does not hold (another relay holds it, or it committed late): the rest would overtake it.
+    `in_flight` are the rows this claim took earlier and has not marked yet: held too."""
     if not rows:
         return rows
     held = {r.seq for r in rows}
@@ -184,13 +246,27 @@ def _heads_of_their_aggregates(connection: Connection, rows: list[OutboxRecord])
             continue
         if seq in held:
             allowed.add(seq)
-        else:
+        elif seq not in in_flight:
             blocked.add(aggregate_id)
     return [r for r in rows if r.seq in allowed]
 
 
+def _runs(seqs: set[int]) -> list[tuple[int, int]]:
+    """`seqs` as runs of consecutive numbers, (first, last) each: a batch is usually one run,
+    so marking it is one range update instead of a bind per row."""
+    runs: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
+
+
 def _mark(connection: Connection, seqs: set[int], at: datetime) -> None:
-    connection.execute(update(outbox).where(outbox.c.seq.in_(seqs), _UNPUBLISHED).values(published_at=at))
+    for first, last in _runs(seqs):
+        connection.execute(update(outbox).where(outbox.c.seq.between(first, last), _UNPUBLISHED)
+                           .values(published_at=at))
 
 
 def _end(claim: _Claim) -> None:
