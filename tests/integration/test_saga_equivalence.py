@@ -198,3 +198,16 @@ def test_a_person_deciding_a_pending_order_by_hand_ends_or_moves_its_flow(shops:
     assert shop.shipment(approved) == "SCHEDULED"
     kinds = [entry["kind"] for entry in shop.history(cancelled)]
     assert "operator" in kinds and kinds[-1] == "compensated"
+
+
+def test_cancelling_an_approved_order_before_its_shipment_ends_its_flow(shops: Callable[[str], Shop]) -> None:
+    """Choreography: the flow was waiting for shipping when a person cancelled; the shipment scheduled
+    meanwhile has nothing to undo in the flow (shipping cancels it on the cancellation)."""
+    shop = shops("choreography")
+    order_id = shop.place("c-1", "SKU-1", 2)
+    shop.pump(silent=["shipping"])
+    assert shop.order(order_id).status.value == "APPROVED" and shop.saga(order_id).state == "waiting"
+    shop.app.ordering.send(CancelOrder(order_id=order_id, reason="changed my mind"))
+    shop.pump()
+    assert shop.saga(order_id).state == "compensated"
+    assert (shop.reserved("SKU-1"), str(shop.held("c-1")), shop.shipment(order_id)) == (0, "0.00", "CANCELLED")

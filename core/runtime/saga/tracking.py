@@ -150,9 +150,15 @@ class _Track:
                                                          f"({seen.reason}); nothing goes back", **ids)
             return
         if seen.ok and run.status in (StepStatus.IN_FLIGHT, StepStatus.FAILED) and self.phase is not Phase.RUNNING:
+            self.clear_timer(run)
+            if self.definition.step(run.name).compensation is None:
+                self.put(run.name, status=StepStatus.DONE)
+                self.note(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: nothing to "
+                                                              f"undo", **ids)
+                self.settle()
+                return
             # The participant saw the placement before the rejection: it holds something now, and
             # undoes it when it sees the rejection next.
-            self.clear_timer(run)
             self.put(run.name, status=StepStatus.COMPENSATING)
             self.phase = Phase.COMPENSATING
             self.note(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: "
