@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.kernel.errors import ConcurrencyConflict, NotFound
+from core.kernel.errors import ConcurrencyConflict
 from core.runtime.saga import Decision, SagaDefinition, SendCommand, Start, TimerFired
 from core.runtime.saga.tracking import Decided, Observed, TrackInput, track
-from core.runtime.sagas import CONFLICT_RETRIES, instance_of, stage_decision, timer_inbox_id
+from core.runtime.sagas import CONFLICT_RETRIES, definition_named, instance_of, stage_decision, timer_inbox_id
 from ports.sagas import Timer
 from ports.storage import UnitOfWork
 from ports.system import EventFeed
@@ -42,10 +42,7 @@ class FlowTracker:
         self.conflict_retries = conflict_retries
 
     def definition(self, name: str) -> SagaDefinition:
-        found = self.definitions.get(name)
-        if found is None:
-            raise NotFound("flow definition", f"{name} (known: {', '.join(sorted(self.definitions))})")
-        return found
+        return definition_named(self.definitions, name)
 
     def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any]) -> Decision:
         """Stage the flow's start into `uow`, which the caller has open and commits."""

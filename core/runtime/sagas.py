@@ -88,10 +88,7 @@ class SagaRunner:
         self.conflict_retries = conflict_retries
 
     def definition(self, name: str) -> SagaDefinition:
-        found = self.definitions.get(name)
-        if found is None:
-            raise NotFound("saga definition", f"{name} (known: {', '.join(sorted(self.definitions))})")
-        return found
+        return definition_named(self.definitions, name)
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -177,6 +174,14 @@ class SagaRunner:
                             created_at=now, topic=self.topics(command.participant))
 
 
+def definition_named(definitions: Mapping[str, SagaDefinition], name: str) -> SagaDefinition:
+    """The definition `name`, or NotFound listing the known ones."""
+    found = definitions.get(name)
+    if found is None:
+        raise NotFound("saga definition", f"{name} (known: {', '.join(sorted(definitions))})")
+    return found
+
+
 def stage_decision(uow: UnitOfWork, decision: Decision, record: SagaRecord | None) -> None:
     """Stage a decision's instance (optimistic on `record`'s version), history and timers into `uow`
     (its commands are the caller's: sent by the orchestrator, done in place by a choreography's owner)."""
@@ -202,5 +207,5 @@ def is_running(record: SagaRecord | None) -> bool:
     return record is not None and record.state not in ENDED_STATES
 
 
-__all__: Sequence[str] = ("SAGA_FIELD", "SagaRunner", "instance_of", "is_running", "reply_from_json",
-                          "reply_to_json", "saga_fields", "stage_decision", "timer_inbox_id")
+__all__: Sequence[str] = ("SAGA_FIELD", "SagaRunner", "definition_named", "instance_of", "is_running",
+                          "reply_from_json", "reply_to_json", "saga_fields", "stage_decision", "timer_inbox_id")
