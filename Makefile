@@ -41,8 +41,10 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# Four workers, a test file each at a time (its module fixtures stay in one worker): the suite mostly
+# waits on the processes and servers it starts, so 2 cores keep up with 4 workers.
 test: lint
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider -n 4 --dist loadfile
 
 bench: $(BENCH_STAMP)
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
