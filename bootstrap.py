@@ -252,8 +252,9 @@ SETTINGS: dict[str, Setting] = {
                               "choreography: the services react to each other's events; manual: inventory and "
                               "payments hold on OrderPlaced and a person approves or rejects"),
     "saga.answer_deadline_ms": Setting(30_000, minimum=100,
-                                      help="how long a saga waits for stock, payment or approval before it retries "
-                                           "(orchestration) or gives up (choreography)"),
+                                      help="how long a saga waits for stock, payment or approval before it asks "
+                                           "again (orchestration: three tries); choreography waits as long as "
+                                           "those three tries, then rejects"),
     "saga.timer_batch": Setting(100, minimum=1, help="due saga timers the timer worker fires per round"),
     "saga.timer_idle_ms": Setting(200, minimum=1, help="the timer worker's wait when no timer is due"),
     "registry.adapter": Setting("memory", ("memory", "static", "etcd"),
