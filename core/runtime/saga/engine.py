@@ -25,24 +25,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from core.kernel.errors import IllegalTransition, NotFound, ValidationError
-from core.kernel.feed import FeedEvent, FeedKind
 from core.runtime.saga.decision import (
-    CancelTimer,
     Decision,
-    HistoryEntry,
     HistoryKind,
     SendCommand,
-    SetTimer,
     message_id,
 )
 from core.runtime.saga.definition import SagaDefinition, Step
 from core.runtime.saga.inputs import Held, Input, Operator, OperatorAction, Reply, Start, TimerFired
 from core.runtime.saga.instance import AWAITING, UNDOING, Phase, SagaInstance, StepRun, StepStatus
+from core.runtime.saga.working import Working
 
 # Going forward, a stage is over once none of its steps is still open. A step skipped by an
 # operator whose late success was then undone is over too: the saga went on without it.
@@ -82,7 +77,7 @@ def _new_instance(definition: SagaDefinition, start: Start, now: datetime) -> Sa
     )
 
 
-class _Run:
+class _Run(Working):
     """One decision being made: a working copy of the instance plus the effects collected."""
 
     def __init__(self, definition: SagaDefinition, instance: SagaInstance, now: datetime) -> None:
@@ -90,20 +85,9 @@ class _Run:
         if [run.name for run in instance.steps] != names:
             raise ValueError(f"saga {instance.saga_id} has steps {[run.name for run in instance.steps]}, but "
                              f"definition {definition.name!r} now has {names}")
-        self.definition = definition
-        self.instance = instance
-        self.now = now
-        self.runs = {run.name: run for run in instance.steps}
-        self.phase = instance.phase
-        self.reason = instance.reason
+        super().__init__(definition, instance, now)
         self.paused = instance.paused
         self.held: list[Held] = list(instance.held)
-        self.generation = instance.generation
-        self.stale_timers = instance.stale_timers
-        self.commands: list[SendCommand] = []
-        self.timers: list[SetTimer] = []
-        self.cancels: list[CancelTimer] = []
-        self.history: list[HistoryEntry] = []
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -425,43 +409,12 @@ class _Run:
         self.note(HistoryKind.SENT, final.name, 1, f"sent {final.command}", message_id=command.message_id,
                   command=final.command)
 
-    def arm(self, name: str, due: datetime) -> None:
-        self.clear_timer(name)
-        self.generation += 1
-        self.timers.append(SetTimer(self.instance.saga_id, name, self.generation, due))
-        self.put(name, timer=self.generation, due_at=due)
-
-    def clear_timer(self, name: str) -> None:
-        run = self.runs[name]
-        if run.timer is not None:
-            self.cancels.append(CancelTimer(self.instance.saga_id, name, run.timer))
-            self.put(name, timer=None, due_at=None)
-
-    def put(self, name: str, **changes: Any) -> None:
-        self.runs[name] = replace(self.runs[name], **changes)
-
-    def note(self, kind: HistoryKind, step: str | None, attempt: int | None, text: str, **data: Any) -> None:
-        self.history.append(HistoryEntry(at=self.now, kind=kind, step=step, attempt=attempt, text=text, data=data))
-
     @property
     def ended(self) -> bool:
         return self.phase in (Phase.COMPLETED, Phase.COMPENSATED)
 
     def finish(self) -> Decision:
-        instance = replace(
-            self.instance, phase=self.phase, steps=tuple(self.runs[run.name] for run in self.instance.steps),
-            reason=self.reason, paused=self.paused, held=tuple(self.held), generation=self.generation,
-            stale_timers=self.stale_timers, updated_at=self.now if self.history else self.instance.updated_at,
-        )
-        state = instance.state.value
-        feed = tuple(
-            FeedEvent(kind=FeedKind.SAGA, text=f"saga {instance.saga_id}: {entry.text}", at=entry.at,
-                      data={"saga_id": instance.saga_id, "definition": instance.definition, "state": state,
-                            "history": entry.kind.value, "step": entry.step, "attempt": entry.attempt, **entry.data})
-            for entry in self.history
-        )
-        return Decision(instance=instance, commands=tuple(self.commands), timers=tuple(self.timers),
-                        cancel_timers=tuple(self.cancels), history=tuple(self.history), feed=feed)
+        return self.decided(paused=self.paused, held=tuple(self.held))
 
 
 def _describe(given: Held) -> str:

@@ -26,14 +26,14 @@ The rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.kernel.feed import FeedEvent, FeedKind
-from core.runtime.saga.decision import CancelTimer, Decision, HistoryEntry, HistoryKind, SendCommand, SetTimer
+from core.runtime.saga.decision import Decision, HistoryKind, SendCommand
 from core.runtime.saga.definition import SagaDefinition, Step
 from core.runtime.saga.inputs import Start, TimerFired
 from core.runtime.saga.instance import Phase, SagaInstance, StepRun, StepStatus
+from core.runtime.saga.working import Working
 
 CHOREOGRAPHY = "choreography"
 
@@ -98,62 +98,51 @@ def _new(definition: SagaDefinition, start: Start, now: datetime) -> SagaInstanc
         participants={step.name: step.participant for step in definition.every_step}, mode=CHOREOGRAPHY)
 
 
-class _Track:
+class _Track(Working):
     def __init__(self, definition: SagaDefinition, instance: SagaInstance, now: datetime, owner: str) -> None:
-        self.definition = definition
-        self.instance = instance
-        self.now = now
+        super().__init__(definition, instance, now)
         self.owner = owner
-        self.runs = {run.name: run for run in instance.steps}
-        self.phase = instance.phase
-        self.reason = instance.reason
-        self.generation = instance.generation
-        self.stale_timers = instance.stale_timers
-        self.commands: list[SendCommand] = []
-        self.timers: list[SetTimer] = []
-        self.cancels: list[CancelTimer] = []
-        self.history: list[HistoryEntry] = []
 
     # -- inputs -----------------------------------------------------------------------------------
 
     def start(self) -> Decision:
         first = next(self.definition.stage_steps())
         who = " and ".join(dict.fromkeys(step.participant for step in first))
-        self.note(HistoryKind.STARTED, None, f"started {self.definition.name}: {who} react to it")
+        self.noted(HistoryKind.STARTED, None, f"started {self.definition.name}: {who} react to it")
         self.begin(first)
         return self.finish()
 
     def ignored(self, text: str) -> Decision:
-        self.note(HistoryKind.IGNORED, None, text)
+        self.noted(HistoryKind.IGNORED, None, text)
         return self.finish()
 
     def on_answer(self, seen: Observed) -> None:
         run = self.runs.get(seen.step)
         ids = {"message_id": seen.message_id, "event": seen.event}
         if run is None:
-            self.note(HistoryKind.IGNORED, seen.step, f"{seen.event} for a step this flow does not have", **ids)
+            self.noted(HistoryKind.IGNORED, seen.step, f"{seen.event} for a step this flow does not have", **ids)
             return
         if run.status is StepStatus.IN_FLIGHT and self.phase is Phase.RUNNING:
-            self.clear_timer(run)
+            self.clear_timer(run.name)
             if seen.ok:
                 self.put(run.name, status=StepStatus.DONE, reason=None)
-                self.note(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} done", **ids)
+                self.noted(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} done", **ids)
                 self.advance()
             elif self.definition.is_before_pivot(run.name):
                 reason = seen.reason or f"{run.name} failed"
                 self.put(run.name, status=StepStatus.FAILED, reason=reason)
-                self.note(HistoryKind.FAILED, run.name, f"{seen.event}: {run.name} failed: {reason}", reason=reason,
+                self.noted(HistoryKind.FAILED, run.name, f"{seen.event}: {run.name} failed: {reason}", reason=reason,
                           **ids)
                 self.give_up(f"{run.name} failed: {reason}")
             else:
-                self.note(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} failed after the pivot "
+                self.noted(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} failed after the pivot "
                                                          f"({seen.reason}); nothing goes back", **ids)
             return
         if seen.ok and run.status in (StepStatus.IN_FLIGHT, StepStatus.FAILED) and self.phase is not Phase.RUNNING:
-            self.clear_timer(run)
+            self.clear_timer(run.name)
             if self.definition.step(run.name).compensation is None:
                 self.put(run.name, status=StepStatus.DONE)
-                self.note(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: nothing to "
+                self.noted(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: nothing to "
                                                               f"undo", **ids)
                 self.settle()
                 return
@@ -161,33 +150,33 @@ class _Track:
             # undoes it when it sees the rejection next.
             self.put(run.name, status=StepStatus.COMPENSATING)
             self.phase = Phase.COMPENSATING
-            self.note(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: "
+            self.noted(HistoryKind.LATE_SUCCESS, run.name, f"{seen.event} after the flow gave up: "
                       f"{self.participant(run.name)} undoes it when it sees the rejection", **ids)
             return
         if not seen.ok and run.status is StepStatus.IN_FLIGHT:
-            self.clear_timer(run)
+            self.clear_timer(run.name)
             self.put(run.name, status=StepStatus.FAILED, reason=seen.reason)
-            self.note(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} failed ({seen.reason}); the flow "
+            self.noted(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} failed ({seen.reason}); the flow "
                                                      f"had already given up", **ids)
             self.settle()
             return
-        self.note(HistoryKind.IGNORED, run.name, f"{seen.event} again, or for a step {run.status.value}: "
+        self.noted(HistoryKind.IGNORED, run.name, f"{seen.event} again, or for a step {run.status.value}: "
                                                  f"changes nothing", **ids)
 
     def on_decided(self, decided: Decided) -> None:
         if self.phase is not Phase.RUNNING:
-            self.note(HistoryKind.IGNORED, None, f"{decided.what} by hand after the flow ended")
+            self.noted(HistoryKind.IGNORED, None, f"{decided.what} by hand after the flow ended")
             return
         if not decided.ok:
-            self.note(HistoryKind.OPERATOR, None, f"{decided.what} by hand: {decided.reason}", reason=decided.reason)
+            self.noted(HistoryKind.OPERATOR, None, f"{decided.what} by hand: {decided.reason}", reason=decided.reason)
             self.give_up(f"{decided.what} by hand: {decided.reason}", by_hand=True)
             return
         pivot = self.definition.pivot
         if pivot is None or self.runs[pivot].status is StepStatus.DONE:
-            self.note(HistoryKind.IGNORED, None, f"{decided.what} by hand: already done")
+            self.noted(HistoryKind.IGNORED, None, f"{decided.what} by hand: already done")
             return
         self.put(pivot, status=StepStatus.DONE, attempt=1)
-        self.note(HistoryKind.OPERATOR, pivot, f"{decided.what} by hand, before the flow got there")
+        self.noted(HistoryKind.OPERATOR, pivot, f"{decided.what} by hand, before the flow got there")
         after = False
         for stage in self.definition.stage_steps():
             if after:
@@ -200,17 +189,17 @@ class _Track:
         ids = {"message_id": seen.message_id, "event": seen.event}
         if run is None or run.status is not StepStatus.COMPENSATING:
             what = "nothing of it was being undone" if run is not None else "a step this flow does not have"
-            self.note(HistoryKind.IGNORED, seen.step, f"{seen.event}: {what}", **ids)
+            self.noted(HistoryKind.IGNORED, seen.step, f"{seen.event}: {what}", **ids)
             return
         self.put(run.name, status=StepStatus.COMPENSATED)
-        self.note(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} undone", **ids)
+        self.noted(HistoryKind.REPLIED, run.name, f"{seen.event}: {run.name} undone", **ids)
         self.settle()
 
     def on_timer(self, fired: TimerFired) -> None:
         run = self.runs.get(fired.step)
         if run is None or run.timer != fired.generation or run.status is not StepStatus.IN_FLIGHT:
             self.stale_timers += 1
-            self.note(HistoryKind.STALE_TIMER, fired.step, f"timer {fired.generation} no longer matters")
+            self.noted(HistoryKind.STALE_TIMER, fired.step, f"timer {fired.generation} no longer matters")
             return
         step = self.definition.step(run.name)
         waited = patience(step)
@@ -218,16 +207,16 @@ class _Track:
         self.put(run.name, timer=None, due_at=None)
         if self.phase is Phase.RUNNING and self.definition.is_before_pivot(run.name):
             self.put(run.name, status=StepStatus.FAILED, reason=reason)
-            self.note(HistoryKind.DEADLINE, run.name, reason, reason=reason)
+            self.noted(HistoryKind.DEADLINE, run.name, reason, reason=reason)
             self.give_up(f"{run.name} failed: {reason}")
         elif self.phase is Phase.RUNNING:
             # After the pivot there is no way back: flag the silence, keep watching.
-            self.note(HistoryKind.DEADLINE, run.name, f"{reason}: still waiting (no way back after the pivot)",
+            self.noted(HistoryKind.DEADLINE, run.name, f"{reason}: still waiting (no way back after the pivot)",
                       reason=reason)
             self.arm(run.name, self.now + waited)
         else:
             self.put(run.name, status=StepStatus.FAILED, reason=reason)
-            self.note(HistoryKind.DEADLINE, run.name, f"{reason}; the flow had already given up", reason=reason)
+            self.noted(HistoryKind.DEADLINE, run.name, f"{reason}; the flow had already given up", reason=reason)
             self.settle()
 
     # -- moving on ---------------------------------------------------------------------------------
@@ -251,24 +240,24 @@ class _Track:
                 if step.participant == self.owner and self.runs[step.name].status is StepStatus.PENDING:
                     self.put(step.name, status=StepStatus.DONE, attempt=1)
                     self.commands.append(self.command(step.name, step.command, step.payload(self.instance.data)))
-                    self.note(HistoryKind.SENT, step.name, f"{self.owner} does {step.command} itself")
+                    self.noted(HistoryKind.SENT, step.name, f"{self.owner} does {step.command} itself")
             self.begin(stage)
             if any(self.runs[step.name].status is StepStatus.IN_FLIGHT for step in stage):
                 return
         self.phase = Phase.COMPLETED
-        self.note(HistoryKind.COMPLETED, None, f"{self.definition.name} completed")
+        self.noted(HistoryKind.COMPLETED, None, f"{self.definition.name} completed")
 
     def give_up(self, reason: str, *, by_hand: bool = False) -> None:
         self.phase = Phase.COMPENSATING
         self.reason = reason
-        self.note(HistoryKind.COMPENSATING, None, f"compensating: {reason}", reason=reason)
+        self.noted(HistoryKind.COMPENSATING, None, f"compensating: {reason}", reason=reason)
         for step in self.definition.every_step:
             if self.runs[step.name].status is StepStatus.DONE and step.compensation is not None:
                 self.put(step.name, status=StepStatus.COMPENSATING)
         final = self.definition.on_failure
         if final is not None and not by_hand:
             self.commands.append(self.command(final.name, final.command, final.payload(self.instance.data, reason)))
-            self.note(HistoryKind.SENT, final.name, f"{self.owner} does {final.command} itself: "
+            self.noted(HistoryKind.SENT, final.name, f"{self.owner} does {final.command} itself: "
                                                     f"participants undo what they hold when they see it")
         self.settle()
 
@@ -278,7 +267,7 @@ class _Track:
         if any(run.status in (StepStatus.IN_FLIGHT, StepStatus.COMPENSATING) for run in self.runs.values()):
             return
         self.phase = Phase.COMPENSATED
-        self.note(HistoryKind.COMPENSATED, None, f"{self.definition.name} compensated: {self.reason}")
+        self.noted(HistoryKind.COMPENSATED, None, f"{self.definition.name} compensated: {self.reason}")
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -289,32 +278,8 @@ class _Track:
     def participant(self, name: str) -> str:
         return self.definition.step(name).participant
 
-    def arm(self, name: str, due: datetime) -> None:
-        self.generation += 1
-        self.put(name, timer=self.generation, due_at=due)
-        self.timers.append(SetTimer(self.instance.saga_id, name, self.generation, due))
-
-    def clear_timer(self, run: StepRun) -> None:
-        current = self.runs[run.name]
-        if current.timer is not None:
-            self.cancels.append(CancelTimer(self.instance.saga_id, run.name, current.timer))
-        self.put(run.name, timer=None, due_at=None)
-
-    def put(self, name: str, **changes: object) -> None:
-        self.runs[name] = replace(self.runs[name], **changes)  # type: ignore[arg-type]
-
-    def note(self, kind: HistoryKind, step: str | None, text: str, **data: object) -> None:
-        self.history.append(HistoryEntry(at=self.now, kind=kind, step=step, attempt=None, text=text, data=dict(data)))
+    def noted(self, kind: HistoryKind, step: str | None, text: str, **data: object) -> None:
+        self.note(kind, step, None, text, **data)
 
     def finish(self) -> Decision:
-        instance = replace(self.instance, steps=tuple(self.runs[run.name] for run in self.instance.steps),
-                           phase=self.phase, reason=self.reason, generation=self.generation,
-                           stale_timers=self.stale_timers, updated_at=self.now)
-        state = instance.state.value
-        feed = tuple(FeedEvent(kind=FeedKind.SAGA, text=f"saga {instance.saga_id}: {entry.text}", at=entry.at,
-                               data={"saga_id": instance.saga_id, "definition": instance.definition, "state": state,
-                                     "history": entry.kind.value, "step": entry.step, "attempt": entry.attempt,
-                                     "mode": CHOREOGRAPHY, **entry.data})
-                     for entry in self.history)
-        return Decision(instance=instance, commands=tuple(self.commands), timers=tuple(self.timers),
-                        cancel_timers=tuple(self.cancels), history=tuple(self.history), feed=feed)
+        return self.decided()
