@@ -13,6 +13,15 @@ from typing import Any
 
 from core.kernel.messages import DomainEvent
 
+# One encoder for every message body: `json.dumps` with any non-default argument builds a new
+# encoder per call, a measurable share of placing an order (three bodies each).
+_canonical = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
+def canonical_json(data: Any) -> str:
+    """A message body's JSON text: compact, keys sorted, so equal bodies are equal text."""
+    return _canonical(data)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
@@ -48,7 +57,7 @@ class OutboxRecord:
         return cls(
             event_id=event.event_id, aggregate_id=event.aggregate_id,
             aggregate_version=event.aggregate_version, type=event.type_name,
-            payload=json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
+            payload=canonical_json(event.to_dict()),
             created_at=event.occurred_at, topic=topic,
         )
 

@@ -61,7 +61,8 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, now: Now, new_id: NewId,
         started: Decision | None = None
         driver = saga_runner or flow_tracker
         if driver is not None:
-            started = driver.start(uow, PLACE_ORDER.name, place_saga_id(order.id), place_order_data(order))
+            started = driver.start(uow, PLACE_ORDER.name, place_saga_id(order.id), place_order_data(order),
+                                   new=True)
         uow.commit()
     if driver is not None and started is not None:
         driver.announce(started)

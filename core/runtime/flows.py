@@ -44,9 +44,11 @@ class FlowTracker:
     def definition(self, name: str) -> SagaDefinition:
         return definition_named(self.definitions, name)
 
-    def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any]) -> Decision:
-        """Stage the flow's start into `uow`, which the caller has open and commits."""
-        return self._decide(uow, definition, saga_id, Start(saga_id, data))
+    def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any], *,
+              new: bool = False) -> Decision:
+        """Stage the flow's start into `uow`, which the caller has open and commits. `new` as for
+        SagaRunner.start: the id is fresh, so nothing is read."""
+        return self._decide(uow, definition, saga_id, Start(saga_id, data), new=new)
 
     def observe(self, uow: UnitOfWork, saga_id: str, observed: Observed) -> Decision | None:
         """Stage a participant's event into `uow` (open; the caller commits). None when no flow of
@@ -91,8 +93,9 @@ class FlowTracker:
         for event in decision.feed:
             self.feed.publish(event)
 
-    def _decide(self, uow: UnitOfWork, definition: str, saga_id: str, given: TrackInput) -> Decision:
-        record = uow.sagas.get(saga_id)
+    def _decide(self, uow: UnitOfWork, definition: str, saga_id: str, given: TrackInput, *,
+                new: bool = False) -> Decision:
+        record = None if new else uow.sagas.get(saga_id)
         decision = track(self.definition(definition), instance_of(record), given, self.now(), self.owner)
         stage_decision(uow, decision, record)
         for command in decision.commands:

@@ -14,12 +14,11 @@ participant's consumer pops them before reading the command with its own wire re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.kernel.envelope import OutboxRecord
+from core.kernel.envelope import OutboxRecord, canonical_json
 from core.kernel.errors import ConcurrencyConflict, NotFound, ValidationError
 from core.runtime.saga import (
     Decision,
@@ -92,10 +91,13 @@ class SagaRunner:
 
     # -- inputs ---------------------------------------------------------------------------------
 
-    def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any]) -> Decision:
+    def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any], *,
+              new: bool = False) -> Decision:
         """Stage the saga's start into `uow`, which the caller has open and commits (the order and
-        its saga commit together). Publish the returned decision with `announce` after the commit."""
-        record = uow.sagas.get(saga_id)
+        its saga commit together). Publish the returned decision with `announce` after the commit.
+        `new`: the saga's id comes from an aggregate this unit of work creates, so no saga can be
+        stored under it and none is read (a clash would be the store's to refuse, as a conflict)."""
+        record = None if new else uow.sagas.get(saga_id)
         decision = decide(self.definition(definition), instance_of(record), Start(saga_id, data), self.now())
         self._stage(uow, decision, record)
         return decision
@@ -170,7 +172,7 @@ class SagaRunner:
                        reply_to: str | None) -> OutboxRecord:
         body = {"type": command.command_type, **command.payload, SAGA_FIELD: saga_fields(command, reply_to)}
         return OutboxRecord(event_id=command.message_id, aggregate_id=command.saga_id, aggregate_version=version,
-                            type=command.command_type, payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
+                            type=command.command_type, payload=canonical_json(body),
                             created_at=now, topic=self.topics(command.participant))
 
 

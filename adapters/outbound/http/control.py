@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -150,7 +149,7 @@ class FeedStream:
                 self._restarted(boot_id)
             self.boot_id = boot_id
         self._server_seq = event.seq
-        self._ring.accept(dataclasses.replace(event, seq=self._offset + event.seq))
+        self._ring.accept(event.numbered(self._offset + event.seq))
 
     def _restarted(self, boot_id: str | None) -> None:
         notice = FeedEvent(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import threading
 from collections.abc import Callable
@@ -22,7 +21,7 @@ class RingBufferFeed:
 
     def publish(self, event: FeedEvent) -> FeedEvent:
         with self._lock:
-            event = dataclasses.replace(event, seq=next(self._seq))
+            event = event.numbered(next(self._seq))
             self._ring.accept(event)
         return event
 

@@ -16,7 +16,6 @@ to end, then re-checks: the loser of a race finds the version moved, or the key 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -25,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.event_store import append_events, lock_appends, read_stream
-from adapters.outbound.sql.prepared import Driver, execute, scalar
+from adapters.outbound.sql.prepared import Driver, execute, first, scalar
 from adapters.outbound.sql.read_model import advance_position, load_document, write_document
-from adapters.outbound.sql.rows import dumps, outbox_values
+from adapters.outbound.sql.rows import dumps, loads, outbox_values
 from adapters.outbound.sql.sagas import load_saga, write_sagas
 from adapters.outbound.sql.statements import (
     ID_BY_KEY,
@@ -71,25 +70,30 @@ class SqlCommitter:
     # -- committed reads ---------------------------------------------------------------------
 
     def load(self, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
+        if not self._events:
+            with self._db.querying() as driver:
+                row = first(driver, STATE_BY_ID, {"type": codec.name, "id": aggregate_id})
+            return codec.from_state(loads(row[0])) if row is not None else None
         with self._db.reading() as connection:
-            return self._load(connection, codec, aggregate_id)
+            return self._rebuild(connection, codec, aggregate_id)
 
     def load_by_key(self, codec: AggregateCodec[A], key: str) -> A | None:
-        with self._db.reading() as connection:
-            if not self._events:
-                state = connection.execute(STATE_BY_KEY, {"type": codec.name, "key": key}).scalar()
-                return codec.from_state(json.loads(state)) if state is not None else None
-            aggregate_id = connection.execute(ID_BY_KEY, {"type": codec.name, "key": key}).scalar()
-            return self._load(connection, codec, aggregate_id) if aggregate_id is not None else None
-
-    def _load(self, connection: Connection, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
+        # On the driver: a keyed PlaceOrder looks its key up on every call, so this read is on
+        # the hot path (through `Connection` it cost as much as the write that follows).
+        params = {"type": codec.name, "key": key}
         if not self._events:
-            state = connection.execute(STATE_BY_ID, {"type": codec.name, "id": aggregate_id}).scalar()
-            return codec.from_state(json.loads(state)) if state is not None else None
+            with self._db.querying() as driver:
+                row = first(driver, STATE_BY_KEY, params)
+            return codec.from_state(loads(row[0])) if row is not None else None
+        with self._db.querying() as driver:
+            row = first(driver, ID_BY_KEY, params)
+        return self.load(codec, row[0]) if row is not None else None
+
+    def _rebuild(self, connection: Connection, codec: AggregateCodec[A], aggregate_id: str) -> A | None:
         # A snapshot, then the events after it: appends never change earlier events, so the two
         # reads agree even if an append commits between them.
         snapshot = connection.execute(LATEST_SNAPSHOT, {"id": aggregate_id}).scalar()
-        return codec.rebuild(json.loads(snapshot) if snapshot is not None else None,
+        return codec.rebuild(loads(snapshot) if snapshot is not None else None,
                              lambda version: read_stream(connection, aggregate_id, version))
 
     def document(self, view: View[T], key: str) -> T | None:
@@ -97,8 +101,8 @@ class SqlCommitter:
             return load_document(connection, view, key)
 
     def seen(self, message_id: str) -> bool:
-        with self._db.reading() as connection:
-            return connection.execute(INBOX_HAS, {"message_id": message_id}).first() is not None
+        with self._db.querying() as driver:
+            return first(driver, INBOX_HAS, {"message_id": message_id}) is not None
 
     def saga(self, saga_id: str) -> SagaRecord | None:
         return load_saga(self._db, saga_id)

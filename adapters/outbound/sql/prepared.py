@@ -28,10 +28,13 @@ Params = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Driver:
-    """A pooled DBAPI (PEP 249) connection inside a write transaction, and its dialect."""
+    """A pooled DBAPI (PEP 249) connection inside a write transaction, and its dialect.
+    `on_end`, when given, takes the connection back instead of the pool (database.py holds
+    SQLite's writer connection); it is told whether the transaction failed to end."""
 
     connection: Any
     dialect: Dialect
+    on_end: Callable[[bool], None] | None = None
 
     def run(self, sql: str, params: Any = (), *, many: bool = False) -> Any:
         """Execute on a new cursor; driver errors come out as SQLAlchemy's exception classes."""
@@ -48,18 +51,27 @@ class Driver:
         return cursor
 
     def end(self, commit: bool) -> None:
-        """Commit or roll back, then hand the connection back to the pool."""
+        """Commit or roll back, then hand the connection back."""
         dbapi = self.dialect.loaded_dbapi
+        broken = True
         try:
             if commit:
                 self.connection.commit()
             else:
                 self.connection.rollback()
+            broken = False
         except dbapi.Error as exc:
             raise DBAPIError.instance("COMMIT" if commit else "ROLLBACK", (), exc, dbapi.Error,
                                       dialect=self.dialect) from exc
         finally:
+            self.release(broken)
+
+    def release(self, broken: bool = False) -> None:
+        """Hand the connection back without ending its transaction (the pool rolls it back)."""
+        if self.on_end is None:
             self.connection.close()
+        else:
+            self.on_end(broken)
 
 
 class Prepared:
@@ -116,6 +128,16 @@ def scalar(driver: Driver, statement: Executable, params: Params) -> Any:
     row = cursor.fetchone()
     cursor.close()
     return row[0]
+
+
+def first(driver: Driver, statement: Executable, params: Params) -> tuple[Any, ...] | None:
+    """Run a query; its first row as the driver returns it (no result processing: for columns
+    the driver hands over as they are stored, such as text)."""
+    prepared = _prepare(statement, driver.dialect, tuple(params))
+    cursor = driver.run(prepared.sql, prepared.driver_params(params))
+    row = cursor.fetchone()
+    cursor.close()
+    return None if row is None else tuple(row)
 
 
 def execute_many(driver: Driver, statement: Executable, rows: Sequence[Params]) -> None:

@@ -9,18 +9,14 @@ this; what remains (about 0.45 ms) is decoding the JSON and the view's `from_jso
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, delete
 
 from adapters.outbound.sql.database import Database
-from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.prepared import Driver, Prepared, execute
-from adapters.outbound.sql.rows import document_from_data, document_values
+from adapters.outbound.sql.rows import document_from_data, document_values, loads
 from adapters.outbound.sql.schema import TAGS, documents
 from adapters.outbound.sql.statements import (
     ADVANCE_POSITION,
@@ -35,8 +31,6 @@ T = TypeVar("T")
 _TAG_NAMES = tuple(f"tag{n}" for n in range(1, TAGS + 1))
 _lists: dict[tuple[str, tuple[int, ...], bool], Prepared] = {}
 _lists_lock = threading.Lock()
-# Documents are written compact (rows.dumps), so the decoder's whitespace skipping is not needed.
-_decode = json.JSONDecoder().raw_decode
 
 
 def _list_statement(dialect: Dialect, tags: tuple[int, ...], after: bool) -> Prepared:
@@ -46,18 +40,6 @@ def _list_statement(dialect: Dialect, tags: tuple[int, ...], after: bool) -> Pre
         with _lists_lock:
             prepared = _lists.setdefault(key, Prepared(LIST_DOCUMENTS[(tags, after)], dialect, ()))
     return prepared
-
-
-@contextmanager
-def _querying(db: Database) -> Iterator[Driver]:
-    """A pooled DBAPI connection for one read. SQLite's runs in autocommit mode, so a SELECT is
-    its own read transaction; PostgreSQL's is rolled back as the pool takes it back."""
-    with translated(db.target):
-        connection = db.engine.raw_connection()
-        try:
-            yield Driver(connection, db.engine.dialect)
-        finally:
-            connection.close()
 
 
 def load_document(connection: Connection, view: View[T], key: str) -> T | None:
@@ -100,13 +82,13 @@ class SqlReadModel:
                 params[_TAG_NAMES[number - 1]] = value
         if cursor:
             params["after_sort"], params["after_key"] = decode_cursor(cursor)
-        with _querying(self._db) as driver:
+        with self._db.querying() as driver:
             prepared = _list_statement(driver.dialect, tuple(tags), bool(cursor))
             found = driver.run(prepared.sql, prepared.driver_params(params))
             rows = found.fetchall()
             found.close()
         from_json = view.from_json
-        return page_of([from_json(_decode(data)[0]) for data, in rows], view, limit)
+        return page_of([from_json(loads(data)) for data, in rows], view, limit)
 
     def position(self) -> int:
         with self._db.reading() as connection:

@@ -10,7 +10,6 @@ which is a ConcurrencyConflict too (the runner reloads and decides again).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
 from adapters.outbound.sql.prepared import Driver, execute, execute_many, scalar
-from adapters.outbound.sql.rows import dumps
+from adapters.outbound.sql.rows import dumps, loads
 from adapters.outbound.sql.schema import saga_history, saga_timers, sagas
 from adapters.outbound.sql.statements import (
     CANCEL_TIMER,
@@ -39,9 +38,12 @@ from ports.sagas import HistoryRow, SagaChanges, SagaRecord, Timer
 def write_sagas(driver: Driver, changes: SagaChanges) -> None:
     """A unit of work's saga changes, in the committer's write transaction. Rows are written in
     saga id order, so two writers on PostgreSQL queue rather than deadlock."""
+    # A saga inserted by this write has no history yet: its rows are numbered from 0 unread.
+    last: dict[str, int] = {}
     for record, expected in sorted(changes.saves, key=lambda save: save[0].saga_id):
         _save(driver, record, expected)
-    last: dict[str, int] = {}
+        if expected == 0:
+            last[record.saga_id] = 0
     rows = []
     for saga_id, entry in changes.history:
         if saga_id not in last:
@@ -78,7 +80,7 @@ def _save(driver: Driver, record: SagaRecord, expected: int) -> None:
 
 def saga_from_row(row: Row[Any]) -> SagaRecord:
     return SagaRecord(saga_id=row.saga_id, definition=row.definition, state=row.state,
-                      instance=json.loads(row.instance), version=row.version, started_at=row.started_at,
+                      instance=loads(row.instance), version=row.version, started_at=row.started_at,
                       updated_at=row.updated_at, next_due=row.next_due)
 
 
@@ -113,7 +115,7 @@ class SqlSagaStore:
     def history(self, saga_id: str) -> list[HistoryRow]:
         query = select(saga_history).where(saga_history.c.saga_id == saga_id).order_by(saga_history.c.seq)
         with self._db.reading() as connection:
-            return [HistoryRow(saga_id=row.saga_id, seq=row.seq, entry=json.loads(row.entry))
+            return [HistoryRow(saga_id=row.saga_id, seq=row.seq, entry=loads(row.entry))
                     for row in connection.execute(query)]
 
     def counts(self) -> dict[str, int]:
