@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
@@ -24,6 +26,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         utc = value if value.tzinfo is UTC else (
             value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC))
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # SQLite's text in one step: the same text as process_bind_param then SQLAlchemy's
+        # DATETIME format ("2026-12-02 16:43:01.123456"), at a third of the two's cost (a placed
+        # order binds about ten datetimes).
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            utc = value if value.tzinfo is UTC or value.tzinfo is None else value.astimezone(UTC)
+            return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+        return to_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
