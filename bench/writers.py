@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import sqlite3
 import statistics
@@ -35,33 +34,16 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import bootstrap
-from adapters.outbound.sql import prepared
-from core.orders.commands import LineItem, PlaceOrder
+from _same_rows import Statement, command, open_app, record_one_order, with_fresh_ids
+
 from core.runtime.commit_queue import CommitQueue
 
 RESULTS = Path(__file__).parent / "results" / "writers.json"
 WRITERS = (1, 4, 16)
-LINES = (LineItem("SKU-1", 2, Decimal("9.99")), LineItem("SKU-2", 1, Decimal("4.50")))
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PATIENCE_S = 600
-
-
-def command(number: int) -> PlaceOrder:
-    return PlaceOrder(customer_id=f"c-{number % 97}", currency="EUR", lines=LINES)
-
-
-def open_app(data_dir: Path) -> bootstrap.Application:
-    return bootstrap.Application(bootstrap.load_config(env={}, overrides={
-        "messaging.adapter": "memory", "storage.adapter": "sqlite", "data_dir": str(data_dir)}))
-
-
-def database_file(app: bootstrap.Application) -> Path:
-    return Path(str(app.switchboard.get("orders.storage")._db.target.url.database))
 
 
 def concurrently(writers: int, orders: int, place: Callable[[int], None]) -> dict[str, float]:
@@ -111,59 +93,7 @@ def orderhex(data_dir: Path, writers: int, orders: int, *, queue: bool = True) -
     return figures
 
 
-# -- the raw baseline: orderhex's statements for one order, replayed with fresh ids ---------
-
-Statement = tuple[str, Any]
-
-
-def record_one_order(data_dir: Path) -> tuple[Path, list[Statement]]:
-    """A migrated, empty orderhex database, and the write transaction one placed order runs."""
-    app = open_app(data_dir)
-    recorded: list[Statement] = []
-    original = prepared.Driver.run
-
-    def recording(driver: prepared.Driver, sql: str, params: Any = (), *, many: bool = False) -> Any:
-        recorded.append((sql, params))
-        return original(driver, sql, params, many=many)
-
-    try:
-        app.bus.handle(command(0))  # warm-up outside the recording: first-use reads and caches
-        prepared.Driver.run = recording  # type: ignore[method-assign]
-        try:
-            app.bus.handle(command(1))
-        finally:
-            prepared.Driver.run = original  # type: ignore[method-assign]
-        path = database_file(app)
-    finally:
-        app.close()
-    fresh = data_dir / "raw.sqlite3"
-    shutil.copy(path, fresh)
-    with sqlite3.connect(fresh) as connection:  # the same schema, no rows
-        tables = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        for table in tables:
-            if table not in {"alembic_version", "schema_version", "projection_position"}:
-                connection.execute(f'DELETE FROM "{table}"')  # names from the schema itself
-    assert recorded and recorded[0][0].startswith("BEGIN"), recorded[:1]
-    return fresh, recorded
-
-
-def with_fresh_ids(template: list[Statement], number: int) -> list[Statement]:
-    """The recorded statements with every uuid replaced by one unique to order `number`."""
-    ids: dict[str, str] = {}
-
-    def fresh(match: re.Match[str]) -> str:
-        found = match.group(0)
-        if found not in ids:
-            ids[found] = f"{number:08x}-{len(ids):04x}-7000-8000-{number:012x}"
-        return ids[found]
-
-    def swap(value: Any) -> Any:
-        return UUID.sub(fresh, value) if isinstance(value, str) else value
-
-    return [(sql, tuple(swap(v) for v in params) if isinstance(params, tuple)
-             else {k: swap(v) for k, v in params.items()} if isinstance(params, dict) else params)
-            for sql, params in template]
+# -- the raw baseline: orderhex's statements for one order, replayed with fresh ids (bench/_same_rows.py)
 
 
 def raw(path: Path, template: list[Statement], writers: int, orders: int) -> dict[str, float]:

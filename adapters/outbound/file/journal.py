@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
 from core.kernel.errors import Unavailable
 
 # The format this code writes, and every format it reads.
@@ -38,7 +40,9 @@ _BODY_START = len(_HEAD) + 8 + len(_MID)
 
 
 def encode(record: dict[str, Any]) -> bytes:
-    raw = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson: every unit of work writes a line, and it encodes 5-10x faster than `json`; its
+    # compact UTF-8 text is what the standard library's `json` wrote here with these options.
+    raw = orjson.dumps(record)
     return b'%s%08x%s%s}\n' % (_HEAD, zlib.crc32(raw), _MID, raw)
 
 
@@ -49,7 +53,7 @@ def decode(line: bytes) -> dict[str, Any] | None:
     raw = line[_BODY_START:-1]
     try:
         ok = line.endswith(b"}") and int(line[len(_HEAD):len(_HEAD) + 8], 16) == zlib.crc32(raw)
-        record = json.loads(raw) if ok else None
+        record = orjson.loads(raw) if ok else None
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
