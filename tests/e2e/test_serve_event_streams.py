@@ -27,9 +27,11 @@ STREAMS = 50
 CLIENTS = 8
 MEASURE_SECONDS = 4.0
 # The share of its idle throughput the order API keeps with the streams open. Before the fan-out
-# it kept 1.6% (421/s idle, 6.8/s with 50 streams); the bar is set well below what it keeps now,
-# because the test's clients share the machine's two cores with the server.
-KEPT_SHARE = 0.5
+# it kept 1.6% (421/s idle, 6.8/s with 50 streams); it keeps 50-90% now. The bar catches starving
+# by a factor of fifteen, and sits below what a machine loaded by other work measures (0.49 once,
+# with the load average at 18): the test's clients share the machine's two cores with the server,
+# and the throughput itself is bench/rest.py's to report.
+KEPT_SHARE = 0.25
 
 
 @dataclass
