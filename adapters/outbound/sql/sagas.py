@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.outbound.sql.database import Database
 from adapters.outbound.sql.engine import translated
-from adapters.outbound.sql.prepared import Driver, execute, execute_many, scalar
+from adapters.outbound.sql.prepared import Driver, execute, execute_many, first, scalar
 from adapters.outbound.sql.rows import dumps, loads
 from adapters.outbound.sql.schema import saga_history, saga_timers, sagas
 from adapters.outbound.sql.statements import (
@@ -31,6 +31,7 @@ from adapters.outbound.sql.statements import (
     SAVE_SAGA,
     UPSERT_TIMER,
 )
+from adapters.outbound.sql.types import utc_from_driver
 from core.kernel.errors import ConcurrencyConflict
 from ports.sagas import HistoryRow, SagaChanges, SagaRecord, Timer
 
@@ -85,9 +86,17 @@ def saga_from_row(row: Row[Any]) -> SagaRecord:
 
 
 def load_saga(db: Database, saga_id: str) -> SagaRecord | None:
-    with db.reading() as connection:
-        row = connection.execute(SAGA_BY_ID, {"saga_id": saga_id}).first()
-    return saga_from_row(row) if row is not None else None
+    # On the driver: every reply and timer reads its saga first, so this is the saga consumers'
+    # hot path (through `Connection` it was a twentieth of `serve`'s busy time under load).
+    with db.querying() as driver:
+        row = first(driver, SAGA_BY_ID, {"saga_id": saga_id})
+    if row is None:
+        return None
+    found, definition, state, instance, version, started_at, updated_at, next_due = row
+    started, updated = utc_from_driver(started_at), utc_from_driver(updated_at)
+    assert started is not None and updated is not None, "the schema makes both NOT NULL"
+    return SagaRecord(saga_id=found, definition=definition, state=state, instance=loads(instance), version=version,
+                      started_at=started, updated_at=updated, next_due=utc_from_driver(next_due))
 
 
 class SqlSagaStore:

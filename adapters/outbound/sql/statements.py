@@ -135,4 +135,7 @@ UPSERT_TIMER = {
     "sqlite": _upsert_timer(sqlite.insert(saga_timers)),
     "postgresql": _upsert_timer(postgresql.insert(saga_timers)),
 }
-SAGA_BY_ID = select(sagas).where(sagas.c.saga_id == bindparam("saga_id"))
+# Columns named, not `select(sagas)`: sagas.py unpacks the driver's row in this order.
+SAGA_BY_ID = select(sagas.c.saga_id, sagas.c.definition, sagas.c.state, sagas.c.instance, sagas.c.version,
+                    sagas.c.started_at, sagas.c.updated_at, sagas.c.next_due).where(
+    sagas.c.saga_id == bindparam("saga_id"))

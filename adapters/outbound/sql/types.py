@@ -45,3 +45,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_from_driver(value: datetime | str | None) -> datetime | None:
+    """A UtcDateTime column as a driver returns it, without SQLAlchemy's result processing:
+    SQLite's text (naive UTC) or PostgreSQL's aware datetime, as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, DateTime, MetaData, Table, create_engine, insert, select
 from sqlalchemy.dialects import sqlite
 
-from adapters.outbound.sql.types import UtcDateTime
+from adapters.outbound.sql.types import UtcDateTime, utc_from_driver
 
 TIMES = [
     datetime(2026, 12, 2, 16, 43, 1, 123456, tzinfo=UTC),
@@ -41,3 +41,18 @@ def test_a_time_written_with_an_offset_reads_back_as_the_same_instant_in_utc(tmp
         read = connection.execute(select(table.c.at)).scalars().all()
     assert read == [value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC) for value in TIMES]
     assert all(value.tzinfo is UTC for value in read)
+
+
+@pytest.mark.parametrize("value", TIMES, ids=str)
+def test_a_time_read_on_the_driver_is_the_instant_sqlalchemy_reads(tmp_path: Path, value: datetime) -> None:
+    """Hot reads skip SQLAlchemy's result processing; they must still get the same datetime."""
+    engine = create_engine(f"sqlite:///{tmp_path}/t.sqlite3")
+    table = Table("t", MetaData(), Column("at", UtcDateTime()))
+    table.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(insert(table), [{"at": value}])
+        processed = connection.execute(select(table.c.at)).scalar_one()
+        stored = connection.exec_driver_sql("SELECT at FROM t").scalar_one()
+    assert isinstance(stored, str)
+    assert utc_from_driver(stored) == processed and utc_from_driver(processed) == processed
+    assert utc_from_driver(None) is None
