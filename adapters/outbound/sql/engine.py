@@ -146,7 +146,11 @@ def open_engine(target: SqlTarget) -> Engine:
         return engine
     # PostgreSQL keeps its default READ COMMITTED: a writer blocked on a row lock or a unique
     # index re-checks after the first one commits, which is what the version checks rely on.
-    return create_engine(target.url, pool_pre_ping=True, connect_args={"connect_timeout": target.connect_timeout_s})
+    # The pool keeps up to 25 idle connections (default 5): a relay holds one per claimed batch
+    # not yet marked (RelaySettings.claims_held, 24), and a connection made for each batch and
+    # closed after it would cost more than the batch's own statements.
+    return create_engine(target.url, pool_pre_ping=True, pool_size=25,
+                         connect_args={"connect_timeout": target.connect_timeout_s})
 
 
 def _sqlite_transactions(engine: Engine, busy_timeout_ms: int) -> None:

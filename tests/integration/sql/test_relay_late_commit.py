@@ -18,6 +18,7 @@ from adapters.outbound.memory.messaging import MemoryMessaging
 from adapters.outbound.sql.storage import SqlStorage, open_sql_storage
 from core.runtime.relay import OutboxRelay, RelaySettings
 from ports.storage import OutboxRow
+from tests.integration.sql.relay_doubles import Broker, PublisherBeside
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
@@ -40,12 +41,12 @@ def insert(connection: psycopg.Connection[Any], name: str) -> int:
     return int(row[0])
 
 
-class CommitsOnFirstSend:
+class CommitsOnFirstSend(PublisherBeside):
     """The memory publisher, and on the relay's first hand-over a transaction commits elsewhere:
     the late row becomes visible while the relay's round is under way, below its claims."""
 
     def __init__(self, messaging: MemoryMessaging, late: psycopg.Connection[Any]) -> None:
-        self._publisher = messaging.publisher
+        super().__init__(messaging)
         self._late: psycopg.Connection[Any] | None = late
         self.sent: list[str] = []
 
@@ -56,20 +57,6 @@ class CommitsOnFirstSend:
             self._late.commit()
             self._late = None
         return sending
-
-    def publish(self, topic: str, messages: Sequence[Any]) -> None:
-        self._publisher.publish(topic, messages)
-
-    def close(self) -> None:
-        return None
-
-
-class Broker:
-    def __init__(self, publisher: CommitsOnFirstSend) -> None:
-        self.publisher = publisher
-
-    def incarnation(self) -> str | None:
-        return None
 
 
 def test_a_lower_seq_committed_after_a_higher_one_was_published_is_published_not_skipped(
