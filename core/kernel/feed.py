@@ -63,29 +63,18 @@ class FeedRing:
         self.last_seq = 0
 
     def accept(self, event: FeedEvent) -> bool:
-        """Keep the event, then tell the subscribers."""
-        if not self.keep(event):
-            return False
-        self.notify(event)
-        return True
-
-    def keep(self, event: FeedEvent) -> bool:
-        """Keep the event without telling anyone; False for one not newer than the last kept."""
         with self.lock:
             if event.seq <= self.last_seq:
                 return False
             self.last_seq = event.seq
             self._events.append(event)
-        return True
-
-    def notify(self, event: FeedEvent) -> None:
-        with self.lock:
             subscribers = tuple(self._subscribers)
         for callback in subscribers:
             try:
                 callback(event)
             except Exception:  # a subscriber's failure is its own; the feed goes on
                 continue
+        return True
 
     def recent(self, after_seq: int = 0, limit: int = 1000) -> list[FeedEvent]:
         with self.lock:
