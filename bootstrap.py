@@ -257,6 +257,9 @@ SETTINGS: dict[str, Setting] = {
                                            "those three tries, then rejects"),
     "saga.timer_batch": Setting(100, minimum=1, help="due saga timers the timer worker fires per round"),
     "saga.timer_idle_ms": Setting(200, minimum=1, help="the timer worker's wait when no timer is due"),
+    "saga.reply_lanes": Setting(8, minimum=1,
+                                help="replies of different sagas handled at once by orders' saga consumer "
+                                     "(their commits share transactions); 1 takes them one by one"),
     "registry.adapter": Setting("memory", ("memory", "static", "etcd"),
                                 help="service discovery: memory (one process), static (registry.static), etcd"),
     "registry.url": Setting("embedded", help='etcd\'s client URL (http://host:2379), or "embedded" (an etcd in '

@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import bootstrap
 from adapters.inbound.kafka.consumer import ContextConsumer
 from adapters.inbound.workers import roles
@@ -41,6 +43,13 @@ class ManualClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._now += delta
+
+
+def stepping_shop(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Shop:
+    """A Shop whose clock only the test moves (`shop.clock`)."""
+    clock = ManualClock()
+    monkeypatch.setitem(bootstrap.CLOCK_ADAPTERS, "stepping", lambda config, feed: clock)
+    return Shop(data_dir, clock, **kwargs)
 
 
 class Shop:

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-import bootstrap
 from core.kernel.errors import NotFound
 from core.orders.commands import ApproveOrder, CancelOrder
 from core.orders.queries import GetOrder
-from tests.integration.saga_harness import ManualClock, Shop
+from tests.integration.saga_harness import Shop, stepping_shop
 
 MODES = ("orchestration", "choreography")
 SKUS = ("SKU-1", "SKU-2")
@@ -32,9 +31,7 @@ def shops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     built: list[Shop] = []
 
     def make(mode: str) -> Shop:
-        clock = ManualClock()
-        monkeypatch.setitem(bootstrap.CLOCK_ADAPTERS, "stepping", lambda config, feed: clock)
-        shop = Shop(tmp_path / mode, clock, mode=mode)
+        shop = stepping_shop(tmp_path / mode, monkeypatch, mode=mode)
         built.append(shop)
         shop.stock("SKU-1", 10)
         shop.stock("SKU-2", 3)

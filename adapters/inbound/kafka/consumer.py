@@ -26,6 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -69,6 +70,10 @@ class ConsumerSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # The saga orchestrator's consumer also takes its sagas' replies here.
     replies_topic: str | None = None
+    # Replies of different sagas in one polled batch are handled this many at a time (one saga's
+    # replies in order, in one lane): their commits meet in the store's commit queue and share a
+    # transaction, and on PostgreSQL their round trips overlap. 1 handles them one by one.
+    reply_lanes: int = 1
 
     @property
     def topics(self) -> list[str]:
@@ -99,7 +104,9 @@ class ContextConsumer:
         self._faults = faults
         self._sleep = sleep
         self.counts = ConsumerCounts()
+        self._counting = threading.Lock()  # replies are counted from their lanes' threads
         self._attempts: dict[str, int] = {}
+        self._lanes: ThreadPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -107,18 +114,64 @@ class ContextConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set; leaves the group on the way out."""
-        consume_until(
-            stop, subscribe=lambda: self._messaging.subscriber(self.settings.topics, self.settings.group),
-            consume_batch=self.consume_batch, backoff=Backoff(self.settings.backoff_initial, self.settings.backoff_max),
-            on_outage=lambda exc: self._report(FeedKind.ERROR, f"{self.name} waits for an outage: {exc}",
-                                               error="Unavailable"))
+        try:
+            consume_until(
+                stop, subscribe=lambda: self._messaging.subscriber(self.settings.topics, self.settings.group),
+                consume_batch=self.consume_batch,
+                backoff=Backoff(self.settings.backoff_initial, self.settings.backoff_max),
+                on_outage=lambda exc: self._report(FeedKind.ERROR, f"{self.name} waits for an outage: {exc}",
+                                                   error="Unavailable"))
+        finally:
+            if self._lanes is not None:
+                self._lanes.shutdown()
+                self._lanes = None
 
     def consume_batch(self, subscriber: Subscriber) -> int:
         batch = subscriber.poll(self.settings.poll_timeout, self.settings.max_batch)
-        for message in batch:
-            self.handle(message)
-            subscriber.ack(message)
+        start = 0
+        while start < len(batch):
+            end = start
+            while end < len(batch) and self._in_lanes(batch[end]):
+                end += 1
+            if end - start > 1:
+                self._handle_replies(batch[start:end], subscriber)
+                start = end
+                continue
+            self.handle(batch[start])
+            subscriber.ack(batch[start])
+            start += 1
         return len(batch)
+
+    def _in_lanes(self, message: Message) -> bool:
+        return self.settings.reply_lanes > 1 and message.topic == self.settings.replies_topic
+
+    def _handle_replies(self, replies: list[Message], subscriber: Subscriber) -> None:
+        """A run of replies, one lane per saga (by key: the saga id), lanes at once. Acked in the
+        order polled, up to the first that failed: the offset says "all before this is done", and
+        a reply handled after it in another lane is a duplicate when redelivered (the inbox)."""
+        lanes: dict[str, list[int]] = {}
+        for index, message in enumerate(replies):
+            lanes.setdefault(message.key or message.id, []).append(index)
+        if self._lanes is None:
+            self._lanes = ThreadPoolExecutor(self.settings.reply_lanes, thread_name_prefix=f"{self.name}-replies")
+        done: set[int] = set()
+        failures: list[tuple[int, BaseException]] = []
+
+        def lane(indexes: list[int]) -> None:
+            for index in indexes:
+                try:
+                    self.handle(replies[index])
+                except BaseException as exc:  # this lane stops here; the rest of it is redelivered
+                    failures.append((index, exc))
+                    return
+                done.add(index)
+
+        for future in [self._lanes.submit(lane, indexes) for indexes in lanes.values()]:
+            future.result()
+        for index in handled_prefix(len(replies), done):
+            subscriber.ack(replies[index])
+        if failures:
+            raise min(failures, key=lambda failure: failure[0])[1]
 
     def handle(self, message: Message) -> None:
         """Make the message's effect (or its rejection) durable. Raises Unavailable if it cannot."""
@@ -232,9 +285,11 @@ class ContextConsumer:
         try:
             self._sagas.reply(self._service.unit_of_work(), saga_id, reply, message.id)
         except AlreadyProcessed:
-            self.counts.duplicates += 1
+            with self._counting:
+                self.counts.duplicates += 1
             return
-        self.counts.saga_replies += 1
+        with self._counting:
+            self.counts.saga_replies += 1
 
     def _event(self, message: Message) -> None:
         try:
@@ -252,7 +307,8 @@ class ContextConsumer:
             self.counts.duplicates += 1
 
     def _dead_letter(self, message: Message, error: Exception) -> None:
-        self.counts.rejected += 1
+        with self._counting:
+            self.counts.rejected += 1
         reason = f"{type(error).__name__}: {error}"
         send_owed(self._messaging.publisher, self.settings.dead_letter_topic,
                   dead_letter(message, error, self.settings.max_message_bytes), "the dead-letter copy")
@@ -270,6 +326,14 @@ class ContextConsumer:
 
     def _report(self, kind: FeedKind, text: str, **data: object) -> None:
         self._service.feed.publish(FeedEvent(kind=kind, text=text, at=self._service.clock.now(), data=dict(data)))
+
+
+def handled_prefix(count: int, done: set[int]) -> range:
+    """The indexes 0.. of a run of `count` messages that are all in `done`: what may be acked."""
+    end = 0
+    while end < count and end in done:
+        end += 1
+    return range(end)
 
 
 def _saga_fields(value: Any) -> dict[str, Any]:

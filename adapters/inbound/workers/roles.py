@@ -141,7 +141,8 @@ def saga_consumer(app: Running) -> ContextConsumer:
     orders = app.topics("orders")
     settings = ConsumerSettings(commands_topic=commands, dead_letter_topic=orders.dead_letters, event_topics=(),
                                 replies_topic=replies, group=f"{app.config['messaging.topic_prefix']}.orders.sagas",
-                                max_message_bytes=app.config["messaging.max_message_bytes"])
+                                max_message_bytes=app.config["messaging.max_message_bytes"],
+                                reply_lanes=app.config["saga.reply_lanes"])
     return ContextConsumer(service=app.services["orders"], messaging=app.messaging, settings=settings,
                            sagas=app.saga_runner)
 
