@@ -149,11 +149,7 @@ class CommitQueue:
             self._queue.remove(ticket)
             if not ticket.lead:
                 return
-            following = self._queue[0] if self._queue else None
-            if following is None:
-                self._writing = False
-            else:
-                following.lead = True
+            following = self._pass_lead()
         if following is not None:
             following.woken.set()
 
@@ -175,13 +171,19 @@ class CommitQueue:
         with self._lock:
             self.batches += 1
             self.units += written
-            following = self._queue[0] if self._queue else None
-            if following is None:
-                self._writing = False
-            else:
-                following.lead = True
+            following = self._pass_lead()
         if following is not None:
             following.woken.set()
+
+    def _pass_lead(self) -> _Ticket | None:
+        """Under the lock: the first caller queued leads next (the caller wakes it), or nobody is
+        writing any more."""
+        following = self._queue[0] if self._queue else None
+        if following is None:
+            self._writing = False
+        else:
+            following.lead = True
+        return following
 
     def _write(self, batch: list[_Ticket]) -> None:
         try:

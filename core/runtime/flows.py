@@ -17,10 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.kernel.errors import ConcurrencyConflict
 from core.runtime.saga import Decision, SagaDefinition, SendCommand, Start, TimerFired
 from core.runtime.saga.tracking import Decided, Observed, TrackInput, track
-from core.runtime.sagas import CONFLICT_RETRIES, definition_named, instance_of, stage_decision, timer_inbox_id
+from core.runtime.sagas import CONFLICT_RETRIES, SagaDriver, instance_of, stage_decision, timer_inbox_id
 from ports.sagas import Timer
 from ports.storage import UnitOfWork
 from ports.system import EventFeed
@@ -29,20 +28,14 @@ from ports.system import EventFeed
 Act = Callable[[UnitOfWork, SendCommand], None]
 
 
-class FlowTracker:
+class FlowTracker(SagaDriver):
     """Tracks the flows of `definitions` (by name) owned by context `owner`."""
 
     def __init__(self, definitions: Mapping[str, SagaDefinition], *, owner: str, act: Act, feed: EventFeed,
                  now: Callable[[], datetime], conflict_retries: int = CONFLICT_RETRIES) -> None:
-        self.definitions = dict(definitions)
+        super().__init__(definitions, feed=feed, now=now, conflict_retries=conflict_retries)
         self.owner = owner
         self.act = act
-        self.feed = feed
-        self.now = now
-        self.conflict_retries = conflict_retries
-
-    def definition(self, name: str) -> SagaDefinition:
-        return definition_named(self.definitions, name)
 
     def start(self, uow: UnitOfWork, definition: str, saga_id: str, data: dict[str, Any], *,
               new: bool = False) -> Decision:
@@ -68,30 +61,18 @@ class FlowTracker:
 
     def fire(self, uow: UnitOfWork, timer: Timer) -> Decision | None:
         """A due timer (the sweeper), at most once, in its own unit of work. None when its flow is gone."""
-        for attempt in range(self.conflict_retries + 1):
-            with uow:
-                uow.inbox.add(timer_inbox_id(timer))  # AlreadyProcessed at once for a repeat
-                record = uow.sagas.get(timer.saga_id)
-                if record is None:
-                    uow.sagas.cancel(timer.saga_id, timer.step, timer.generation)
-                    uow.commit()
-                    return None
-                decision = self._decide(uow, record.definition, timer.saga_id,
-                                        TimerFired(timer.step, timer.generation))
+        def stage() -> Decision | None:
+            uow.inbox.add(timer_inbox_id(timer))  # AlreadyProcessed at once for a repeat
+            record = uow.sagas.get(timer.saga_id)
+            if record is None:
                 uow.sagas.cancel(timer.saga_id, timer.step, timer.generation)
-                try:
-                    uow.commit()
-                except ConcurrencyConflict:
-                    if attempt < self.conflict_retries:
-                        continue  # an event for this flow committed first: decide again on it
-                    raise
-            self.announce(decision)
+                uow.commit()
+                return None
+            decision = self._decide(uow, record.definition, timer.saga_id, TimerFired(timer.step, timer.generation))
+            uow.sagas.cancel(timer.saga_id, timer.step, timer.generation)
             return decision
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def announce(self, decision: Decision) -> None:
-        for event in decision.feed:
-            self.feed.publish(event)
+        return self._committed(uow, stage)
 
     def _decide(self, uow: UnitOfWork, definition: str, saga_id: str, given: TrackInput, *,
                 new: bool = False) -> Decision:

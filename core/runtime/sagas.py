@@ -73,21 +73,56 @@ def reply_to_json(saga_id: str, reply: Reply) -> dict[str, Any]:
             "reason": reply.reason, "compensation": reply.compensation}
 
 
-class SagaRunner:
-    """Drives the sagas of `definitions` (by name). `topics(participant)` names a participant's
-    commands topic; replies come back on `replies_topic`."""
+class SagaDriver:
+    """What the saga runner and the flow tracker (core/runtime/flows.py) share: the definitions
+    they drive, by name; the feed their committed decisions are announced on; the clock; and how
+    many times an input that met a conflicting commit is decided again."""
 
-    def __init__(self, definitions: Mapping[str, SagaDefinition], *, topics: Callable[[str], str], replies_topic: str,
-                 feed: EventFeed, now: Callable[[], datetime], conflict_retries: int = CONFLICT_RETRIES) -> None:
+    def __init__(self, definitions: Mapping[str, SagaDefinition], *, feed: EventFeed, now: Callable[[], datetime],
+                 conflict_retries: int = CONFLICT_RETRIES) -> None:
         self.definitions = dict(definitions)
-        self.topics = topics
-        self.replies_topic = replies_topic
         self.feed = feed
         self.now = now
         self.conflict_retries = conflict_retries
 
     def definition(self, name: str) -> SagaDefinition:
         return definition_named(self.definitions, name)
+
+    def announce(self, decision: Decision) -> None:
+        """Publish a committed decision's feed events (what people watch)."""
+        for event in decision.feed:
+            self.feed.publish(event)
+
+    def _committed(self, uow: UnitOfWork, stage: Callable[[], Decision | None]) -> Decision | None:
+        """`stage` one input into `uow` (opened here) and commit it; when another input for the
+        same saga committed first (a conflict), open again and decide again on what it left, up
+        to `conflict_retries` times. The committed decision is announced. `stage` returns None
+        when there is nothing to decide (having committed what it must)."""
+        for attempt in range(self.conflict_retries + 1):
+            with uow:
+                decision = stage()
+                if decision is None:
+                    return None
+                try:
+                    uow.commit()
+                except ConcurrencyConflict:
+                    if attempt < self.conflict_retries:
+                        continue
+                    raise
+            self.announce(decision)
+            return decision
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class SagaRunner(SagaDriver):
+    """Drives the sagas of `definitions` (by name). `topics(participant)` names a participant's
+    commands topic; replies come back on `replies_topic`."""
+
+    def __init__(self, definitions: Mapping[str, SagaDefinition], *, topics: Callable[[str], str], replies_topic: str,
+                 feed: EventFeed, now: Callable[[], datetime], conflict_retries: int = CONFLICT_RETRIES) -> None:
+        super().__init__(definitions, feed=feed, now=now, conflict_retries=conflict_retries)
+        self.topics = topics
+        self.replies_topic = replies_topic
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -101,11 +136,6 @@ class SagaRunner:
         decision = decide(self.definition(definition), instance_of(record), Start(saga_id, data), self.now())
         self._stage(uow, decision, record)
         return decision
-
-    def announce(self, decision: Decision) -> None:
-        """Publish a committed decision's feed events (what people watch)."""
-        for event in decision.feed:
-            self.feed.publish(event)
 
     def reply(self, uow: UnitOfWork, saga_id: str, reply: Reply, message_id: str) -> Decision:
         """A participant's reply, at most once per `message_id` (AlreadyProcessed for a repeat)."""
@@ -136,26 +166,21 @@ class SagaRunner:
 
     def _drive(self, uow: UnitOfWork, saga_id: str, given: Input, *, inbox_id: str | None,
                fired: Timer | None = None) -> Decision:
-        for attempt in range(self.conflict_retries + 1):
-            with uow:
-                if inbox_id is not None:
-                    uow.inbox.add(inbox_id)  # AlreadyProcessed at once for a repeat
-                record = uow.sagas.get(saga_id)
-                if record is None:
-                    raise NotFound("saga", saga_id)
-                decision = decide(self.definition(record.definition), instance_of(record), given, self.now())
-                self._stage(uow, decision, record)
-                if fired is not None:
-                    uow.sagas.cancel(fired.saga_id, fired.step, fired.generation)
-                try:
-                    uow.commit()
-                except ConcurrencyConflict:
-                    if attempt < self.conflict_retries:
-                        continue  # another input for this saga committed first: decide again on it
-                    raise
-            self.announce(decision)
+        def stage() -> Decision:
+            if inbox_id is not None:
+                uow.inbox.add(inbox_id)  # AlreadyProcessed at once for a repeat
+            record = uow.sagas.get(saga_id)
+            if record is None:
+                raise NotFound("saga", saga_id)
+            decision = decide(self.definition(record.definition), instance_of(record), given, self.now())
+            self._stage(uow, decision, record)
+            if fired is not None:
+                uow.sagas.cancel(fired.saga_id, fired.step, fired.generation)
             return decision
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+        decision = self._committed(uow, stage)
+        assert decision is not None, "stage always decides"
+        return decision
 
     def _stage(self, uow: UnitOfWork, decision: Decision, record: SagaRecord | None) -> None:
         stage_decision(uow, decision, record)
@@ -209,5 +234,5 @@ def is_running(record: SagaRecord | None) -> bool:
     return record is not None and record.state not in ENDED_STATES
 
 
-__all__: Sequence[str] = ("SAGA_FIELD", "SagaRunner", "definition_named", "instance_of", "is_running",
+__all__: Sequence[str] = ("SAGA_FIELD", "SagaDriver", "SagaRunner", "definition_named", "instance_of", "is_running",
                           "reply_from_json", "reply_to_json", "saga_fields", "stage_decision", "timer_inbox_id")
