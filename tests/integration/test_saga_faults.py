@@ -11,15 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import bootstrap
-from tests.integration.saga_harness import ManualClock, Shop
+from tests.integration.saga_harness import Shop, stepping_shop
 
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
-    clock = ManualClock()
-    monkeypatch.setitem(bootstrap.CLOCK_ADAPTERS, "stepping", lambda config, feed: clock)
-    built = Shop(tmp_path, clock, **{"faults.enabled": True})
+    built = stepping_shop(tmp_path, monkeypatch, **{"faults.enabled": True})
     built.stock("SKU-1", 10)
     built.account("c-1", "1000.00")
     try:

@@ -11,17 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import bootstrap
 from core.kernel.errors import SagaLocked
 from core.orders.commands import CancelOrder, ShipOrder
-from tests.integration.saga_harness import ManualClock, Shop
+from tests.integration.saga_harness import Shop, stepping_shop
 
 
 @pytest.fixture
 def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
-    clock = ManualClock()
-    monkeypatch.setitem(bootstrap.CLOCK_ADAPTERS, "stepping", lambda config, feed: clock)
-    built = Shop(tmp_path, clock)
+    built = stepping_shop(tmp_path, monkeypatch)
     built.stock("SKU-1", 10)
     built.account("c-1", "1000.00")
     try:
@@ -117,9 +114,7 @@ def test_cancel_and_ship_are_refused_while_the_saga_runs(shop: Shop) -> None:
 
 @pytest.mark.parametrize("storage", ["sqlite", "file"])
 def test_the_same_outcomes_on_durable_stores(storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = ManualClock()
-    monkeypatch.setitem(bootstrap.CLOCK_ADAPTERS, "stepping", lambda config, feed: clock)
-    durable = Shop(tmp_path, clock, storage=storage)
+    durable = stepping_shop(tmp_path, monkeypatch, storage=storage)
     try:
         durable.stock("SKU-1", 10)
         durable.account("c-1", "1000.00")

@@ -248,15 +248,22 @@ async def test_skip_asks_why_refuses_an_empty_reason_and_records_a_given_one(sag
         assert history_texts(saga_app, order)[-1] == "operator: skip reserve-stock: stock counted by hand"
 
 
+async def open_faults(pilot, app) -> Static:
+    """Open the board's faults dialog; returns its line about the chosen participant's faults,
+    once it says the first one (inventory) has none."""
+    await pilot.press(KEY, "f")
+    await until(pilot, lambda: isinstance(app.screen, FaultsDialog))
+    current = app.screen.query_one("#faults-now", Static)
+    await until(pilot, lambda: str(current.content) == "inventory: no faults")
+    return current
+
+
 async def test_the_faults_dialog_sets_a_participants_fault_that_its_calls_then_get(saga_app, shop):
     credit = saga_app.resilience_kit.query_port("payments")  # how orders reads a customer's credit
     app = board(saga_app)
     async with app.run_test(size=(110, 30)) as pilot:
-        await pilot.press(KEY, "f")
-        await until(pilot, lambda: isinstance(app.screen, FaultsDialog))
+        current = await open_faults(pilot, app)
         dialog = app.screen
-        current = dialog.query_one("#faults-now", Static)
-        await until(pilot, lambda: str(current.content) == "inventory: no faults")
         dialog.query_one("#fault-participant", Select).value = "payments"
         await until(pilot, lambda: str(current.content) == "payments: no faults")
         field = dialog.query_one("#fault-error_rate", Input)
@@ -279,10 +286,7 @@ async def test_the_faults_dialog_sets_a_participants_fault_that_its_calls_then_g
 async def test_a_fault_the_port_refuses_is_shown_in_the_dialog(saga_app):
     app = board(saga_app)
     async with app.run_test(size=(110, 30)) as pilot:
-        await pilot.press(KEY, "f")
-        await until(pilot, lambda: isinstance(app.screen, FaultsDialog))
-        current = app.screen.query_one("#faults-now", Static)
-        await until(pilot, lambda: str(current.content) == "inventory: no faults")
+        current = await open_faults(pilot, app)
         app.screen.query_one("#fault-latency", Input).value = "-2"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: str(current.content).startswith("refused: "))
@@ -422,10 +426,7 @@ async def test_tour_with_the_relay_paused_a_saga_waits_and_is_paused_resumed_ret
 async def test_tour_without_faults_enabled_the_dialog_says_how_to_enable_them(live):
     app = board(live)
     async with app.run_test(size=(120, 34)) as pilot:
-        await pilot.press(KEY, "f")
-        await until(pilot, lambda: isinstance(app.screen, FaultsDialog))
-        current = app.screen.query_one("#faults-now", Static)
-        await until(pilot, lambda: str(current.content) == "inventory: no faults")
+        current = await open_faults(pilot, app)
         app.screen.query_one("#fault-error_rate", Input).value = "1"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: str(current.content).startswith("refused: "))
