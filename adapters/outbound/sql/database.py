@@ -54,17 +54,6 @@ class Database:
         with translated(self.target), self._writers.connect() as connection, connection.begin():
             yield connection
 
-    def writer(self) -> Connection:
-        """An open write transaction for the caller to commit or roll back, then close."""
-        with translated(self.target):
-            connection = self._writers.connect()
-            try:
-                connection.begin()
-            except BaseException:
-                connection.close()
-                raise
-        return connection
-
     def driver(self) -> Driver:
         """A write transaction straight on a DBAPI connection, for prepared.py's writes. The
         caller ends it with `Driver.end`. PostgreSQL's driver opens the transaction with the first
