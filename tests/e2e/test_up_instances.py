@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,11 +17,25 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.inbound.up.procfile import PORT_STEP
 from tests.served import ORDERHEX, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.etcd, pytest.mark.kafka, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("orders", "inventory", "payments", "shipping")
+
+
+def free_port_and_copy() -> int:
+    """A free port whose copy's port (PORT_STEP above) is free as well."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + PORT_STEP))
+            except OSError:
+                continue
+        return port
+    raise AssertionError(f"no free port with a free port {PORT_STEP} above it in 50 tries")
 
 
 def registry_list(env: dict[str, str]) -> dict[str, Any]:
@@ -33,8 +48,10 @@ def registry_list(env: dict[str, str]) -> dict[str, Any]:
 
 def test_two_payments_instances_come_up_registered_and_stop_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHEX_")}
-    ports = {f"{s.upper()}_PORT": free_port() for s in SERVICES}
-    ports |= {f"{s.upper()}_SIDECAR_PORT": free_port() for s in SERVICES}
+    # The second payments instance and its sidecar listen PORT_STEP above the first: free too.
+    pick = {s: free_port_and_copy if s == "payments" else free_port for s in SERVICES}
+    ports = {f"{s.upper()}_PORT": pick[s]() for s in SERVICES}
+    ports |= {f"{s.upper()}_SIDECAR_PORT": pick[s]() for s in SERVICES}
     ports["GATEWAY_PORT"] = free_port()
     env.update({k: str(v) for k, v in ports.items()})
     env.update({"ORDERHEX_DATA_DIR": str(tmp_path), "ORDERHEX_REGISTRY__TTL_SECONDS": "3",
@@ -56,7 +73,10 @@ def test_two_payments_instances_come_up_registered_and_stop_cleanly(tmp_path: Pa
                     break
             time.sleep(1)
         else:
-            raise AssertionError(f"not every instance registered: {listed}\n{log_path.read_text()[-4000:]}")
+            text = log_path.read_text()
+            copies = [line for line in text.splitlines() if line.startswith("payments") and ".2 " in line[:24]]
+            raise AssertionError(f"not every instance registered: {listed}\nthe second payments copy said:\n"
+                                 + "\n".join(copies[-20:]) + f"\n...\n{text[-4000:]}")
         addresses = sorted(r["address"] for r in listed["payments"])
         sidecar = ports["PAYMENTS_SIDECAR_PORT"]
         assert addresses == sorted([f"http://127.0.0.1:{sidecar}", f"http://127.0.0.1:{sidecar + 100}"])
